@@ -1,0 +1,29 @@
+from django.conf import settings
+from django.db import models
+
+
+class Experience(models.TextChoices):
+    JUNIOR = "junior", "Junior"
+    SENIOR = "senior", "Senior"
+
+
+class Role(models.TextChoices):
+    READER = "reader", "Reader"
+    ADMIN = "admin", "Admin"
+
+
+class ReaderProfile(models.Model):
+    """What the platform needs to know about a user: how experienced a reader, and their role."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="reader_profile"
+    )
+    experience = models.CharField(max_length=16, choices=Experience.choices, default=Experience.JUNIOR)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.READER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["user__username"]
+
+    def __str__(self) -> str:
+        return f"{self.user.username} ({self.experience} {self.role})"

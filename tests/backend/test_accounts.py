@@ -1,0 +1,119 @@
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from backend.accounts.models import Experience, Role
+from backend.accounts.services import reader_create
+from backend.common.exceptions import ApplicationError
+from tests.backend.factories import DEFAULT_PASSWORD, ReaderFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_admin_role_gets_django_staff_rights():
+    profile = reader_create(username="boss", password=DEFAULT_PASSWORD, experience="senior", role="admin")
+    assert profile.user.is_staff and profile.user.is_superuser
+    reader = reader_create(username="r", password=DEFAULT_PASSWORD)
+    assert not reader.user.is_staff
+    assert (reader.experience, reader.role) == (Experience.JUNIOR, Role.READER)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "code"),
+    [
+        ({"experience": "resident"}, "invalid_experience"),
+        ({"role": "owner"}, "invalid_role"),
+    ],
+)
+def test_reader_create_rejects_unknown_choices(kwargs, code):
+    with pytest.raises(ApplicationError) as caught:
+        reader_create(username="x", password=DEFAULT_PASSWORD, **kwargs)
+    assert caught.value.code == code
+
+
+def test_duplicate_username_is_a_conflict_and_keeps_the_first():
+    first = ReaderFactory(username="dup", experience="senior")
+    with pytest.raises(ApplicationError) as caught:
+        reader_create(username="dup", password=DEFAULT_PASSWORD, experience="junior")
+    assert caught.value.status == 409
+    first.refresh_from_db()
+    assert first.experience == "senior"
+
+
+def test_weak_password_is_refused():
+    with pytest.raises(Exception, match="too short|too common"):
+        reader_create(username="weak", password="abc")
+
+
+def test_session_login_then_me(api_client, reader):
+    response = api_client.post(
+        "/api/auth/login/", {"username": reader.user.username, "password": DEFAULT_PASSWORD}, format="json"
+    )
+    assert response.status_code == 200, response.content
+    me = api_client.get("/api/auth/me/").json()
+    assert me["username"] == reader.user.username
+    assert me["experience"] == "junior" and me["role"] == "reader"
+
+
+def test_wrong_password_gets_one_error_body(api_client, reader):
+    response = api_client.post(
+        "/api/auth/login/", {"username": reader.user.username, "password": "nope"}, format="json"
+    )
+    assert response.status_code == 401
+    assert response.json() == {
+        "error": {"code": "invalid_credentials", "message": "Wrong username or password."}
+    }
+
+
+def test_missing_fields_are_a_validation_error(api_client):
+    response = api_client.post("/api/auth/login/", {"username": "x"}, format="json")
+    assert response.status_code == 400
+    body = response.json()["error"]
+    assert body["code"] == "validation_error" and "password" in body["fields"]
+
+
+def test_token_authentication(api_client, reader):
+    token = api_client.post(
+        "/api/auth/token/", {"username": reader.user.username, "password": DEFAULT_PASSWORD}, format="json"
+    ).json()["token"]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token}")
+    assert api_client.get("/api/auth/me/").json()["username"] == reader.user.username
+    api_client.credentials(HTTP_AUTHORIZATION="Token wrong")
+    assert api_client.get("/api/auth/me/").status_code == 401
+
+
+PUBLIC_API = {"/api/health/", "/api/schema/", "/api/docs/", "/api/auth/login/", "/api/auth/token/"}
+
+
+def _api_routes(resolver=None, prefix="/") -> list[str]:
+    routes = []
+    for entry in (resolver or get_resolver()).url_patterns:
+        route = prefix + str(entry.pattern).lstrip("^").rstrip("$")
+        if isinstance(entry, URLResolver):
+            routes += _api_routes(entry, route)
+        elif isinstance(entry, URLPattern) and route.startswith("/api/") and "<" not in route:
+            routes.append(route)
+    return routes
+
+
+def test_every_api_endpoint_denies_anonymous_requests_by_default(api_client):
+    routes = _api_routes()
+    assert "/api/auth/me/" in routes
+    for route in sorted(set(routes) - PUBLIC_API):
+        for method in ("get", "post"):
+            status = getattr(api_client, method)(route).status_code
+            assert status in (401, 403, 405), f"{method.upper()} {route} answered {status} to anonymous"
+
+
+def test_seed_demo_is_idempotent(capsys):
+    from django.core.management import call_command
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+    from backend.accounts.models import ReaderProfile
+
+    assert sorted(ReaderProfile.objects.values_list("user__username", "experience", "role")) == [
+        ("admin", "senior", "admin"),
+        ("junior", "junior", "reader"),
+        ("senior", "senior", "reader"),
+    ]
+    assert "junior-demo-pass" in capsys.readouterr().out
