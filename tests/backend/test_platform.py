@@ -51,6 +51,8 @@ def broker_config(monkeypatch):
     def configure(**changes):
         for key, value in changes.items():
             monkeypatch.setitem(celery_app.conf, key, value)
+        if "broker_url" in changes:  # Celery reads this variable before its own configuration
+            monkeypatch.setenv("CELERY_BROKER_URL", changes["broker_url"])
         drop_pools()
 
     yield configure
@@ -68,19 +70,20 @@ def test_health_is_503_when_the_broker_is_unreachable(client, broker_config):
     assert checks["broker"]["detail"]
 
 
-@pytest.mark.skipif(
-    not settings.CELERY_BROKER_URL.startswith("filesystem:"),
-    reason="needs a broker with no worker on it: a fresh file-system folder",
-)
 @pytest.mark.django_db
 def test_health_is_503_when_no_worker_answers(client, broker_config, monkeypatch, tmp_path):
-    options = {key: str(tmp_path) for key in ("data_folder_in", "data_folder_out", "control_folder")}
-    broker_config(broker_transport_options={**options, "polling_interval": 0.1})
+    # A broker that works but that no worker listens on: a fresh folder, or another Redis database.
+    if settings.CELERY_BROKER_URL.startswith("redis://"):
+        broker_config(broker_url=settings.CELERY_BROKER_URL.rsplit("/", 1)[0] + "/15")
+    else:
+        options = {key: str(tmp_path) for key in ("data_folder_in", "data_folder_out", "control_folder")}
+        broker_config(broker_transport_options={**options, "polling_interval": 0.1})
     monkeypatch.setattr(settings, "HEALTH_CHECK_TIMEOUT", 0.5)
     response = client.get("/api/health/")
     assert response.status_code == 503
-    worker = response.json()["checks"]["worker"]
-    assert not worker["ok"] and "no Celery worker" in worker["detail"]
+    checks = response.json()["checks"]
+    assert checks["broker"]["ok"]
+    assert not checks["worker"]["ok"] and "no Celery worker" in checks["worker"]["detail"]
 
 
 def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
