@@ -1,0 +1,122 @@
+"""CT volumes from DICOM files, and the mid-sagittal reformat the detector works on.
+
+The reformat is defined from the volume alone (no manifest), so that training data, the
+generator's ROI boxes and inference on a new study all use the same image: rows run from the
+most superior slice downwards, columns from anterior to posterior, both at REFORMAT_SPACING_MM;
+each pixel is the mean HU of a thin slab around the spine's mid-sagittal plane.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from scipy.ndimage import map_coordinates
+
+REFORMAT_SPACING_MM = 0.5
+REFORMAT_SLAB_MM = 3.0
+BONE_HU = 250.0
+
+
+class ImagingError(ValueError):
+    """The files do not form a CT volume that can be read."""
+
+
+@dataclass
+class CTVolume:
+    hu: np.ndarray  # (slices, rows, cols), superior slice first, float32 HU
+    x0: float  # patient x of the first column's centre
+    y0: float  # patient y of the first row's centre
+    z: np.ndarray  # patient z of each slice, descending
+    row_spacing: float
+    col_spacing: float
+
+    @property
+    def slice_spacing(self) -> float:
+        return float(np.median(np.abs(np.diff(self.z)))) if len(self.z) > 1 else 1.0
+
+
+def load_ct_volume(paths: Iterable[str | Path]) -> CTVolume:
+    """Read an axial CT series (any order of files) into HU."""
+    slices = []
+    for path in paths:
+        ds = pydicom.dcmread(path)
+        if getattr(ds, "Modality", None) != "CT":
+            raise ImagingError(f"{path}: modality {getattr(ds, 'Modality', None)!r}, expected CT")
+        slices.append(ds)
+    if not slices:
+        raise ImagingError("no CT files given")
+    orientation = np.asarray(slices[0].ImageOrientationPatient, float)
+    if not np.allclose(orientation, [1, 0, 0, 0, 1, 0], atol=1e-3):
+        raise ImagingError(f"only axial CT series are supported, got orientation {orientation.tolist()}")
+    slices.sort(key=lambda ds: -float(ds.ImagePositionPatient[2]))
+    hu = np.stack(
+        [
+            ds.pixel_array.astype(np.float32) * float(getattr(ds, "RescaleSlope", 1))
+            + float(getattr(ds, "RescaleIntercept", 0))
+            for ds in slices
+        ]
+    )
+    first = slices[0]
+    row_spacing, col_spacing = (float(v) for v in first.PixelSpacing)
+    return CTVolume(
+        hu=hu,
+        x0=float(first.ImagePositionPatient[0]),
+        y0=float(first.ImagePositionPatient[1]),
+        z=np.array([float(ds.ImagePositionPatient[2]) for ds in slices]),
+        row_spacing=row_spacing,
+        col_spacing=col_spacing,
+    )
+
+
+@dataclass(frozen=True)
+class SagittalReformat:
+    image: np.ndarray  # (rows = z downwards, cols = y anterior to posterior), HU
+    z_top: float
+    y_first: float
+    x_mid: float
+    spacing: float = REFORMAT_SPACING_MM
+
+    def to_pixel(self, y: float, z: float) -> tuple[float, float]:
+        """(column, row) of a patient (y, z) point."""
+        return (y - self.y_first) / self.spacing, (self.z_top - z) / self.spacing
+
+    def to_patient(self, col: float, row: float) -> tuple[float, float]:
+        return self.y_first + col * self.spacing, self.z_top - row * self.spacing
+
+
+def spine_midline_x(volume: CTVolume) -> float:
+    """Patient x of the mid-sagittal plane: the centre of the bone in the volume's columns."""
+    bone = (volume.hu > BONE_HU).sum(axis=(0, 1)).astype(np.float64)
+    if bone.sum() == 0:
+        return volume.x0 + volume.col_spacing * (volume.hu.shape[2] - 1) / 2
+    cols = np.arange(len(bone))
+    centre = np.sum(cols * bone) / bone.sum()
+    # Refine on the central third of the bone mass, so that lateral asymmetry does not pull it.
+    window = np.abs(cols - centre) <= 25.0 / volume.col_spacing
+    centre = np.sum(cols[window] * bone[window]) / max(bone[window].sum(), 1.0)
+    return float(volume.x0 + centre * volume.col_spacing)
+
+
+def sagittal_reformat(volume: CTVolume, *, x_mid: float | None = None) -> SagittalReformat:
+    x_mid = spine_midline_x(volume) if x_mid is None else x_mid
+    centre_col = (x_mid - volume.x0) / volume.col_spacing
+    half = max(1, int(round(REFORMAT_SLAB_MM / 2 / volume.col_spacing)))
+    lo = int(np.clip(round(centre_col) - half, 0, volume.hu.shape[2] - 1))
+    hi = int(np.clip(round(centre_col) + half + 1, lo + 1, volume.hu.shape[2]))
+    slab = volume.hu[:, :, lo:hi].mean(axis=2)  # (slices, rows=y)
+    z_top, z_bottom = float(volume.z[0]), float(volume.z[-1])
+    n_rows = int(np.floor((z_top - z_bottom) / REFORMAT_SPACING_MM)) + 1
+    n_cols = int(np.floor((volume.hu.shape[1] - 1) * volume.row_spacing / REFORMAT_SPACING_MM)) + 1
+    z_out = z_top - np.arange(n_rows) * REFORMAT_SPACING_MM
+    slice_index = np.interp(-z_out, -volume.z, np.arange(len(volume.z)))
+    row_index = np.arange(n_cols) * REFORMAT_SPACING_MM / volume.row_spacing
+    rr, cc = np.meshgrid(slice_index, row_index, indexing="ij")
+    image = map_coordinates(slab, [rr, cc], order=1, mode="nearest").astype(np.float32)
+    return SagittalReformat(image=image, z_top=z_top, y_first=volume.y0, x_mid=x_mid)
+
+
+def window(hu: np.ndarray, *, center: float, width: float) -> np.ndarray:
+    """HU to [0, 1] through a display window."""
+    return np.clip((hu - (center - width / 2)) / width, 0.0, 1.0)
