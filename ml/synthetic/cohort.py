@@ -178,7 +178,9 @@ def _generate_patient(job: tuple[CohortConfig, int]) -> dict:
                 **geometry,
                 "mr_axial_instance": k + 1,
                 "reader_grades": {
-                    r.name: read_level(r, severity=truth.severity, patient_id=patient_id, level=level, seed=config.seed)
+                    r.name: read_level(
+                        r, severity=truth.severity, patient_id=patient_id, level=level, seed=config.seed
+                    )
                     for r in panel
                 },
             }

@@ -77,7 +77,12 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     for grade in range(4):
         found = next(
-            ((p, lv) for p in manifest["patients"] for lv in p["levels"] if lv["grade"] == grade and lv["level"] != "C7/T1"),
+            (
+                (p, lv)
+                for p in manifest["patients"]
+                for lv in p["levels"]
+                if lv["grade"] == grade and lv["level"] != "C7/T1"
+            ),
             None,
         )
         if found is None:

@@ -18,7 +18,9 @@ def oracle_accuracy(manifest: dict, *, depth: int = 4, folds: int = 5) -> dict[s
     rows, grades, groups = [], [], []
     for patient in manifest["patients"]:
         for level in patient["levels"]:
-            rows.append([level[name] for name in FEATURES] + [level["canal_ap_mm"] / level["bony_canal_ap_mm"]])
+            rows.append(
+                [level[name] for name in FEATURES] + [level["canal_ap_mm"] / level["bony_canal_ap_mm"]]
+            )
             grades.append(level["grade"])
             groups.append(patient["patient_id"])
     features, grades = np.asarray(rows), np.asarray(grades)

@@ -181,7 +181,11 @@ def mr_axial_planes(anatomy: A.PatientAnatomy, mr: MRAcquisition, placement: Pla
         col_dir = np.cross(normal, row_dir)
         half = mr.axial_matrix * mr.axial_pixel_mm / 2
         origin = centre - (half - mr.axial_pixel_mm / 2) * (row_dir + col_dir)
-        planes.append(MRPlane(origin, row_dir, col_dir, normal, mr.axial_pixel_mm, mr.axial_matrix, mr.axial_thickness_mm))
+        planes.append(
+            MRPlane(
+                origin, row_dir, col_dir, normal, mr.axial_pixel_mm, mr.axial_matrix, mr.axial_thickness_mm
+            )
+        )
     return planes
 
 

@@ -105,7 +105,9 @@ def sample_ct(rng: np.random.Generator, profile: ScannerProfile, *, matrix: int)
         model=profile.model,
         matrix=matrix,
         pixel_spacing_mm=round(float(rng.uniform(*profile.fov_mm)) / matrix, 4),
-        slice_thickness_mm=float(profile.slice_thickness_mm[int(rng.integers(len(profile.slice_thickness_mm)))]),
+        slice_thickness_mm=float(
+            profile.slice_thickness_mm[int(rng.integers(len(profile.slice_thickness_mm)))]
+        ),
         noise_hu=round(float(rng.uniform(*profile.noise_hu)), 2),
         kernel=kernel,
         kernel_sigma_mm=sigma,

@@ -44,14 +44,26 @@ MANIFEST_SCHEMA = {
                         "properties": {
                             "scanner": {
                                 **_scanner,
-                                "required": ["manufacturer", "model", "pixel_spacing_mm", "slice_thickness_mm",
-                                             "noise_hu", "kernel"],
+                                "required": [
+                                    "manufacturer",
+                                    "model",
+                                    "pixel_spacing_mm",
+                                    "slice_thickness_mm",
+                                    "noise_hu",
+                                    "kernel",
+                                ],
                             },  # fmt: skip
                         },
                     },
                     "mr": {
                         "type": "object",
-                        "required": ["study_uid", "study_date", "sagittal_series_uid", "axial_series_uid", "scanner"],
+                        "required": [
+                            "study_uid",
+                            "study_date",
+                            "sagittal_series_uid",
+                            "axial_series_uid",
+                            "scanner",
+                        ],
                         "properties": {"scanner": _scanner},
                     },
                     "levels": {"type": "array", "items": _level, "minItems": 6, "maxItems": 6},

@@ -83,7 +83,7 @@ def test_tissue_values_follow_the_literature():
 
 def test_ct_images_hold_those_values_where_the_anatomy_is(tiny_cohort):
     cohort, manifest = tiny_cohort
-    for index, patient in enumerate(manifest["patients"]):
+    for _index, patient in enumerate(manifest["patients"]):
         volume = load_ct_volume(ct_files(cohort, patient))
         assert volume.hu.min() >= -1024 and np.percentile(volume.hu, 1) < -900, "air around the neck"
         for level in patient["levels"]:
@@ -97,7 +97,7 @@ def test_ct_images_hold_those_values_where_the_anatomy_is(tiny_cohort):
 
 def test_roi_boxes_frame_the_canal_in_the_sagittal_reformat(tiny_cohort):
     cohort, manifest = tiny_cohort
-    for index, patient in enumerate(manifest["patients"]):
+    for _index, patient in enumerate(manifest["patients"]):
         volume = load_ct_volume(ct_files(cohort, patient))
         reformat = sagittal_reformat(volume)
         rows, cols = reformat.image.shape
@@ -130,7 +130,9 @@ def test_disc_slices_hit_the_disc_not_the_body(tiny_cohort):
             plane_point = np.array([x, y, volume.z[level["disc_slice_index"]]])
             # The slice's central plane cuts the disc where it borders the canal.
             assert anatomy.labels(placement.to_anatomy(plane_point[None]))[0] in (A.ANNULUS, A.NUCLEUS)
-            body = placement.to_patient(anatomy.spine_point(s_disc + anatomy.disc_height[k] / 2 + 6.0, u - 2.0))
+            body = placement.to_patient(
+                anatomy.spine_point(s_disc + anatomy.disc_height[k] / 2 + 6.0, u - 2.0)
+            )
             for (px, py, pz), found in (((x, y, z), at_disc), (body, at_body)):
                 col = int(round((px - volume.x0) / volume.col_spacing))
                 row = int(round((py - volume.y0) / volume.row_spacing))
@@ -176,7 +178,9 @@ def test_grades_overlap_in_canal_measures_and_grade3_hides_on_ct(population):
 
 def test_simulated_reader_agreement(population):
     panel = make_panel(seniors=3, juniors=3, seed=5)
-    levels = [(str(i), LEVELS[k], t.severity) for i, a in enumerate(population) for k, t in enumerate(a.truths)]
+    levels = [
+        (str(i), LEVELS[k], t.severity) for i, a in enumerate(population) for k, t in enumerate(a.truths)
+    ]
     grades = {
         r.name: np.array([read_level(r, severity=s, patient_id=p, level=lv, seed=5) for p, lv, s in levels])
         for r in panel
@@ -201,7 +205,10 @@ def test_oracle_on_a_hand_made_cohort():
                 "occupying_ratio": 0.1}  # fmt: skip
 
     patients = [
-        {"patient_id": f"P{i}", "levels": [level(g, 14 - 3 * g + 0.1 * i) for g in range(4) for _ in range(5)]}
+        {
+            "patient_id": f"P{i}",
+            "levels": [level(g, 14 - 3 * g + 0.1 * i) for g in range(4) for _ in range(5)],
+        }
         for i in range(10)
     ]
     result = oracle_accuracy({"patients": patients})
@@ -212,7 +219,10 @@ def test_oracle_on_a_hand_made_cohort():
 
 def test_oracle_ceiling_is_high_but_not_perfect(population):
     patients = [
-        {"patient_id": str(i), "levels": [{"grade": t.grade, **a.level_measures(k)} for k, t in enumerate(a.truths)]}
+        {
+            "patient_id": str(i),
+            "levels": [{"grade": t.grade, **a.level_measures(k)} for k, t in enumerate(a.truths)],
+        }
         for i, a in enumerate(population)
     ]
     result = oracle_accuracy({"patients": patients})
@@ -231,7 +241,9 @@ def _digest(folder: Path) -> str:
 
 def test_same_seed_same_files_whatever_the_workers(tmp_path):
     one = generate_cohort(CohortConfig(out=tmp_path / "a", patients=2, seed=TINY_SEED, image_size=96))
-    two = generate_cohort(CohortConfig(out=tmp_path / "b", patients=2, seed=TINY_SEED, image_size=96, workers=2))
+    two = generate_cohort(
+        CohortConfig(out=tmp_path / "b", patients=2, seed=TINY_SEED, image_size=96, workers=2)
+    )
     assert json.dumps(one) == json.dumps(two)
     assert _digest(tmp_path / "a") == _digest(tmp_path / "b")
     other = generate_cohort(CohortConfig(out=tmp_path / "c", patients=1, seed=TINY_SEED + 1, image_size=96))

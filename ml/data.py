@@ -1,0 +1,251 @@
+"""Cohorts as lists of studies with per-level labels, splits, and the two stages' datasets.
+
+A cohort comes from a synthetic `manifest.json`, from a real cohort's CSV of reader grades, or
+from a list of `StudyRecord`s handed in by the platform. Either way each study is an axial CT
+series, reduced once to its mid-sagittal reformat (`ml.imaging`), on which the detector finds
+one canal box per level and from which the classifier's crops are cut.
+"""
+
+import csv
+import json
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy.ndimage import map_coordinates
+from torch.utils.data import Dataset
+
+from ml import LEVELS
+from ml.imaging import SagittalReformat, load_ct_volume, sagittal_reformat, window
+
+# Display windows stacked as the three input channels: bone, soft tissue, canal contents.
+WINDOWS = ((400.0, 1800.0), (40.0, 400.0), (20.0, 160.0))
+CROP_SIZE = (48, 64)  # rows (cranio-caudal) x cols (antero-posterior)
+
+
+class CohortError(ValueError):
+    """The cohort's files or labels cannot be used."""
+
+
+@dataclass
+class StudyRecord:
+    """One CT study and what is known about its levels."""
+
+    patient_id: str
+    ct_files: list[Path]
+    grades: dict[str, int] = field(default_factory=dict)  # level -> reference grade
+    boxes: dict[str, list[float]] = field(default_factory=dict)  # level -> [x0, y0, x1, y1] in the reformat
+    reader_grades: dict[str, dict[str, int]] = field(default_factory=dict)  # reader -> level -> grade
+    reader_experience: dict[str, str] = field(default_factory=dict)
+
+
+def load_synthetic_cohort(root: str | Path) -> list[StudyRecord]:
+    root = Path(root)
+    manifest_path = root / "manifest.json"
+    if not manifest_path.is_file():
+        raise CohortError(f"{root} has no manifest.json")
+    manifest = json.loads(manifest_path.read_text())
+    experience = {r["name"]: r["experience"] for r in manifest.get("readers", [])}
+    records = []
+    for patient in manifest["patients"]:
+        readers: dict[str, dict[str, int]] = defaultdict(dict)
+        for level in patient["levels"]:
+            for reader, grade in level.get("reader_grades", {}).items():
+                readers[reader][level["level"]] = grade
+        records.append(
+            StudyRecord(
+                patient_id=patient["patient_id"],
+                ct_files=sorted((root / patient["ct"]["path"]).glob("*.dcm")),
+                grades={lv["level"]: lv["grade"] for lv in patient["levels"]},
+                boxes={lv["level"]: lv["roi_sagittal"] for lv in patient["levels"]},
+                reader_grades=dict(readers),
+                reader_experience=experience,
+            )
+        )
+    return records
+
+
+CSV_COLUMNS = ("patient_id", "level", "grade", "reader", "reader_experience")
+BOX_COLUMNS = ("x0", "y0", "x1", "y1")
+
+
+def load_csv_cohort(root: str | Path, labels_csv: str | Path | None = None) -> list[StudyRecord]:
+    """A real cohort: root/<patient_id>/CT/*.dcm (or root/<patient_id>/*.dcm) and a CSV of grades.
+
+    CSV columns: patient_id, level (C2/3 .. C7/T1), grade (0-3), reader, reader_experience
+    (junior|senior); optional x0, y0, x1, y1 (the level's canal box in the sagittal reformat).
+    The reference grade of a level is the senior readers' median (the juniors' if no senior read it).
+    """
+    root = Path(root)
+    labels_csv = Path(labels_csv) if labels_csv else root / "labels.csv"
+    if not labels_csv.is_file():
+        raise CohortError(f"no labels CSV at {labels_csv}")
+    rows_by_patient: dict[str, list[dict]] = defaultdict(list)
+    with labels_csv.open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = set(CSV_COLUMNS) - set(reader.fieldnames or [])
+        if missing:
+            raise CohortError(f"{labels_csv}: missing columns {sorted(missing)}")
+        for line, row in enumerate(reader, start=2):
+            if row["level"] not in LEVELS:
+                raise CohortError(f"{labels_csv}:{line}: unknown level {row['level']!r}")
+            if row["grade"] not in {"0", "1", "2", "3"}:
+                raise CohortError(f"{labels_csv}:{line}: grade must be 0-3, got {row['grade']!r}")
+            if row["reader_experience"] not in {"junior", "senior"}:
+                raise CohortError(f"{labels_csv}:{line}: reader_experience must be junior or senior")
+            rows_by_patient[row["patient_id"]].append(row)
+    records = []
+    for patient_id, rows in sorted(rows_by_patient.items()):
+        folder = root / patient_id / "CT" if (root / patient_id / "CT").is_dir() else root / patient_id
+        files = sorted(folder.glob("*.dcm")) or sorted(p for p in folder.glob("*") if p.is_file())
+        if not files:
+            raise CohortError(f"no CT files for patient {patient_id} under {folder}")
+        readers: dict[str, dict[str, int]] = defaultdict(dict)
+        experience: dict[str, str] = {}
+        boxes = {}
+        for row in rows:
+            readers[row["reader"]][row["level"]] = int(row["grade"])
+            experience[row["reader"]] = row["reader_experience"]
+            if all(row.get(c) not in (None, "") for c in BOX_COLUMNS):
+                boxes[row["level"]] = [float(row[c]) for c in BOX_COLUMNS]
+        records.append(
+            StudyRecord(
+                patient_id=patient_id,
+                ct_files=files,
+                grades=reference_grades(readers, experience),
+                boxes=boxes,
+                reader_grades=dict(readers),
+                reader_experience=experience,
+            )
+        )
+    return records
+
+
+def reference_grades(readers: dict[str, dict[str, int]], experience: dict[str, str]) -> dict[str, int]:
+    """Per level: the median grade of the senior readers, else of all readers (ties round up)."""
+    reference = {}
+    for level in LEVELS:
+        seniors = [g[level] for r, g in readers.items() if level in g and experience.get(r) == "senior"]
+        everyone = [g[level] for g in readers.values() if level in g]
+        votes = seniors or everyone
+        if votes:
+            reference[level] = int(np.ceil(np.median(votes)))
+    return reference
+
+
+def load_cohort(root: str | Path, labels_csv: str | Path | None = None) -> list[StudyRecord]:
+    root = Path(root)
+    if (root / "manifest.json").is_file() and labels_csv is None:
+        return load_synthetic_cohort(root)
+    return load_csv_cohort(root, labels_csv)
+
+
+def patient_split(
+    patient_ids: Sequence[str], *, ratios: tuple[int, int, int] = (8, 1, 1), seed: int = 0
+) -> dict[str, list[str]]:
+    """Split patients (never levels) into train/val/test by the given ratios, reproducibly."""
+    ids = sorted(set(patient_ids))
+    if len(ids) < 3:
+        raise CohortError("a split needs at least three patients")
+    order = np.random.default_rng(seed).permutation(len(ids))
+    total = sum(ratios)
+    n_val = max(1, round(len(ids) * ratios[1] / total))
+    n_test = max(1, round(len(ids) * ratios[2] / total))
+    shuffled = [ids[i] for i in order]
+    return {
+        "train": sorted(shuffled[n_val + n_test :]),
+        "val": sorted(shuffled[:n_val]),
+        "test": sorted(shuffled[n_val : n_val + n_test]),
+    }
+
+
+def reformat_study(record: StudyRecord) -> SagittalReformat:
+    return sagittal_reformat(load_ct_volume(record.ct_files))
+
+
+def to_channels(hu: np.ndarray) -> np.ndarray:
+    """HU image to the 3-channel float32 input (bone, soft tissue, canal windows)."""
+    return np.stack([window(hu, center=c, width=w) for c, w in WINDOWS]).astype(np.float32)
+
+
+class DetectionDataset(Dataset):
+    """Reformat images with one box per level (label = level index + 1), torchvision's contract."""
+
+    def __init__(self, images: list[np.ndarray], boxes: list[dict[str, list[float]]], *, train: bool,
+                 seed: int = 0) -> None:  # fmt: skip
+        self.images, self.boxes, self.train = images, boxes, train
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int):
+        hu = self.images[index]
+        levels = [lv for lv in LEVELS if lv in self.boxes[index]]
+        boxes = np.array([self.boxes[index][lv] for lv in levels], np.float32).reshape(-1, 4)
+        if self.train:
+            hu = hu + self.rng.normal(0, self.rng.uniform(0, 15), hu.shape).astype(np.float32)
+            hu = hu * self.rng.uniform(0.93, 1.07)
+        image = torch.from_numpy(to_channels(hu))
+        target = {
+            "boxes": torch.from_numpy(boxes),
+            "labels": torch.tensor([LEVELS.index(lv) + 1 for lv in levels], dtype=torch.int64),
+        }
+        return image, target
+
+
+def crop_roi(
+    hu: np.ndarray, box: Sequence[float], *, jitter: np.random.Generator | None = None
+) -> np.ndarray:
+    """The box's region, resized to CROP_SIZE, as 3 channels; optional random shift/scale jitter."""
+    x0, y0, x1, y1 = (float(v) for v in box)
+    if jitter is not None:
+        w, h = x1 - x0, y1 - y0
+        dx, dy = jitter.normal(0, 0.06 * w), jitter.normal(0, 0.06 * h)
+        scale = jitter.uniform(0.92, 1.08)
+        cx, cy = (x0 + x1) / 2 + dx, (y0 + y1) / 2 + dy
+        x0, x1 = cx - w * scale / 2, cx + w * scale / 2
+        y0, y1 = cy - h * scale / 2, cy + h * scale / 2
+    rows = np.linspace(y0, y1, CROP_SIZE[0])
+    cols = np.linspace(x0, x1, CROP_SIZE[1])
+
+    rr, cc = np.meshgrid(rows, cols, indexing="ij")
+    patch = map_coordinates(hu, [rr, cc], order=1, mode="nearest").astype(np.float32)
+    return to_channels(patch)
+
+
+class ROIDataset(Dataset):
+    """Per-level crops with their grade: the classifier's samples."""
+
+    def __init__(
+        self, samples: list[tuple[np.ndarray, list[float], int]], *, train: bool, seed: int = 0
+    ) -> None:
+        self.samples, self.train = samples, train
+        self.rng = np.random.default_rng(seed)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        hu, box, grade = self.samples[index]
+        if self.train:
+            crop = crop_roi(hu, box, jitter=self.rng)
+            crop += self.rng.normal(0, self.rng.uniform(0, 0.03), crop.shape).astype(np.float32)
+        else:
+            crop = crop_roi(hu, box)
+        return torch.from_numpy(crop), grade
+
+    def class_weights(self) -> torch.Tensor:
+        """Square-root inverse-frequency weights for the loss: rare grades count more, without
+        pushing grade 1 levels into grade 2."""
+        counts = Counter(grade for _, _, grade in self.samples)
+        total = sum(counts.values())
+        weights = [(total / (4 * max(counts.get(g, 0), 1))) ** 0.5 for g in range(4)]
+        return torch.tensor(weights, dtype=torch.float32).clamp(max=5.0)
+
+
+def detection_collate(batch):
+    return tuple(zip(*batch, strict=True))

@@ -1,0 +1,386 @@
+"""Train the two-stage model on a cohort: the detector, then the classifier, then test.
+
+Read top to bottom: load studies and split by patient; reduce every CT to its sagittal
+reformat; train the detector (best epoch by validation level recall); train the classifier on
+the true boxes' crops (early stopping on validation quadratic kappa); grade the test split end
+to end through the detector's boxes; save one checkpoint bundle that `Predictor` loads.
+"""
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from ml import LEVELS
+from ml.data import (
+    DetectionDataset,
+    ROIDataset,
+    StudyRecord,
+    detection_collate,
+    load_cohort,
+    patient_split,
+    reformat_study,
+    to_channels,
+)
+from ml.engine import (
+    detect_levels,
+    predict_probabilities,
+    train_one_epoch_classifier,
+    train_one_epoch_detector,
+)
+from ml.metrics import detection_level_recall, grading_metrics, kappa, per_level_recall, with_intervals
+from ml.models import build_classifier, build_detector
+
+CHECKPOINT_FORMAT = "spine-stenosis-pipeline/1"
+CLASS_NAMES = ["0", "1", "2", "3"]
+
+
+@dataclass
+class TrainConfig:
+    cohort: str = ""
+    labels_csv: str | None = None
+    out: str = "var/models/run"
+    seed: int = 0
+    split_ratios: tuple[int, int, int] = (8, 1, 1)
+    max_patients: int | None = None
+    detector: str = "light"
+    detector_epochs: int = 10
+    detector_lr: float = 0.01
+    detector_batch: int = 4
+    detector_checkpoint: str | None = None  # reuse a trained detector (e.g. when a cohort has no boxes)
+    classifier: str = "small_cnn"
+    classifier_epochs: int = 36
+    classifier_lr: float = 2e-3
+    classifier_batch: int = 64
+    weight_decay: float = 1e-4
+    patience: int = 10
+    class_weighting: bool = True
+    amp: bool = True
+    device: str | None = None  # cuda when available, else cpu
+    threads: int | None = None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+PRESETS: dict[str, dict] = {
+    "smoke": dict(max_patients=12, detector_epochs=2, classifier_epochs=3, patience=3, classifier_batch=32),
+    "default": {},
+    "paper": dict(classifier="efficientnet_b0", classifier_lr=1e-3, classifier_epochs=60, patience=12),
+}
+
+
+def preset(name: str, **overrides) -> TrainConfig:
+    if name not in PRESETS:
+        raise KeyError(f"unknown preset {name!r}; known: {', '.join(PRESETS)}")
+    return replace(TrainConfig(), **{**PRESETS[name], **overrides})
+
+
+@dataclass
+class Reformats:
+    """Every study's sagittal reformat (HU) and true boxes, by patient."""
+
+    images: dict[str, np.ndarray] = field(default_factory=dict)
+    records: dict[str, StudyRecord] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, records: list[StudyRecord], progress: Callable[[dict], None] | None = None) -> "Reformats":
+        result = cls()
+        for k, record in enumerate(records):
+            result.images[record.patient_id] = reformat_study(record).image
+            result.records[record.patient_id] = record
+            if progress:
+                progress({"stage": "load", "done": k + 1, "total": len(records)})
+        return result
+
+    def roi_samples(self, ids: list[str], boxes: dict[str, dict] | None = None) -> list[tuple]:
+        """(image, box, grade) for every graded level; true boxes unless others are given."""
+        samples = []
+        for pid in ids:
+            record = self.records[pid]
+            level_boxes = boxes[pid] if boxes is not None else record.boxes
+            for level in LEVELS:
+                if level in record.grades and level in level_boxes:
+                    samples.append((self.images[pid], level_boxes[level], record.grades[level]))
+        return samples
+
+
+def select_device(config: TrainConfig) -> torch.device:
+    if config.device:
+        return torch.device(config.device)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int) -> None:
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    if torch.cuda.is_available():
+        torch.cuda.manual_seed_all(seed)
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+
+
+def load_data(config: TrainConfig, progress: Callable[[dict], None] | None = None) -> tuple[Reformats, dict]:
+    """The cohort's reformats and its patient split."""
+    records = load_cohort(config.cohort, config.labels_csv)
+    if config.max_patients:
+        records = records[: config.max_patients]
+    split = patient_split([r.patient_id for r in records], ratios=config.split_ratios, seed=config.seed)
+    return Reformats.load(records, progress), split
+
+
+def train(
+    config: TrainConfig, *, progress: Callable[[dict], None] | None = None,
+    data: tuple[Reformats, dict] | None = None,
+) -> dict:  # fmt: skip
+    """Train both stages; returns the result (metrics, paths) and writes out/model.pt."""
+    seed_everything(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = select_device(config)
+    amp = config.amp and device.type == "cuda"
+    out = Path(config.out)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+
+    data, split = data or load_data(config, progress)
+
+    detector_state, detector_metrics = _train_detector(config, data, split, device, amp, out, progress)
+    detector = build_detector(config.detector)
+    detector.load_state_dict(detector_state)
+    detector.to(device)
+
+    classifier_state, classifier_history = _train_classifier(config, data, split, device, amp, out, progress)
+    classifier = build_classifier(config.classifier)
+    classifier.load_state_dict(classifier_state)
+    classifier.to(device)
+
+    test = evaluate_split(detector, classifier, data, split["test"], device, amp=amp)
+    bundle = {
+        "format": CHECKPOINT_FORMAT,
+        "config": config.as_dict(),
+        "levels": list(LEVELS),
+        "class_names": CLASS_NAMES,
+        "split": split,
+        "detector": {"name": config.detector, "state": detector_state, "metrics": detector_metrics},
+        "classifier": {"name": config.classifier, "state": classifier_state, "history": classifier_history},
+        "metrics": {"test": test},
+        "train_seconds": round(time.perf_counter() - started, 1),
+    }
+    torch.save(bundle, out / "model.pt")
+    result = {
+        "checkpoint": str(out / "model.pt"),
+        "train_seconds": bundle["train_seconds"],
+        "split_sizes": {k: len(v) for k, v in split.items()},
+        "detector": detector_metrics,
+        "test": test,
+    }
+    (out / "result.json").write_text(json.dumps(result, indent=1))
+    return result
+
+
+def _train_detector(config, data: Reformats, split, device, amp, out: Path, progress) -> tuple[dict, dict]:
+    if config.detector_checkpoint:
+        bundle = torch.load(config.detector_checkpoint, map_location="cpu", weights_only=False)
+        return bundle["detector"]["state"], {**bundle["detector"].get("metrics", {}), "reused": True}
+    train_ids = [pid for pid in split["train"] if data.records[pid].boxes]
+    if not train_ids:
+        raise ValueError("the cohort has no ROI boxes: give detector_checkpoint to reuse a trained detector")
+    model = build_detector(config.detector).to(device)
+    dataset = DetectionDataset(
+        [data.images[p] for p in train_ids],
+        [data.records[p].boxes for p in train_ids],
+        train=True,
+        seed=config.seed,
+    )
+    loader = DataLoader(
+        dataset, batch_size=config.detector_batch, shuffle=True, collate_fn=detection_collate,
+        generator=torch.Generator().manual_seed(config.seed),
+    )  # fmt: skip
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=config.detector_lr, momentum=0.9, weight_decay=config.weight_decay)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=config.detector_lr, total_steps=config.detector_epochs * len(loader), pct_start=0.15
+    )
+    scaler = torch.amp.GradScaler("cuda") if amp else None
+    resume = out / "detector_last.pt"
+    start_epoch, best, best_state, history = 0, -1.0, None, []
+    if resume.exists():
+        state = torch.load(resume, map_location="cpu", weights_only=False)
+        if state["config"] == config.as_dict():
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            start_epoch, best, best_state, history = (
+                state["epoch"],
+                state["best"],
+                state["best_state"],
+                state["history"],
+            )
+
+    def step_progress(info: dict) -> None:
+        scheduler.step()
+        if progress:
+            progress(info)
+
+    val_ids = [pid for pid in split["val"] if data.records[pid].boxes]
+    for epoch in range(start_epoch, config.detector_epochs):
+        loss = train_one_epoch_detector(
+            model, optimizer, loader, device, scaler=scaler, amp=amp, progress=step_progress
+        )
+        recall = detection_recall(model, data, val_ids, device)
+        history.append({"epoch": epoch + 1, "loss": round(loss, 4), **recall})
+        if progress:
+            progress({"stage": "detector_epoch", **history[-1]})
+        if recall["level_recall_iou50"] + recall["mean_iou"] / 100 > best:
+            best = recall["level_recall_iou50"] + recall["mean_iou"] / 100
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        torch.save(
+            {"config": config.as_dict(), "epoch": epoch + 1, "model": model.state_dict(),
+             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "best": best,
+             "best_state": best_state, "history": history},
+            resume,
+        )  # fmt: skip
+    model.load_state_dict(best_state)
+    test_ids = [pid for pid in split["test"] if data.records[pid].boxes]
+    return best_state, {"history": history, "val": detection_recall(model, data, val_ids, device),
+                        "test": detection_recall(model, data, test_ids, device)}  # fmt: skip
+
+
+def detection_recall(model: nn.Module, data: Reformats, ids: list[str], device) -> dict:
+    if not ids:
+        return {"level_recall_iou50": float("nan"), "mean_iou": float("nan")}
+    found = find_boxes(model, data, ids, device)
+    return detection_level_recall(
+        [data.records[p].boxes for p in ids], [_detected_only(found[p]) for p in ids]
+    )
+
+
+def _detected_only(levels: dict) -> dict[str, list[float]]:
+    """Boxes the detector found itself (interpolated ones, score 0, do not count for recall)."""
+    return {level: box for level, (box, score) in levels.items() if score > 0}
+
+
+def find_boxes(model: nn.Module, data: Reformats, ids: list[str], device, batch: int = 8) -> dict[str, dict]:
+    """Per patient: level -> (box, score) from the detector."""
+    found = {}
+    for start in range(0, len(ids), batch):
+        chunk = ids[start : start + batch]
+        images = [torch.from_numpy(to_channels(data.images[p])) for p in chunk]
+        found.update(zip(chunk, detect_levels(model, images, device), strict=True))
+    return found
+
+
+def _train_classifier(config, data: Reformats, split, device, amp, out: Path, progress) -> tuple[dict, list]:
+    model = build_classifier(config.classifier).to(device)
+    train_set = ROIDataset(data.roi_samples(split["train"]), train=True, seed=config.seed)
+    val_set = ROIDataset(data.roi_samples(split["val"]), train=False)
+    loader = DataLoader(
+        train_set, batch_size=config.classifier_batch, shuffle=True,
+        generator=torch.Generator().manual_seed(config.seed),
+    )  # fmt: skip
+    val_loader = DataLoader(val_set, batch_size=256)
+    weights = train_set.class_weights().to(device) if config.class_weighting else None
+    criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.05)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=config.classifier_lr, weight_decay=config.weight_decay
+    )
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.classifier_epochs)
+    scaler = torch.amp.GradScaler("cuda") if amp else None
+    resume = out / "classifier_last.pt"
+    start_epoch, best, best_state, history, stale = 0, -2.0, None, [], 0
+    if resume.exists():
+        state = torch.load(resume, map_location="cpu", weights_only=False)
+        if state["config"] == config.as_dict():
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            scheduler.load_state_dict(state["scheduler"])
+            start_epoch, best, best_state = state["epoch"], state["best"], state["best_state"]
+            history, stale = state["history"], state["stale"]
+    for epoch in range(start_epoch, config.classifier_epochs):
+        if stale >= config.patience:
+            break
+        loss = train_one_epoch_classifier(
+            model, optimizer, loader, device, criterion, scaler=scaler, amp=amp, progress=progress
+        )
+        scheduler.step()
+        probabilities, labels = predict_probabilities(model, val_loader, device, amp=amp)
+        predicted = probabilities.argmax(1)
+        val_qwk = kappa(labels, predicted, weights="quadratic")
+        history.append({"epoch": epoch + 1, "loss": round(loss, 4), "val_qwk": round(val_qwk, 4),
+                        "val_accuracy": round(float((labels == predicted).mean()), 4)})  # fmt: skip
+        if progress:
+            progress({"stage": "classifier_epoch", **history[-1]})
+        if val_qwk > best:
+            best, stale = val_qwk, 0
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        else:
+            stale += 1
+        torch.save(
+            {"config": config.as_dict(), "epoch": epoch + 1, "model": model.state_dict(),
+             "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "best": best,
+             "best_state": best_state, "history": history, "stale": stale},
+            resume,
+        )  # fmt: skip
+    return best_state, history
+
+
+def evaluate_split(
+    detector, classifier, data: Reformats, ids: list[str], device, *, amp: bool = False
+) -> dict:
+    """End-to-end grading of the given patients through the detector's boxes, plus agreement with readers."""
+    found = find_boxes(detector, data, ids, device)
+    samples, keys, missed = [], [], 0
+    for pid in ids:
+        record = data.records[pid]
+        for level in LEVELS:
+            if level not in record.grades:
+                continue
+            if level not in found[pid]:  # fewer than two levels found: nothing to grade
+                missed += 1
+                continue
+            samples.append((data.images[pid], found[pid][level][0], record.grades[level]))
+            keys.append((pid, level))
+    loader = DataLoader(ROIDataset(samples, train=False), batch_size=256)
+    probabilities, labels = predict_probabilities(classifier, loader, device, amp=amp)
+    predicted = probabilities.argmax(1)
+    significant = (probabilities[:, 2:].sum(1) > 0.5).astype(int)  # binary from P(grade >= 2)
+    levels = [lv for _, lv in keys]
+    result = with_intervals(labels, predicted, predicted_binary=significant, groups=[pid for pid, _ in keys])
+    result["per_level_accuracy"] = per_level_recall(labels, predicted, levels)
+    result["levels_not_graded"] = missed
+    result["detection"] = detection_level_recall(
+        [data.records[p].boxes for p in ids if data.records[p].boxes],
+        [_detected_only(found[p]) for p in ids if data.records[p].boxes],
+    )
+    result["reader_agreement"] = reader_agreement(data, keys, predicted)
+    return result
+
+
+def reader_agreement(data: Reformats, keys: list[tuple[str, str]], predicted: np.ndarray) -> dict:
+    """Model vs each reader experience group: kappas on the levels both graded."""
+    by_group: dict[str, tuple[list, list]] = {}
+    for (pid, level), grade in zip(keys, predicted, strict=True):
+        record = data.records[pid]
+        for reader, grades in record.reader_grades.items():
+            if level in grades:
+                group = record.reader_experience.get(reader, "unknown")
+                model, human = by_group.setdefault(group, ([], []))
+                model.append(int(grade))
+                human.append(grades[level])
+    result = {}
+    for group, (model, human) in by_group.items():
+        metrics = grading_metrics(human, model)
+        result[group] = {
+            "n": metrics["n"],
+            "kappa_4grade": metrics["4grade"]["kappa"],
+            "kappa_quadratic_4grade": metrics["4grade"]["kappa_quadratic"],
+            "kappa_binary": metrics["binary"]["kappa"],
+        }
+    return result

@@ -1,0 +1,260 @@
+"""The two-stage model: registries, contracts, metrics, training, checkpoints and inference."""
+
+import csv
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from ml import LEVELS
+from ml.acquisition import entropy, margin, mutual_information
+from ml.data import CohortError, load_csv_cohort, patient_split, reference_grades
+from ml.metrics import bootstrap_ci, box_iou, detection_level_recall, grading_metrics
+from ml.models import CLASSIFIERS, build_classifier, build_detector, postprocess_levels
+from ml.models.classifiers import PAPER_MODELS
+from ml.models.detector import complete_levels
+from ml.predict import Predictor
+from ml.train import preset, train
+
+
+def test_registry_has_the_papers_four_and_sixteen_more_or_less():
+    assert len(CLASSIFIERS) >= 16
+    assert (
+        set(PAPER_MODELS) == {"efficientnet_b0", "densenet121", "resnet101", "resnet26d"} <= set(CLASSIFIERS)
+    )
+    with pytest.raises(KeyError, match="unknown classifier"):
+        build_classifier("alexnet-9000")
+
+
+@pytest.mark.parametrize("name", sorted(CLASSIFIERS))
+def test_every_classifier_gives_four_grade_logits_and_has_dropout(name):
+    model = build_classifier(name).eval()
+    with torch.no_grad():
+        assert model(torch.rand(2, 3, 48, 64)).shape == (2, 4)
+    assert any(isinstance(m, torch.nn.Dropout) for m in model.modules()), "MC dropout needs a dropout layer"
+
+
+def test_detector_follows_torchvisions_contract():
+    model = build_detector("light")
+    images = [torch.rand(3, 120, 100), torch.rand(3, 110, 90)]
+    targets = [
+        {"boxes": torch.tensor([[20.0, 10, 60, 30], [22, 40, 62, 60]]), "labels": torch.tensor([1, 2])},
+        {"boxes": torch.tensor([[10.0, 10, 50, 30]]), "labels": torch.tensor([3])},
+    ]
+    losses = model(images, targets)
+    assert set(losses) == {"loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg"}
+    model.eval()
+    with torch.no_grad():
+        outputs = model(images)
+    assert len(outputs) == 2 and set(outputs[0]) == {"boxes", "labels", "scores"}
+
+
+def test_postprocessing_keeps_one_box_per_level_in_anatomical_order():
+    tops = [10, 40, 70, 100, 130, 160]
+    boxes = torch.tensor([[20.0, t, 60, t + 20] for t in tops] + [[21.0, 41, 61, 61]])
+    labels = torch.tensor([3, 1, 2, 4, 6, 5, 2])  # wrong classes, one duplicate of the second box
+    scores = torch.tensor([0.9, 0.8, 0.95, 0.7, 0.6, 0.9, 0.5])
+    result = postprocess_levels(boxes, labels, scores)
+    assert list(result) == list(LEVELS)
+    assert [result[lv][0][1] for lv in LEVELS] == tops, "six found: named top to bottom"
+
+    partial = postprocess_levels(boxes[[0, 2, 3]], torch.tensor([1, 4, 3]), torch.tensor([0.9, 0.8, 0.6]))
+    assert list(partial) == ["C2/3", "C5/6"], "a level out of order (C4/5 below C5/6) is dropped"
+    filled = complete_levels(partial)
+    assert list(filled) == list(LEVELS)
+    assert filled["C3/4"][1] == 0.0 and filled["C2/3"][0][1] < filled["C3/4"][0][1] < filled["C5/6"][0][1]
+
+
+def test_classifier_loss_falls_on_a_fixed_batch():
+    torch.manual_seed(0)
+    model = build_classifier("small_cnn")
+    crops, grades = torch.rand(16, 3, 48, 64), torch.arange(16) % 4
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(40):
+        loss = torch.nn.functional.cross_entropy(model(crops), grades)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.5 * losses[0]
+
+
+def _qwk_by_hand(a, b, k=4):
+    observed = np.zeros((k, k))
+    for i, j in zip(a, b, strict=True):
+        observed[i, j] += 1
+    expected = np.outer(observed.sum(1), observed.sum(0)) / observed.sum()
+    weights = np.array([[(i - j) ** 2 for j in range(k)] for i in range(k)]) / (k - 1) ** 2
+    return 1 - (weights * observed).sum() / (weights * expected).sum()
+
+
+def test_metrics_match_hand_computed_values():
+    truth, predicted = [0, 1, 2, 3, 0, 1, 2, 3], [0, 1, 2, 2, 0, 2, 2, 3]
+    m = grading_metrics(truth, predicted)
+    assert m["4grade"]["accuracy"] == pytest.approx(6 / 8)
+    # po = 0.75; pe = (2*2 + 2*1 + 2*4 + 2*1) / 64 = 16/64
+    assert m["4grade"]["kappa"] == pytest.approx((0.75 - 0.25) / 0.75)
+    assert m["4grade"]["kappa_quadratic"] == pytest.approx(_qwk_by_hand(truth, predicted))
+    # binary: truth 0 0 1 1 0 0 1 1, predicted 0 0 1 1 0 1 1 1 -> 7/8
+    assert m["binary"]["accuracy"] == pytest.approx(7 / 8)
+    assert m["4grade"]["confusion_matrix"][3] == [0, 0, 1, 1]
+    assert m["4grade"]["recall_per_grade"] == {"0": 1.0, "1": 0.5, "2": 1.0, "3": 0.5}
+    low, high = bootstrap_ci(truth * 10, predicted * 10, lambda a, b: float((a == b).mean()), n_boot=300)
+    assert low <= 0.75 <= high and high - low < 0.4
+
+
+def test_detection_recall_needs_the_right_level_and_iou_half():
+    assert box_iou([0, 0, 10, 10], [5, 0, 15, 10]) == pytest.approx(1 / 3)
+    truth = [{"C2/3": [0, 0, 10, 10], "C3/4": [0, 20, 10, 30]}]
+    found = [{"C2/3": [1, 1, 10, 10], "C4/5": [0, 20, 10, 30]}]
+    assert detection_level_recall(truth, found)["level_recall_iou50"] == 0.5
+
+
+def test_acquisition_scores():
+    uniform, sure = np.full(4, 0.25), np.array([1.0, 0, 0, 0])
+    assert entropy(uniform) == pytest.approx(math.log(4)) and entropy(sure) == pytest.approx(0, abs=1e-9)
+    assert margin(np.array([0.5, 0.5, 0, 0])) == pytest.approx(1.0) and margin(sure) == pytest.approx(0.0)
+    agreeing = np.stack([np.array([[0.7, 0.1, 0.1, 0.1]])] * 5)
+    disagreeing = np.stack([np.array([[1.0, 0, 0, 0]]), np.array([[0, 0, 0, 1.0]])])
+    assert mutual_information(agreeing)[0] == pytest.approx(0, abs=1e-9)
+    assert mutual_information(disagreeing)[0] == pytest.approx(math.log(2), abs=1e-6)
+
+
+def test_patient_split_is_8_1_1_disjoint_and_reproducible():
+    ids = [f"P{i:03d}" for i in range(100)]
+    split = patient_split(ids, seed=3)
+    assert [len(split[k]) for k in ("train", "val", "test")] == [80, 10, 10]
+    assert set(split["train"]) | set(split["val"]) | set(split["test"]) == set(ids)
+    assert not set(split["train"]) & set(split["test"])
+    assert patient_split(ids, seed=3) == split != patient_split(ids, seed=4)
+
+
+def test_reference_grade_is_the_seniors_median():
+    readers = {"s1": {"C2/3": 2}, "s2": {"C2/3": 3}, "j1": {"C2/3": 0, "C3/4": 1}}
+    experience = {"s1": "senior", "s2": "senior", "j1": "junior"}
+    assert reference_grades(readers, experience) == {"C2/3": 3, "C3/4": 1}
+
+
+def write_real_layout(cohort, manifest, path, *, with_boxes=True, bad_row=None):
+    """The documented real-cohort layout: <root>/<patient>/CT/*.dcm plus labels.csv."""
+    columns = ["patient_id", "level", "grade", "reader", "reader_experience"] + (
+        ["x0", "y0", "x1", "y1"] if with_boxes else []
+    )
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        for patient in manifest["patients"]:
+            for level in patient["levels"]:
+                for reader, grade in level["reader_grades"].items():
+                    row = [patient["patient_id"], level["level"], grade, reader, reader.split("_")[0]]
+                    writer.writerow(row + (level["roi_sagittal"] if with_boxes else []))
+        if bad_row:
+            writer.writerow(bad_row)
+
+
+def test_csv_cohort_loading_and_its_errors(tiny_cohort, tmp_path):
+    cohort, manifest = tiny_cohort
+    labels = tmp_path / "labels.csv"
+    write_real_layout(cohort, manifest, labels)
+    records = load_csv_cohort(cohort, labels)
+    assert [r.patient_id for r in records] == [p["patient_id"] for p in manifest["patients"]]
+    assert len(records[0].ct_files) == manifest["patients"][0]["ct"]["n_slices"]
+    assert set(records[0].boxes) == set(LEVELS)
+    for bad, message in (
+        (["X", "C9/10", "1", "r", "senior"], "unknown level"),
+        (["X", "C2/3", "5", "r", "senior"], "grade must be 0-3"),
+        (["X", "C2/3", "1", "r", "resident"], "reader_experience"),
+    ):
+        write_real_layout(cohort, manifest, labels, bad_row=bad + ["", "", "", ""])
+        with pytest.raises(CohortError, match=message):
+            load_csv_cohort(cohort, labels)
+    labels.write_text("patient_id,level,grade\nP,C2/3,1\n")
+    with pytest.raises(CohortError, match="missing columns"):
+        load_csv_cohort(cohort, labels)
+
+
+@pytest.fixture(scope="module")
+def smoke_model(tiny_cohort, tmp_path_factory):
+    cohort, _ = tiny_cohort
+    out = tmp_path_factory.mktemp("smoke")
+    result = train(preset("smoke", cohort=str(cohort), out=str(out), classifier_epochs=2, detector_epochs=1))
+    return out, result
+
+
+def test_smoke_training_writes_a_complete_checkpoint(smoke_model):
+    out, result = smoke_model
+    bundle = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
+    assert bundle["format"] == "spine-stenosis-pipeline/1"
+    assert bundle["class_names"] == ["0", "1", "2", "3"] and bundle["levels"] == list(LEVELS)
+    assert bundle["config"]["classifier"] == "small_cnn"
+    assert set(bundle["split"]) == {"train", "val", "test"}
+    assert bundle["detector"]["state"] and bundle["classifier"]["state"]
+    for task in ("4grade", "binary"):
+        assert 0 <= result["test"][task]["accuracy"] <= 1
+        assert "kappa_quadratic_ci95" in result["test"][task]
+    assert json.loads((out / "result.json").read_text())["checkpoint"] == str(out / "model.pt")
+
+
+def test_training_is_deterministic_and_resumes(tiny_cohort, smoke_model, tmp_path):
+    cohort, _ = tiny_cohort
+    out, first = smoke_model
+    config = preset("smoke", cohort=str(cohort), out=str(tmp_path), classifier_epochs=2, detector_epochs=1)
+    again = train(config)
+    a = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
+    b = torch.load(tmp_path / "model.pt", map_location="cpu", weights_only=False)
+    for key, value in a["classifier"]["state"].items():
+        assert torch.equal(value, b["classifier"]["state"][key]), key
+    assert again["test"]["4grade"]["accuracy"] == first["test"]["4grade"]["accuracy"]
+    # A rerun into the same folder resumes from the last epoch instead of training again.
+    (tmp_path / "model.pt").unlink()
+    resumed = train(config)
+    assert resumed["test"] == again["test"]
+
+
+def test_predictor_on_a_study_without_manifest(tiny_cohort, smoke_model):
+    cohort, manifest = tiny_cohort
+    out, _ = smoke_model
+    predictor = Predictor.from_checkpoint(out / "model.pt")
+    files = sorted((cohort / manifest["patients"][0]["ct"]["path"]).glob("*.dcm"))
+    levels = predictor.predict_study(files, mc_samples=4)
+    assert [lv.level for lv in levels] == list(LEVELS)
+    for lv in levels:
+        assert sum(lv.probabilities) == pytest.approx(1, abs=1e-3)
+        assert lv.binary_probability == pytest.approx(sum(lv.probabilities[2:]), abs=1e-3)
+        assert lv.grade == int(np.argmax(lv.probabilities))
+        assert lv.entropy == pytest.approx(float(entropy(np.array(lv.probabilities))), abs=1e-3)
+        assert lv.mutual_information is not None and lv.mutual_information >= -1e-6
+        assert len(lv.box) == 4 and lv.box[0] < lv.box[2] and lv.box[1] < lv.box[3]
+    with pytest.raises(ValueError, match="not a pipeline checkpoint"):
+        Predictor({"format": "something else"})
+
+
+def test_cli_trains_a_real_cohort_layout_and_predicts(tiny_cohort, smoke_model, tmp_path):
+    cohort, manifest = tiny_cohort
+    labels = tmp_path / "labels.csv"
+    write_real_layout(cohort, manifest, labels)
+    run = subprocess.run(
+        [sys.executable, "-m", "ml", "train", "--cohort", str(cohort), "--labels-csv", str(labels),
+         "--out", str(tmp_path / "run"), "--preset", "smoke", "--classifier-epochs", "1", "--detector-epochs", "1",
+         "--json", str(tmp_path / "result.json")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "reformat CT" in run.stderr, "progress on stderr"
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["split_sizes"] == {"train": 1, "val": 1, "test": 1}
+    assert {"junior", "senior"} <= set(result["test"]["reader_agreement"])
+
+    out, _ = smoke_model
+    predicted = subprocess.run(
+        [sys.executable, "-m", "ml", "predict", "--checkpoint", str(out / "model.pt"),
+         "--study", str(cohort / manifest["patients"][1]["ct"]["path"])],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert predicted.returncode == 0, predicted.stderr[-2000:]
+    assert [lv["level"] for lv in json.loads(predicted.stdout)["levels"]] == list(LEVELS)
