@@ -54,10 +54,23 @@ def database_url_of_test_db() -> str:
     return f"postgres://{user}{password}@{cfg['HOST']}:{cfg['PORT'] or 5432}/{cfg['NAME']}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def media_root(tmp_path_factory):
+    """Stored DICOM and uploads of the whole session go to a temporary folder (shared with the worker)."""
+    from django.test import override_settings
+
+    root = tmp_path_factory.mktemp("media")
+    (root / "tmp").mkdir()
+    with override_settings(MEDIA_ROOT=str(root), FILE_UPLOAD_TEMP_DIR=str(root / "tmp")):
+        yield root
+
+
 @pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory):
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, media_root):
     """A real `celery worker` process on the configured broker, using the test database."""
-    env = dict(os.environ, DATABASE_URL=database_url_of_test_db(), PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ, DATABASE_URL=database_url_of_test_db(), PYTHONUNBUFFERED="1", MEDIA_ROOT=str(media_root)
+    )
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
     log = log_path.open("w")
     process = subprocess.Popen(

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "django_celery_results",
     "backend.common",
     "backend.accounts",
+    "backend.projects",
+    "backend.imaging",
 ]
 
 MIDDLEWARE = [
@@ -212,3 +214,11 @@ LOGGING = {
 }
 
 HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", "2.0"))
+
+# Imaging: CT and MRI of a patient pair when their study dates lie this close.
+PAIRING_WINDOW_DAYS = int(os.environ.get("PAIRING_WINDOW_DAYS", "30"))
+# Uploads larger than this are ingested by a worker; smaller ones at once.
+INGEST_ASYNC_BYTES = int(os.environ.get("INGEST_ASYNC_BYTES", str(50 * 1024 * 1024)))
+DATA_UPLOAD_MAX_NUMBER_FILES = 10000
+FILE_UPLOAD_TEMP_DIR = str(MEDIA_ROOT / "tmp")
+Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)

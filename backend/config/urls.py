@@ -8,6 +8,7 @@ from backend.common.views import spa_index
 api_patterns = [
     path("health/", HealthApi.as_view(), name="health"),
     path("auth/", include("backend.accounts.urls")),
+    path("imaging/", include("backend.imaging.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]
@@ -15,6 +16,7 @@ api_patterns = [
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include(api_patterns)),
+    path("dicomweb/", include("backend.imaging.dicomweb_urls")),
     path("", spa_index, name="spa-root"),
     re_path(r"^(?P<route>login|worklist|read|dashboard)(?:/.*)?$", spa_index, name="spa"),
 ]

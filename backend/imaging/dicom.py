@@ -1,0 +1,171 @@
+"""Reading and checking one DICOM file before it is stored; the DICOM JSON model for DICOMweb."""
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+
+SUPPORTED_MODALITIES = ("CT", "MR")
+REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
+
+
+class DicomRejected(Exception):
+    """This file cannot be stored; `code` names why (not_dicom, truncated, no_pixel_data, ...)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class DicomHeader:
+    patient_id: str
+    patient_name: str
+    birth_date: str
+    sex: str
+    study_uid: str
+    study_date: date | None
+    study_time: str
+    accession_number: str
+    study_description: str
+    series_uid: str
+    series_number: int | None
+    series_description: str
+    frame_of_reference_uid: str
+    modality: str
+    sop_uid: str
+    sop_class_uid: str
+    instance_number: int | None
+    rows: int
+    columns: int
+    number_of_frames: int
+    pixel_spacing: list[float] | None
+    slice_thickness: float | None
+    image_position: list[float] | None
+    image_orientation: list[float] | None
+    transfer_syntax_uid: str
+
+
+def _text(ds: Dataset, keyword: str) -> str:
+    value = ds.get(keyword, "")
+    return str(value) if value is not None else ""
+
+
+def _floats(ds: Dataset, keyword: str) -> list[float] | None:
+    value = ds.get(keyword)
+    return [float(v) for v in value] if value not in (None, "") else None
+
+
+def _int(ds: Dataset, keyword: str) -> int | None:
+    value = ds.get(keyword)
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_dicom_date(value: str) -> date | None:
+    try:
+        return datetime.strptime(value[:8], "%Y%m%d").date() if value else None
+    except ValueError:
+        return None
+
+
+def read_dicom(path: str | Path) -> Dataset:
+    """Read a file as DICOM, or raise DicomRejected saying why not."""
+    try:
+        ds = pydicom.dcmread(path)
+    except InvalidDicomError:
+        raise DicomRejected("not_dicom", "not a DICOM file (no DICM preamble or readable header)") from None
+    except (EOFError, OSError, ValueError, TypeError, KeyError) as exc:
+        raise DicomRejected("truncated", f"the file ends before its data does: {exc}") from None
+    return ds
+
+
+def check_dicom(ds: Dataset) -> DicomHeader:
+    """The header fields the platform stores, after checking the file can be shown and used."""
+    missing = [k for k in REQUIRED_UIDS if not _text(ds, k)]
+    if missing:
+        raise DicomRejected("missing_tag", f"required attribute(s) missing: {', '.join(missing)}")
+    modality = _text(ds, "Modality")
+    if modality not in SUPPORTED_MODALITIES:
+        raise DicomRejected(
+            "unsupported_modality", f"modality {modality or '(none)'} is not supported; expected CT or MR"
+        )
+    if "PixelData" not in ds:
+        raise DicomRejected("no_pixel_data", "the file holds no pixel data")
+    rows, columns = _int(ds, "Rows"), _int(ds, "Columns")
+    if not rows or not columns:
+        raise DicomRejected("missing_tag", "Rows and Columns are required for an image")
+    frames = _int(ds, "NumberOfFrames") or 1
+    transfer_syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    if transfer_syntax is None:
+        raise DicomRejected("missing_tag", "no TransferSyntaxUID in the file meta information")
+    if transfer_syntax.is_compressed:
+        try:
+            ds.pixel_array  # noqa: B018 - decoding proves a plugin can read it
+        except Exception as exc:
+            raise DicomRejected(
+                "undecodable", f"compressed pixel data ({transfer_syntax.name}) cannot be decoded: {exc}"
+            ) from None
+    else:
+        bits = _int(ds, "BitsAllocated") or 16
+        expected = rows * columns * frames * (_int(ds, "SamplesPerPixel") or 1) * bits // 8
+        if len(ds.PixelData) < expected:
+            raise DicomRejected(
+                "truncated",
+                f"pixel data has {len(ds.PixelData)} bytes, {rows}x{columns}x{frames} needs {expected}",
+            )
+    return DicomHeader(
+        patient_id=_text(ds, "PatientID") or "UNKNOWN",
+        patient_name=_text(ds, "PatientName"),
+        birth_date=_text(ds, "PatientBirthDate"),
+        sex=_text(ds, "PatientSex"),
+        study_uid=_text(ds, "StudyInstanceUID"),
+        study_date=parse_dicom_date(_text(ds, "StudyDate")),
+        study_time=_text(ds, "StudyTime"),
+        accession_number=_text(ds, "AccessionNumber"),
+        study_description=_text(ds, "StudyDescription")[:200],
+        series_uid=_text(ds, "SeriesInstanceUID"),
+        series_number=_int(ds, "SeriesNumber"),
+        series_description=_text(ds, "SeriesDescription")[:200],
+        frame_of_reference_uid=_text(ds, "FrameOfReferenceUID"),
+        modality=modality,
+        sop_uid=_text(ds, "SOPInstanceUID"),
+        sop_class_uid=_text(ds, "SOPClassUID"),
+        instance_number=_int(ds, "InstanceNumber"),
+        rows=rows,
+        columns=columns,
+        number_of_frames=frames,
+        pixel_spacing=_floats(ds, "PixelSpacing"),
+        slice_thickness=float(ds.SliceThickness) if ds.get("SliceThickness") not in (None, "") else None,
+        image_position=_floats(ds, "ImagePositionPatient"),
+        image_orientation=_floats(ds, "ImageOrientationPatient"),
+        transfer_syntax_uid=str(transfer_syntax),
+    )
+
+
+def geometry_mismatch(
+    header: DicomHeader, *, rows: int, columns: int, pixel_spacing, orientation
+) -> str | None:
+    """Why this image does not fit its series' geometry, or None when it does."""
+    if (header.rows, header.columns) != (rows, columns):
+        return f"{header.rows}x{header.columns} image in a {rows}x{columns} series"
+    if (
+        pixel_spacing
+        and header.pixel_spacing
+        and any(abs(a - b) > 1e-3 for a, b in zip(header.pixel_spacing, pixel_spacing, strict=False))
+    ):
+        return f"pixel spacing {header.pixel_spacing} differs from the series' {pixel_spacing}"
+    if (
+        orientation
+        and header.image_orientation
+        and header.modality == "CT"
+        and any(abs(a - b) > 1e-3 for a, b in zip(header.image_orientation, orientation, strict=False))
+    ):
+        return f"orientation {header.image_orientation} differs from the series' {orientation}"
+    return None

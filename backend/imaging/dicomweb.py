@@ -1,0 +1,351 @@
+"""DICOMweb under /dicomweb/: QIDO-RS search, WADO-RS retrieve (instances, metadata, frames,
+rendered) and STOW-RS store, enough for Cornerstone3D's loader, OHIF and dicomweb-client."""
+
+import io
+import json
+
+import numpy as np
+import pydicom
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from PIL import Image
+from rest_framework.renderers import BaseRenderer
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from backend.accounts.permissions import IsProjectAdmin
+from backend.common.exceptions import ApplicationError
+from backend.imaging import selectors, services
+from backend.imaging.models import IngestJob, Instance, Series, Study
+from backend.imaging.multipart import (
+    MultipartError,
+    boundary_of,
+    file_chunks,
+    multipart_stream,
+    new_boundary,
+    split_parts,
+)
+from backend.projects.models import Project
+
+DICOM_JSON = "application/dicom+json"
+UNCOMPRESSED = "1.2.840.10008.1.2.1"
+
+
+class AnyMediaRenderer(BaseRenderer):
+    """Lets DICOMweb's Accept headers (multipart/related, image/png, ...) through DRF's negotiation."""
+
+    media_type = "*/*"
+    format = "dicomweb"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return json.dumps(data).encode() if data is not None else b""
+
+
+def _element(vr: str, *values) -> dict:
+    values = [v for v in values if v not in (None, "")]
+    return {"vr": vr, "Value": values} if values else {"vr": vr}
+
+
+def _da(value) -> str | None:
+    return value.strftime("%Y%m%d") if value else None
+
+
+def study_json(study: Study) -> dict:
+    return {
+        "00080020": _element("DA", _da(study.study_date)),
+        "00080030": _element("TM", study.study_time),
+        "00080050": _element("SH", study.accession_number),
+        "00080061": _element("CS", study.modality),
+        "00080090": _element("PN"),
+        "00081030": _element("LO", study.description),
+        "00100010": _element("PN", {"Alphabetic": study.patient.name} if study.patient.name else None),
+        "00100020": _element("LO", study.patient.patient_id),
+        "00100030": _element("DA", study.patient.birth_date),
+        "00100040": _element("CS", study.patient.sex),
+        "0020000D": _element("UI", study.study_uid),
+        "00201206": _element("IS", getattr(study, "n_series", None)),
+        "00201208": _element("IS", getattr(study, "n_instances", None)),
+    }
+
+
+def series_json(series: Series, n_instances: int | None = None) -> dict:
+    return {
+        "00080060": _element("CS", series.modality),
+        "0008103E": _element("LO", series.description),
+        "0020000D": _element("UI", series.study.study_uid),
+        "0020000E": _element("UI", series.series_uid),
+        "00200011": _element("IS", series.series_number),
+        "00201209": _element("IS", n_instances),
+    }
+
+
+def instance_json(instance: Instance) -> dict:
+    return {
+        "00080016": _element("UI", instance.sop_class_uid),
+        "00080018": _element("UI", instance.sop_uid),
+        "0020000D": _element("UI", instance.series.study.study_uid),
+        "0020000E": _element("UI", instance.series.series_uid),
+        "00200013": _element("IS", instance.instance_number),
+        "00280008": _element("IS", instance.number_of_frames),
+        "00280010": _element("US", instance.rows),
+        "00280011": _element("US", instance.columns),
+    }
+
+
+def _json_response(payload, status: int = 200) -> HttpResponse:
+    return HttpResponse(json.dumps(payload), content_type=DICOM_JSON, status=status)
+
+
+def _paged(request: Request, items):
+    offset = int(request.query_params.get("offset", 0) or 0)
+    limit = request.query_params.get("limit")
+    return items[offset : offset + int(limit)] if limit else items[offset:]
+
+
+class DicomwebView(APIView):
+    renderer_classes = [AnyMediaRenderer]
+
+
+QIDO_PARAMS = [
+    OpenApiParameter(name, str, required=False)
+    for name in ("PatientID", "PatientName", "StudyDate", "StudyInstanceUID", "AccessionNumber",
+                 "ModalitiesInStudy", "limit", "offset")
+]  # fmt: skip
+
+
+class StudiesView(DicomwebView):
+    @extend_schema(
+        operation_id="qido_studies",
+        parameters=QIDO_PARAMS,
+        responses={(200, DICOM_JSON): OpenApiTypes.OBJECT},
+    )
+    def get(self, request: Request) -> HttpResponse:
+        studies = selectors.study_search(user=request.user, filters=request.query_params)
+        return _json_response([study_json(s) for s in _paged(request, studies)])
+
+    @extend_schema(operation_id="stow_studies", request={"multipart/related": OpenApiTypes.BINARY},
+                   responses={(200, DICOM_JSON): OpenApiTypes.OBJECT})  # fmt: skip
+    def post(self, request: Request) -> HttpResponse:
+        return _stow(request, study_uid=None)
+
+
+class StudyView(DicomwebView):
+    @extend_schema(operation_id="wado_study", responses={(200, "multipart/related"): OpenApiTypes.BINARY})
+    def get(self, request: Request, study: str) -> HttpResponse:
+        instances = Instance.objects.filter(
+            series__study=selectors.study_get(user=request.user, study_uid=study)
+        )
+        return _retrieve(instances)
+
+    @extend_schema(operation_id="stow_study", request={"multipart/related": OpenApiTypes.BINARY},
+                   responses={(200, DICOM_JSON): OpenApiTypes.OBJECT})  # fmt: skip
+    def post(self, request: Request, study: str) -> HttpResponse:
+        return _stow(request, study_uid=study)
+
+
+class StudySeriesView(DicomwebView):
+    @extend_schema(operation_id="qido_study_series", responses={(200, DICOM_JSON): OpenApiTypes.OBJECT})
+    def get(self, request: Request, study: str) -> HttpResponse:
+        found = selectors.study_get(user=request.user, study_uid=study)
+        series = found.series.select_related("study").order_by("series_number")
+        if modality := request.query_params.get("Modality"):
+            series = series.filter(modality=modality)
+        return _json_response([series_json(s, s.instances.count()) for s in _paged(request, series)])
+
+
+class SeriesView(DicomwebView):
+    @extend_schema(operation_id="wado_series", responses={(200, "multipart/related"): OpenApiTypes.BINARY})
+    def get(self, request: Request, study: str, series: str) -> HttpResponse:
+        return _retrieve(
+            selectors.series_get(user=request.user, study_uid=study, series_uid=series).instances.all()
+        )
+
+
+class SeriesInstancesView(DicomwebView):
+    @extend_schema(operation_id="qido_series_instances", responses={(200, DICOM_JSON): OpenApiTypes.OBJECT})
+    def get(self, request: Request, study: str, series: str) -> HttpResponse:
+        found = selectors.series_get(user=request.user, study_uid=study, series_uid=series)
+        instances = found.instances.select_related("series__study").order_by("instance_number")
+        return _json_response([instance_json(i) for i in _paged(request, instances)])
+
+
+class MetadataView(DicomwebView):
+    """Full headers as DICOM JSON (pixel data left out), for a study, a series or an instance."""
+
+    @extend_schema(responses={(200, DICOM_JSON): OpenApiTypes.OBJECT})
+    def get(self, request: Request, study: str, series: str | None = None, instance: str | None = None):
+        if instance:
+            found = selectors.instance_get(
+                user=request.user, study_uid=study, series_uid=series, sop_uid=instance
+            )
+            instances = Instance.objects.filter(pk=found.pk)
+        elif series:
+            instances = selectors.series_get(
+                user=request.user, study_uid=study, series_uid=series
+            ).instances.all()
+        else:
+            instances = Instance.objects.filter(
+                series__study=selectors.study_get(user=request.user, study_uid=study)
+            )
+        return _json_response(
+            [_metadata(i) for i in instances.order_by("series__series_number", "instance_number")]
+        )
+
+
+class InstanceView(DicomwebView):
+    @extend_schema(operation_id="wado_instance", responses={(200, "multipart/related"): OpenApiTypes.BINARY})
+    def get(self, request: Request, study: str, series: str, instance: str) -> HttpResponse:
+        found = selectors.instance_get(
+            user=request.user, study_uid=study, series_uid=series, sop_uid=instance
+        )
+        return _retrieve([found])
+
+
+class FramesView(DicomwebView):
+    @extend_schema(operation_id="wado_frames", responses={(200, "multipart/related"): OpenApiTypes.BINARY})
+    def get(self, request: Request, study: str, series: str, instance: str, frames: str) -> HttpResponse:
+        found = selectors.instance_get(
+            user=request.user, study_uid=study, series_uid=series, sop_uid=instance
+        )
+        numbers = _frame_numbers(frames, found.number_of_frames)
+        data = _frames(found, numbers)
+        boundary = new_boundary()
+        body = b"".join(multipart_stream(((f"application/octet-stream; transfer-syntax={UNCOMPRESSED}", [d])
+                                          for d in data), boundary))  # fmt: skip
+        return HttpResponse(
+            body,
+            content_type=f'multipart/related; type="application/octet-stream"; boundary={boundary}',
+        )
+
+
+class RenderedView(DicomwebView):
+    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    def get(self, request: Request, study: str, series: str, instance: str, frames: str | None = None):
+        found = selectors.instance_get(
+            user=request.user, study_uid=study, series_uid=series, sop_uid=instance
+        )
+        number = _frame_numbers(frames, found.number_of_frames)[0] if frames else 1
+        ds = pydicom.dcmread(found.file.path)
+        pixels = ds.pixel_array if found.number_of_frames == 1 else ds.pixel_array[number - 1]
+        pixels = pixels.astype(np.float32) * float(ds.get("RescaleSlope", 1)) + float(
+            ds.get("RescaleIntercept", 0)
+        )
+        center, width = _window(request.query_params.get("window"), ds, pixels)
+        image = np.clip((pixels - (center - width / 2)) / width * 255, 0, 255).astype(np.uint8)
+        accept = request.META.get("HTTP_ACCEPT", "")
+        fmt, content_type = ("JPEG", "image/jpeg") if "image/jpeg" in accept else ("PNG", "image/png")
+        buffer = io.BytesIO()
+        Image.fromarray(image).save(buffer, format=fmt)
+        return HttpResponse(buffer.getvalue(), content_type=content_type)
+
+
+def _window(param: str | None, ds, pixels: np.ndarray) -> tuple[float, float]:
+    if param:
+        try:
+            center, width = (float(v) for v in param.split(",")[:2])
+            return center, max(width, 1.0)
+        except ValueError:
+            raise ApplicationError("window must be 'center,width'", code="bad_window") from None
+    if "WindowCenter" in ds and "WindowWidth" in ds:
+        first = lambda v: float(v[0]) if isinstance(v, pydicom.multival.MultiValue) else float(v)  # noqa: E731
+        return first(ds.WindowCenter), max(first(ds.WindowWidth), 1.0)
+    low, high = float(pixels.min()), float(pixels.max())
+    return (low + high) / 2, max(high - low, 1.0)
+
+
+def _frame_numbers(text: str, count: int) -> list[int]:
+    try:
+        numbers = [int(n) for n in text.split(",")]
+    except ValueError:
+        raise ApplicationError("frame numbers must be integers", code="bad_frames") from None
+    if not numbers or any(n < 1 or n > count for n in numbers):
+        raise ApplicationError(f"frames run from 1 to {count}", code="bad_frames", status=404)
+    return numbers
+
+
+def _frames(instance: Instance, numbers: list[int]) -> list[bytes]:
+    """Native (uncompressed, little endian) bytes of the requested frames."""
+    ds = pydicom.dcmread(instance.file.path)
+    if not pydicom.uid.UID(instance.transfer_syntax_uid).is_compressed:
+        size = (
+            instance.rows * instance.columns * int(ds.get("SamplesPerPixel", 1)) * int(ds.BitsAllocated) // 8
+        )
+        return [bytes(ds.PixelData[(n - 1) * size : n * size]) for n in numbers]
+    pixels = ds.pixel_array
+    if instance.number_of_frames == 1:
+        pixels = pixels[None]
+    return [
+        np.ascontiguousarray(pixels[n - 1]).astype(pixels.dtype.newbyteorder("<")).tobytes() for n in numbers
+    ]
+
+
+def _metadata(instance: Instance) -> dict:
+    ds = pydicom.dcmread(instance.file.path, stop_before_pixels=True)
+    payload = ds.to_json_dict(bulk_data_threshold=1 << 20, bulk_data_element_handler=lambda element: "")
+    payload["00020010"] = _element("UI", instance.transfer_syntax_uid)
+    return payload
+
+
+def _retrieve(instances) -> StreamingHttpResponse:
+    boundary = new_boundary()
+    paths = [i.file.path for i in instances]
+    response = StreamingHttpResponse(
+        multipart_stream((("application/dicom", file_chunks(p)) for p in paths), boundary),
+        content_type=f'multipart/related; type="application/dicom"; boundary={boundary}',
+    )
+    return response
+
+
+def _stow(request: Request, *, study_uid: str | None) -> HttpResponse:
+    if not IsProjectAdmin().has_permission(request, None):
+        raise ApplicationError("Only admins may store studies.", code="permission_denied", status=403)
+    try:
+        boundary = boundary_of(request.META.get("CONTENT_TYPE", ""))
+    except MultipartError as exc:
+        raise ApplicationError(str(exc), code="unsupported_media_type", status=415) from None
+    project = None
+    if slug := request.query_params.get("project"):
+        project = Project.objects.filter(slug=slug).first()
+        if project is None:
+            raise ApplicationError(f"No project {slug!r}.", code="not_found", status=404)
+    staging = services.staging_dir_create()
+    counter = iter(range(1 << 30))
+
+    def open_part(headers: dict) -> io.BufferedWriter:
+        return (staging / f"{next(counter):05d}.dcm").open("wb")
+
+    try:
+        split_parts(request._request, boundary, open_part)
+    except MultipartError as exc:
+        raise ApplicationError(f"malformed multipart body: {exc}", code="bad_multipart") from None
+    failed = []
+    if study_uid:  # storing into one study: parts of another study are refused before anything is stored
+        for path in sorted(staging.iterdir()):
+            try:
+                part_study = str(pydicom.dcmread(path, stop_before_pixels=True).get("StudyInstanceUID", ""))
+            except Exception:
+                continue  # the ingest report says what is wrong with it
+            if part_study != study_uid:
+                sop = str(pydicom.dcmread(path, stop_before_pixels=True).get("SOPInstanceUID", ""))
+                failed.append({"00081155": _element("UI", sop), "00081197": _element("US", 0xA900)})
+                path.unlink()
+    job = services.ingest_job_create(source=IngestJob.Source.STOW, project=project, user=request.user,
+                                     staging_dir=staging)  # fmt: skip
+    outcomes = []
+    services.ingest_job_run(job=job, progress=outcomes.append)
+    referenced = []
+    for outcome in outcomes:
+        if outcome.status == "rejected":
+            failed.append({"00081155": _element("UI", outcome.sop_uid), "00081197": _element("US", 0xC000),
+                           "00081196": _element("LO", f"{outcome.code}: {outcome.message}"[:64])})  # fmt: skip
+        else:
+            base = request.build_absolute_uri(f"/dicomweb/studies/{outcome.study_uid}")
+            referenced.append({"00081155": _element("UI", outcome.sop_uid), "00081190": _element("UR", base)})
+    payload = {}
+    if referenced:
+        payload["00081199"] = {"vr": "SQ", "Value": referenced}
+    if failed:
+        payload["00081198"] = {"vr": "SQ", "Value": failed}
+    status = 200 if not failed else (202 if referenced else 409)
+    return _json_response(payload, status=status)

@@ -1,0 +1,49 @@
+from django.conf import settings
+from django.db import models
+
+
+class AcquisitionStrategy(models.TextChoices):
+    RANDOM = "random", "Random"
+    ENTROPY = "entropy", "Entropy"
+    MARGIN = "margin", "Margin"
+    BALD = "bald", "BALD (MC dropout)"
+
+
+class Project(models.Model):
+    """A labeling project: its studies, its readers and how its learning loop runs."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(unique=True)
+    description = models.TextField(blank=True)
+    acquisition_strategy = models.CharField(
+        max_length=16, choices=AcquisitionStrategy.choices, default=AcquisitionStrategy.RANDOM
+    )
+    blinded_share = models.FloatField(default=0.1, help_text="share of cases read without suggestions")
+    retrain_threshold = models.PositiveIntegerField(
+        default=60, help_text="new submitted levels that start a training"
+    )
+    gate_margin = models.FloatField(
+        default=0.02, help_text="quadratic kappa a challenger may lose and still win"
+    )
+    deidentify = models.BooleanField(
+        default=False, help_text="de-identify DICOM at ingest (PS3.15 basic profile)"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "user"], name="unique_membership")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.project}"

@@ -1,0 +1,35 @@
+from django.db import transaction
+from django.utils.text import slugify
+
+from backend.common.exceptions import ApplicationError
+from backend.projects.models import AcquisitionStrategy, Membership, Project
+
+
+@transaction.atomic
+def project_create(
+    *, name: str, slug: str = "", acquisition_strategy: str = AcquisitionStrategy.RANDOM,
+    blinded_share: float = 0.1, deidentify: bool = False,
+) -> Project:  # fmt: skip
+    slug = slug or slugify(name)
+    if Project.objects.filter(slug=slug).exists():
+        raise ApplicationError(f"A project {slug!r} exists already.", code="project_exists", status=409)
+    if not 0 <= blinded_share <= 1:
+        raise ApplicationError("blinded_share must lie between 0 and 1.", code="invalid_blinded_share")
+    if acquisition_strategy not in AcquisitionStrategy.values:
+        raise ApplicationError(
+            f"Unknown acquisition strategy {acquisition_strategy!r}.", code="invalid_strategy"
+        )
+    return Project.objects.create(
+        name=name, slug=slug, acquisition_strategy=acquisition_strategy, blinded_share=blinded_share,
+        deidentify=deidentify,
+    )  # fmt: skip
+
+
+def project_member_add(*, project: Project, user) -> Membership:
+    membership, _ = Membership.objects.get_or_create(project=project, user=user)
+    return membership
+
+
+def project_get_or_create(*, slug: str, name: str = "") -> Project:
+    project = Project.objects.filter(slug=slug).first()
+    return project or project_create(name=name or slug, slug=slug)
