@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scipy.ndimage import map_coordinates
+from scipy.ndimage import gaussian_filter, map_coordinates
 from torch.utils.data import Dataset
 
 from ml import LEVELS
@@ -187,7 +187,7 @@ class DetectionDataset(Dataset):
         levels = [lv for lv in LEVELS if lv in self.boxes[index]]
         boxes = np.array([self.boxes[index][lv] for lv in levels], np.float32).reshape(-1, 4)
         if self.train:
-            hu = hu + self.rng.normal(0, self.rng.uniform(0, 15), hu.shape).astype(np.float32)
+            hu = hu + self.rng.normal(0, self.rng.uniform(0, 30), hu.shape).astype(np.float32)
             hu = hu * self.rng.uniform(0.93, 1.07)
         image = torch.from_numpy(to_channels(hu))
         target = {
@@ -201,6 +201,11 @@ def crop_roi(
     hu: np.ndarray, box: Sequence[float], *, jitter: np.random.Generator | None = None
 ) -> np.ndarray:
     """The box's region, resized to CROP_SIZE, as 3 channels; optional random shift/scale jitter."""
+    return to_channels(crop_hu(hu, box, jitter=jitter))
+
+
+def crop_hu(hu: np.ndarray, box: Sequence[float], *, jitter: np.random.Generator | None = None) -> np.ndarray:
+    """The box's region in HU, resampled to CROP_SIZE."""
     x0, y0, x1, y1 = (float(v) for v in box)
     if jitter is not None:
         w, h = x1 - x0, y1 - y0
@@ -211,10 +216,18 @@ def crop_roi(
         y0, y1 = cy - h * scale / 2, cy + h * scale / 2
     rows = np.linspace(y0, y1, CROP_SIZE[0])
     cols = np.linspace(x0, x1, CROP_SIZE[1])
-
     rr, cc = np.meshgrid(rows, cols, indexing="ij")
-    patch = map_coordinates(hu, [rr, cc], order=1, mode="nearest").astype(np.float32)
-    return to_channels(patch)
+    return map_coordinates(hu, [rr, cc], order=1, mode="nearest").astype(np.float32)
+
+
+def scanner_augment(patch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Imitate other scanners on an HU patch: correlated noise, softer or sharper kernels, calibration."""
+    if rng.random() < 0.3:
+        patch = gaussian_filter(patch, rng.uniform(0.3, 1.0))
+    if rng.random() < 0.8:
+        noise = gaussian_filter(rng.standard_normal(patch.shape).astype(np.float32), rng.uniform(0.3, 1.0))
+        patch = patch + noise * (rng.uniform(0, 30) / max(float(noise.std()), 1e-6))
+    return patch * rng.uniform(0.95, 1.05) + rng.uniform(-10, 10)
 
 
 class ROIDataset(Dataset):
@@ -232,8 +245,7 @@ class ROIDataset(Dataset):
     def __getitem__(self, index: int):
         hu, box, grade = self.samples[index]
         if self.train:
-            crop = crop_roi(hu, box, jitter=self.rng)
-            crop += self.rng.normal(0, self.rng.uniform(0, 0.03), crop.shape).astype(np.float32)
+            crop = to_channels(scanner_augment(crop_hu(hu, box, jitter=self.rng), self.rng))
         else:
             crop = crop_roi(hu, box)
         return torch.from_numpy(crop), grade

@@ -55,11 +55,11 @@ class TrainConfig:
     detector_batch: int = 4
     detector_checkpoint: str | None = None  # reuse a trained detector (e.g. when a cohort has no boxes)
     classifier: str = "small_cnn"
-    classifier_epochs: int = 36
+    classifier_epochs: int = 60
     classifier_lr: float = 2e-3
     classifier_batch: int = 64
     weight_decay: float = 1e-4
-    patience: int = 10
+    patience: int = 15
     class_weighting: bool = True
     amp: bool = True
     device: str | None = None  # cuda when available, else cpu

@@ -104,11 +104,14 @@ def test_every_api_endpoint_denies_anonymous_requests_by_default(api_client):
             assert status in (401, 403, 405), f"{method.upper()} {route} answered {status} to anonymous"
 
 
-def test_seed_demo_is_idempotent(capsys):
+def test_seed_demo_is_idempotent(capsys, tmp_path):
     from django.core.management import call_command
 
-    call_command("seed_demo")
-    call_command("seed_demo")
+    from backend.imaging.models import Instance, Study
+
+    call_command("seed_demo", "--patients", "2", "--cohort-dir", str(tmp_path / "cohort"))
+    stored = Instance.objects.count()
+    call_command("seed_demo", "--patients", "2", "--cohort-dir", str(tmp_path / "cohort"))
     from backend.accounts.models import ReaderProfile
 
     assert sorted(ReaderProfile.objects.values_list("user__username", "experience", "role")) == [
@@ -116,4 +119,12 @@ def test_seed_demo_is_idempotent(capsys):
         ("junior", "junior", "reader"),
         ("senior", "senior", "reader"),
     ]
-    assert "junior-demo-pass" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "junior-demo-pass" in out and "already there" in out
+    assert stored > 0 and Instance.objects.count() == stored
+    assert Study.objects.filter(projects__slug="demo").count() == 4  # CT and MR of two patients
+    assert set(
+        Study.objects.get(modality="CT", patient__patient_id__endswith="0001").projects.values_list(
+            "memberships__user__username", flat=True
+        )
+    ) == {"admin", "senior", "junior"}

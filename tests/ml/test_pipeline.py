@@ -258,3 +258,23 @@ def test_cli_trains_a_real_cohort_layout_and_predicts(tiny_cohort, smoke_model, 
     )  # fmt: skip
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     assert [lv["level"] for lv in json.loads(predicted.stdout)["levels"]] == list(LEVELS)
+
+
+def test_compare_writes_the_papers_table(tiny_cohort, tmp_path):
+    from ml.compare import compare
+
+    cohort, _ = tiny_cohort
+    config = preset("smoke", cohort=str(cohort), out=str(tmp_path), classifier_epochs=1, detector_epochs=1)
+    table = compare(config, ["small_cnn", "mobilenet_v3_small"])
+    assert [row["model"] for row in table["rows"]] == ["small_cnn", "mobilenet_v3_small"]
+    for row in table["rows"]:
+        for task in ("4grade", "binary"):
+            assert 0 <= row[f"{task}_accuracy"] <= 1 and 0 <= row[f"{task}_macro_f1"] <= 1
+            assert -1 <= row[f"{task}_kappa"] <= 1 and -1 <= row[f"{task}_kappa_quadratic"] <= 1
+    markdown = (tmp_path / "comparison.md").read_text().splitlines()
+    assert markdown[0].startswith("| model | 4-grade accuracy") and len(markdown) == 4
+    second = torch.load(tmp_path / "mobilenet_v3_small" / "model.pt", map_location="cpu", weights_only=False)
+    first = torch.load(tmp_path / "small_cnn" / "model.pt", map_location="cpu", weights_only=False)
+    assert second["detector"]["metrics"].get("reused"), "one detector serves every classifier"
+    for key, value in first["detector"]["state"].items():
+        assert torch.equal(value, second["detector"]["state"][key])

@@ -1,0 +1,43 @@
+"""The demo project of `make run`: demo accounts, a small synthetic cohort, ingested and paired."""
+
+from pathlib import Path
+
+from django.conf import settings
+
+from backend.accounts.models import Experience, Role
+from backend.accounts.services import reader_ensure
+from backend.imaging.models import IngestJob
+from backend.imaging.services import ingest_job_create, ingest_job_run
+from backend.projects.models import Project
+from backend.projects.services import project_get_or_create, project_member_add
+
+DEMO_USERS = [
+    ("admin", "admin-demo-pass", Experience.SENIOR, Role.ADMIN),
+    ("senior", "senior-demo-pass", Experience.SENIOR, Role.READER),
+    ("junior", "junior-demo-pass", Experience.JUNIOR, Role.READER),
+]
+DEMO_SLUG = "demo"
+
+
+def demo_seed(*, patients: int, cohort_dir: Path | None = None, log=print) -> Project:
+    """Idempotent: accounts, the demo project, and (when patients > 0) its cohort ingested."""
+    project = project_get_or_create(slug=DEMO_SLUG, name="Demo: cervical stenosis")
+    log("Demo accounts (username / password):")
+    for username, password, experience, role in DEMO_USERS:
+        profile, created = reader_ensure(
+            username=username, password=password, experience=experience, role=role
+        )
+        project_member_add(project=project, user=profile.user)
+        log(f"  {username:<8} / {password:<18} {experience} {role} ({'created' if created else 'exists'})")
+    if patients <= 0:
+        return project
+    from ml.synthetic import CohortConfig, generate_cohort
+
+    cohort_dir = cohort_dir or Path(settings.VAR_DIR) / "demo-cohort"
+    if not (cohort_dir / "manifest.json").is_file():
+        log(f"Generating a synthetic cohort of {patients} patients in {cohort_dir} ...")
+        generate_cohort(CohortConfig(out=cohort_dir, patients=patients, seed=2026, workers=2))
+    files = sorted(p for p in cohort_dir.rglob("*.dcm"))
+    job = ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project), paths=files)
+    log(f"Demo cohort: {job.stored} instances stored, {job.duplicates} already there, {job.failed} rejected")
+    return project

@@ -1,0 +1,225 @@
+"""Imaging benchmarks: ingest rate vs bare pydicom, WADO-RS frame latency, memory of a 1 GB upload.
+
+DATABASE_URL=postgres://postgres@127.0.0.1:5432/spine_bench .venv/bin/python benchmarks/imaging.py
+    [--cohort var/cohort300 --patients 10] [--upload-gb 1.0] [--frames 300]
+Goals: ingest rate >= 0.5 x dcmread of the same files (on PostgreSQL); frame retrieval median and
+p99 latency and bytes/s for a 100-instance series on loopback; a bounded peak RSS of the web
+process while it receives and unpacks a 1 GB upload. The database named in DATABASE_URL is
+dropped and re-created (default: spine_bench on the local PostgreSQL).
+"""
+
+import argparse
+import http.client
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/spine_bench")
+
+
+def reset_database() -> None:
+    import psycopg2
+    from dj_database_url import parse
+
+    cfg = parse(os.environ["DATABASE_URL"])
+    if "postgresql" not in cfg["ENGINE"]:
+        return
+    conn = psycopg2.connect(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"], dbname="postgres")
+    conn.autocommit = True
+    with conn.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{cfg["NAME"]}"')
+        cursor.execute(f'CREATE DATABASE "{cfg["NAME"]}"')
+    conn.close()
+
+
+def cohort_files(cohort: Path, patients: int) -> list[Path]:
+    if not (cohort / "manifest.json").is_file():
+        from ml.synthetic import CohortConfig, generate_cohort
+
+        generate_cohort(CohortConfig(out=cohort, patients=patients, seed=42, workers=2))
+    folders = sorted(p for p in cohort.iterdir() if p.is_dir())[:patients]
+    return sorted(f for folder in folders for f in folder.rglob("*.dcm"))
+
+
+def bench_ingest(files: list[Path]) -> dict:
+    import pydicom
+
+    from backend.imaging.models import IngestJob
+    from backend.imaging.services import ingest_job_create, ingest_job_run
+
+    started = time.perf_counter()
+    for path in files:
+        pydicom.dcmread(path)
+    bare = time.perf_counter() - started
+    job = ingest_job_create(source=IngestJob.Source.FOLDER, project=None)
+    started = time.perf_counter()
+    ingest_job_run(job=job, paths=files)
+    platform = time.perf_counter() - started
+    return {
+        "instances": len(files),
+        "stored": job.stored,
+        "ingest_instances_per_s": round(len(files) / platform, 1),
+        "dcmread_instances_per_s": round(len(files) / bare, 1),
+        "ratio_to_dcmread": round(bare / platform, 3),
+    }
+
+
+def start_server(port: int, media: Path) -> subprocess.Popen:
+    env = dict(os.environ, MEDIA_ROOT=str(media), DEBUG="1", INGEST_ASYNC_BYTES=str(1 << 20))
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "backend.config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
+         "--timeout", "600", "--log-level", "warning"],
+        cwd=ROOT, env=env,
+    )  # fmt: skip
+    for _ in range(100):
+        try:
+            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/api/health/")
+            return process
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("the web server did not start")
+
+
+def worker_rss_peak_kb(server: subprocess.Popen) -> int:
+    """Peak resident memory (VmHWM) of gunicorn's worker process."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    peaks = []
+    for pid in [server.pid, *map(int, children)]:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                peaks.append(int(line.split()[1]))
+    return max(peaks)
+
+
+def bench_frames(port: int, token: str, series, count: int) -> dict:
+    instances = list(series.instances.order_by("instance_number"))
+    conn = http.client.HTTPConnection("127.0.0.1", port)
+    latencies, total_bytes = [], 0
+    headers = {
+        "Authorization": f"Token {token}",
+        "Accept": 'multipart/related; type="application/octet-stream"',
+    }
+    for k in range(count):
+        instance = instances[k % len(instances)]
+        url = (f"/dicomweb/studies/{series.study.study_uid}/series/{series.series_uid}/instances/"
+               f"{instance.sop_uid}/frames/1")  # fmt: skip
+        started = time.perf_counter()
+        conn.request("GET", url, headers=headers)
+        body = conn.getresponse().read()
+        latencies.append(time.perf_counter() - started)
+        total_bytes += len(body)
+    latencies.sort()
+    return {
+        "series_instances": len(instances),
+        "requests": count,
+        "median_ms": round(1000 * statistics.median(latencies), 2),
+        "p99_ms": round(1000 * latencies[int(0.99 * (len(latencies) - 1))], 2),
+        "megabytes_per_s": round(total_bytes / sum(latencies) / 1e6, 1),
+    }
+
+
+def build_upload_zip(path: Path, source: Path, gigabytes: float) -> int:
+    """A stored (uncompressed) zip of copies of one DICOM file, gigabytes in size."""
+    data = source.read_bytes()
+    copies = int(gigabytes * 1e9 / len(data))
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for k in range(copies):
+            archive.writestr(f"copy{k:06d}.dcm", data)
+    return path.stat().st_size
+
+
+def bench_upload(port: int, token: str, zip_path: Path, server: subprocess.Popen) -> dict:
+    boundary = "benchboundary"
+    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.zip"\r\n'
+            "Content-Type: application/zip\r\n\r\n").encode()  # fmt: skip
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    length = len(head) + zip_path.stat().st_size + len(tail)
+
+    def body():
+        yield head
+        with zip_path.open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                yield chunk
+        yield tail
+
+    before = worker_rss_peak_kb(server)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    started = time.perf_counter()
+    conn.request("POST", "/api/imaging/uploads/", body=body(), headers={
+        "Authorization": f"Token {token}", "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(length)})  # fmt: skip
+    response = conn.getresponse()
+    payload = json.loads(response.read())
+    seconds = time.perf_counter() - started
+    return {
+        "upload_bytes": length,
+        "status": response.status,
+        "seconds": round(seconds, 1),
+        "web_worker_peak_rss_mb_before": round(before / 1024, 1),
+        "web_worker_peak_rss_mb_after": round(worker_rss_peak_kb(server) / 1024, 1),
+        "job": {k: payload.get(k) for k in ("id", "status", "total_files")},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--cohort", type=Path, default=ROOT / "var" / "cohort300")
+    parser.add_argument("--patients", type=int, default=10)
+    parser.add_argument("--frames", type=int, default=300)
+    parser.add_argument("--thin-cohort", type=Path, default=ROOT / "var" / "cohort_shift60",
+                        help="a cohort of the thin-slice 'other' profile, for a ~100-instance series")  # fmt: skip
+    parser.add_argument("--upload-gb", type=float, default=1.0)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+
+    reset_database()
+    media = Path(tempfile.mkdtemp(prefix="bench-media-"))
+    os.environ["MEDIA_ROOT"] = str(media)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from django.db.models import Count
+
+    from backend.accounts.services import reader_create, user_token_get_or_create
+    from backend.imaging.models import Series
+
+    result = {"database": os.environ["DATABASE_URL"].rsplit("@", 1)[-1]}
+    files = cohort_files(args.cohort, args.patients)
+    result["ingest"] = bench_ingest(files)
+
+    # A series of about 100 instances for frame retrieval: a thin-slice CT of the shifted profile.
+    thin = cohort_files(args.thin_cohort, 1) if args.thin_cohort else []
+    if thin:
+        bench_ingest([f for f in thin if "/CT/" in str(f)])
+    series = Series.objects.annotate(n=Count("instances")).order_by("-n").first()
+    admin = reader_create(username="bench-admin", password="bench-pass-123456", role="admin", validate=False)
+    token = user_token_get_or_create(user=admin.user)
+    server = start_server(args.port, media)
+    try:
+        result["wado_frames"] = bench_frames(args.port, token, series, args.frames)
+        with tempfile.TemporaryDirectory() as tmp:
+            zip_path = Path(tmp) / "big.zip"
+            build_upload_zip(zip_path, files[0], args.upload_gb)
+            result["upload"] = bench_upload(args.port, token, zip_path, server)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
