@@ -12,6 +12,7 @@ import argparse
 import http.client
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -72,6 +73,26 @@ def bench_ingest(files: list[Path]) -> dict:
     }
 
 
+def hundred_slice_series(template: Path, folder: Path, n: int = 100) -> str:
+    """A 100-instance CT series made from one synthetic slice, ingested; returns its UID."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    from backend.imaging.models import IngestJob
+    from backend.imaging.services import ingest_job_create, ingest_job_run
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ds = pydicom.dcmread(template)
+    ds.StudyInstanceUID, ds.SeriesInstanceUID = generate_uid(), generate_uid()
+    for k in range(n):
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.InstanceNumber, ds.ImagePositionPatient[2] = k + 1, -1.0 * k
+        ds.save_as(folder / f"{k:04d}.dcm", enforce_file_format=True)
+    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=None),
+                   paths=sorted(folder.iterdir()))  # fmt: skip
+    return str(ds.SeriesInstanceUID)
+
+
 def start_server(port: int, media: Path) -> subprocess.Popen:
     env = dict(os.environ, MEDIA_ROOT=str(media), DEBUG="1", INGEST_ASYNC_BYTES=str(1 << 20))
     process = subprocess.Popen(
@@ -79,9 +100,11 @@ def start_server(port: int, media: Path) -> subprocess.Popen:
          "--timeout", "600", "--log-level", "warning"],
         cwd=ROOT, env=env,
     )  # fmt: skip
+    import socket
+
     for _ in range(100):
         try:
-            http.client.HTTPConnection("127.0.0.1", port, timeout=1).request("GET", "/api/health/")
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return process
         except OSError:
             time.sleep(0.2)
@@ -176,8 +199,6 @@ def main() -> None:
     parser.add_argument("--cohort", type=Path, default=ROOT / "var" / "cohort300")
     parser.add_argument("--patients", type=int, default=10)
     parser.add_argument("--frames", type=int, default=300)
-    parser.add_argument("--thin-cohort", type=Path, default=ROOT / "var" / "cohort_shift60",
-                        help="a cohort of the thin-slice 'other' profile, for a ~100-instance series")  # fmt: skip
     parser.add_argument("--upload-gb", type=float, default=1.0)
     parser.add_argument("--port", type=int, default=8765)
     args = parser.parse_args()
@@ -192,8 +213,6 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
-    from django.db.models import Count
-
     from backend.accounts.services import reader_create, user_token_get_or_create
     from backend.imaging.models import Series
 
@@ -201,11 +220,7 @@ def main() -> None:
     files = cohort_files(args.cohort, args.patients)
     result["ingest"] = bench_ingest(files)
 
-    # A series of about 100 instances for frame retrieval: a thin-slice CT of the shifted profile.
-    thin = cohort_files(args.thin_cohort, 1) if args.thin_cohort else []
-    if thin:
-        bench_ingest([f for f in thin if "/CT/" in str(f)])
-    series = Series.objects.annotate(n=Count("instances")).order_by("-n").first()
+    series = Series.objects.get(series_uid=hundred_slice_series(files[0], media / "series100"))
     admin = reader_create(username="bench-admin", password="bench-pass-123456", role="admin", validate=False)
     token = user_token_get_or_create(user=admin.user)
     server = start_server(args.port, media)
@@ -218,6 +233,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+        shutil.rmtree(media, ignore_errors=True)
     print(json.dumps(result, indent=1))
 
 

@@ -1,5 +1,6 @@
 """Reading and checking one DICOM file before it is stored; the DICOM JSON model for DICOMweb."""
 
+import io
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
+from pydicom.uid import UID
 
 SUPPORTED_MODALITIES = ("CT", "MR")
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
@@ -75,13 +77,32 @@ def parse_dicom_date(value: str) -> date | None:
         return None
 
 
-def read_dicom(path: str | Path) -> Dataset:
-    """Read a file as DICOM, or raise DicomRejected saying why not."""
+# What check_dicom reads; parsing only these makes reading a file cheaper than a full dcmread.
+HEADER_KEYWORDS = (
+    "PatientID", "PatientName", "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyDate", "StudyTime",
+    "AccessionNumber", "StudyDescription", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription",
+    "FrameOfReferenceUID", "Modality", "SOPInstanceUID", "SOPClassUID", "InstanceNumber", "Rows", "Columns",
+    "NumberOfFrames", "PixelSpacing", "SliceThickness", "ImagePositionPatient", "ImageOrientationPatient",
+    "BitsAllocated", "SamplesPerPixel", "PixelData",
+)  # fmt: skip
+
+
+def read_dicom(source: str | Path | bytes, *, header_only: bool = False) -> Dataset:
+    """Read a file (or its bytes) as DICOM, or raise DicomRejected saying why not.
+
+    header_only parses just what check_dicom needs (and the pixel data), except for compressed
+    files, whose whole dataset is needed to decode them.
+    """
+    stream = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
-        ds = pydicom.dcmread(path)
+        ds = pydicom.dcmread(stream, specific_tags=list(HEADER_KEYWORDS) if header_only else None)
+        if header_only and ds.file_meta.get("TransferSyntaxUID", UID("")).is_compressed:
+            if isinstance(stream, io.BytesIO):
+                stream.seek(0)
+            ds = pydicom.dcmread(stream)
     except InvalidDicomError:
         raise DicomRejected("not_dicom", "not a DICOM file (no DICM preamble or readable header)") from None
-    except (EOFError, OSError, ValueError, TypeError, KeyError) as exc:
+    except (EOFError, OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
         raise DicomRejected("truncated", f"the file ends before its data does: {exc}") from None
     return ds
 

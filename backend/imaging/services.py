@@ -1,148 +1,29 @@
 """Writes of the imaging app: storing DICOM instances, ingest jobs, CT-MRI pairing."""
 
-import io
 import logging
 import shutil
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.core.files.base import ContentFile, File
-from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from backend.common.exceptions import ApplicationError
-from backend.imaging.deidentify import deidentify
-from backend.imaging.dicom import DicomHeader, DicomRejected, check_dicom, geometry_mismatch, read_dicom
-from backend.imaging.models import (
-    IngestJob,
-    Instance,
-    Patient,
-    PreAnnotationRequest,
-    PseudonymEntry,
-    Series,
-    Study,
-    StudyPair,
-)
+from backend.imaging.ingest import Ingester, IngestOutcome
+from backend.imaging.models import IngestJob, Patient, Study, StudyPair
 from backend.projects.models import Project
 
 logger = logging.getLogger(__name__)
 ZIP_MAGIC = b"PK\x03\x04"
 
 
-@dataclass(frozen=True)
-class IngestOutcome:
-    file: str
-    status: str  # stored | duplicate | rejected
-    code: str = ""
-    message: str = ""
-    sop_uid: str = ""
-    study_uid: str = ""
-    patient_id: str = ""
-
-
 def instance_ingest(*, path: Path, project: Project | None = None, deidentify_data: bool = False,
                     name: str | None = None) -> IngestOutcome:  # fmt: skip
     """Store one DICOM file: checked, (optionally) de-identified, never overwriting what is stored."""
-    name = name or str(path)
-    try:
-        ds = read_dicom(path)
-        if deidentify_data:
-            pseudonym, original_id, original_name = deidentify(ds, secret=settings.SECRET_KEY)
-            PseudonymEntry.objects.get_or_create(
-                pseudonym=pseudonym,
-                defaults={"original_patient_id": original_id, "original_patient_name": original_name},
-            )
-        header = check_dicom(ds)
-    except DicomRejected as exc:
-        return IngestOutcome(name, "rejected", exc.code, exc.message)
-    stored_name = ""
-    if Instance.objects.filter(sop_uid=header.sop_uid).exists():
-        return IngestOutcome(
-            name, "duplicate", "duplicate", "this SOPInstanceUID is stored already; nothing changed",
-            header.sop_uid, header.study_uid, header.patient_id,
-        )  # fmt: skip
-    try:
-        with transaction.atomic():
-            series = _series_for(header, project)
-            problem = geometry_mismatch(
-                header, rows=series.rows, columns=series.columns, pixel_spacing=series.pixel_spacing,
-                orientation=_series_orientation(series),
-            )  # fmt: skip
-            if problem:
-                raise DicomRejected(
-                    "inconsistent_geometry", f"does not fit series {series.series_uid}: {problem}"
-                )
-            stored_name = _store_file(header, path=path, dataset=ds if deidentify_data else None)
-            Instance.objects.create(
-                sop_uid=header.sop_uid, series=series, sop_class_uid=header.sop_class_uid,
-                instance_number=header.instance_number, image_position=header.image_position,
-                image_orientation=header.image_orientation, rows=header.rows, columns=header.columns,
-                number_of_frames=header.number_of_frames, transfer_syntax_uid=header.transfer_syntax_uid,
-                file=stored_name, size_bytes=default_storage.size(stored_name),
-            )  # fmt: skip
-    except DicomRejected as exc:
-        return IngestOutcome(name, "rejected", exc.code, exc.message, header.sop_uid, header.study_uid)
-    except IntegrityError:  # stored meanwhile by another worker: drop our copy, keep theirs
-        if stored_name:
-            default_storage.delete(stored_name)
-        return IngestOutcome(
-            name, "duplicate", "duplicate", "stored concurrently; nothing changed", header.sop_uid
-        )
-    return IngestOutcome(name, "stored", "", "", header.sop_uid, header.study_uid, header.patient_id)
-
-
-def _store_file(header: DicomHeader, *, path: Path, dataset=None) -> str:
-    """Save the file (or the de-identified dataset) in storage; an existing name is never overwritten."""
-    storage_name = f"dicom/{header.study_uid}/{header.series_uid}/{header.sop_uid}.dcm"
-    if dataset is not None:
-        buffer = io.BytesIO()
-        dataset.save_as(buffer, enforce_file_format=True)
-        return default_storage.save(storage_name, ContentFile(buffer.getvalue()))
-    with path.open("rb") as handle:
-        return default_storage.save(storage_name, File(handle))
-
-
-def _series_orientation(series: Series):
-    first = series.instances.only("image_orientation").first()
-    return first.image_orientation if first else None
-
-
-def _series_for(header: DicomHeader, project: Project | None) -> Series:
-    patient, _ = Patient.objects.get_or_create(
-        patient_id=header.patient_id,
-        defaults={"name": header.patient_name, "birth_date": header.birth_date, "sex": header.sex},
-    )
-    study, created = Study.objects.get_or_create(
-        study_uid=header.study_uid,
-        defaults={
-            "patient": patient, "modality": header.modality, "study_date": header.study_date,
-            "study_time": header.study_time, "accession_number": header.accession_number,
-            "description": header.study_description,
-        },
-    )  # fmt: skip
-    if study.patient_id != patient.id:
-        raise DicomRejected("inconsistent_patient", f"study {study.study_uid} belongs to another patient")
-    if project is not None:
-        study.projects.add(project)
-    if created and study.modality == "CT":
-        # The learning loop's pre-annotation worker consumes these requests.
-        PreAnnotationRequest.objects.create(study=study)
-    series, _ = Series.objects.get_or_create(
-        series_uid=header.series_uid,
-        defaults={
-            "study": study, "modality": header.modality, "series_number": header.series_number,
-            "description": header.series_description, "frame_of_reference_uid": header.frame_of_reference_uid,
-            "rows": header.rows, "columns": header.columns, "pixel_spacing": header.pixel_spacing,
-            "slice_thickness": header.slice_thickness,
-        },
-    )  # fmt: skip
-    if series.study_id != study.id:
-        raise DicomRejected("inconsistent_series", f"series {series.series_uid} belongs to another study")
-    return series
+    ingester = Ingester(project=project, deidentify_data=deidentify_data)
+    [outcome] = ingester.ingest([(path, name or str(path))])
+    return outcome
 
 
 # ---- jobs ---------------------------------------------------------------------------------------
@@ -164,12 +45,12 @@ def ingest_job_run(*, job: IngestJob, paths: Iterable[Path] | None = None,
     job.status, job.total_files = IngestJob.Status.RUNNING, len(files)
     job.save(update_fields=["status", "total_files"])
     patients: set[str] = set()
+    ingester = Ingester(project=job.project, deidentify_data=job.deidentify)
+    named = (
+        (path, str(path.relative_to(job.staging_dir)) if job.staging_dir else str(path)) for path in files
+    )
     try:
-        for k, path in enumerate(files, start=1):
-            name = str(path.relative_to(job.staging_dir)) if job.staging_dir else str(path)
-            outcome = instance_ingest(
-                path=path, project=job.project, deidentify_data=job.deidentify, name=name
-            )
+        for k, outcome in enumerate(ingester.ingest(named), start=1):
             _count(job, outcome)
             if outcome.patient_id:
                 patients.add(outcome.patient_id)

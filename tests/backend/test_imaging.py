@@ -241,3 +241,25 @@ def test_readers_see_only_their_projects_studies(tmp_path):
     client = APIClient()
     client.force_authenticate(reader.user)
     assert [s["patient_id"] for s in client.get("/api/imaging/studies/").json()] == ["M1"]
+
+
+def test_a_batch_that_races_another_writer_falls_back_file_by_file(tmp_path):
+    from backend.imaging.ingest import Ingester
+
+    series = F.write_series(tmp_path, 3)
+    paths = sorted(tmp_path.iterdir())
+
+    class RacingIngester(Ingester):
+        raced = False
+
+        def _store(self, fresh):
+            if not self.raced:  # another process stores the first file between our check and our insert
+                self.raced = True
+                assert instance_ingest(path=paths[0]).status == "stored"
+            return super()._store(fresh)
+
+    outcomes = list(RacingIngester().ingest([(p, p.name) for p in paths]))
+    assert [o.status for o in outcomes] == ["duplicate", "stored", "stored"]
+    assert Instance.objects.count() == 3
+    stored_files = sorted(Path(p).name for p in Path(Instance.objects.first().file.path).parent.iterdir())
+    assert stored_files == sorted(f"{ds.SOPInstanceUID}.dcm" for ds in series), "no stray copies left behind"

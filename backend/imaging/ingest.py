@@ -1,0 +1,275 @@
+"""Storing DICOM files in batches: each file is read and checked alone; the database sees one
+duplicate query, one transaction and one bulk insert per batch, and patient/study/series rows
+are looked up once per job. (Services call this; nothing else should.)"""
+
+import io
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.db import IntegrityError, transaction
+
+from backend.imaging.deidentify import deidentify
+from backend.imaging.dicom import DicomHeader, DicomRejected, check_dicom, geometry_mismatch, read_dicom
+from backend.imaging.models import Instance, Patient, PreAnnotationRequest, PseudonymEntry, Series, Study
+from backend.projects.models import Project
+
+BATCH_SIZE = 200
+IO_THREADS = 4
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    file: str
+    status: str  # stored | duplicate | rejected
+    code: str = ""
+    message: str = ""
+    sop_uid: str = ""
+    study_uid: str = ""
+    patient_id: str = ""
+
+
+@dataclass
+class _Checked:
+    name: str
+    content: bytes  # the file as read (or the de-identified dataset, written out)
+    header: DicomHeader
+
+
+@dataclass
+class _SeriesState:
+    series: Series
+    orientation: list[float] | None
+
+
+class Ingester:
+    def __init__(self, *, project: Project | None = None, deidentify_data: bool = False,
+                 batch_size: int = BATCH_SIZE) -> None:  # fmt: skip
+        self.project, self.deidentify, self.batch_size = project, deidentify_data, batch_size
+        self._patients: dict[str, Patient] = {}
+        self._studies: dict[str, Study] = {}
+        self._series: dict[str, _SeriesState] = {}
+        self._folders: set[Path] = set()
+        self._io = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="ingest-io")
+
+    def ingest(self, files: Iterable[tuple[Path, str]]) -> Iterator[IngestOutcome]:
+        """(path, display name) pairs in, one outcome per file out, in order."""
+        batch: list[tuple[Path, str]] = []
+        for item in files:
+            batch.append(item)
+            if len(batch) >= self.batch_size:
+                yield from self._batch(batch)
+                batch = []
+        if batch:
+            yield from self._batch(batch)
+        self._io.shutdown(wait=True)
+
+    # -- one batch ------------------------------------------------------------------------------
+    def _batch(self, batch: list[tuple[Path, str]]) -> list[IngestOutcome]:
+        outcomes: dict[int, IngestOutcome] = {}
+        checked: dict[int, _Checked] = {}
+        contents = self._io.map(_read_bytes, [path for path, _ in batch])  # file I/O overlaps parsing
+        for k, ((_, name), content) in enumerate(zip(batch, contents, strict=True)):
+            try:
+                checked[k] = self._check(content, name)
+            except DicomRejected as exc:
+                outcomes[k] = IngestOutcome(name, "rejected", exc.code, exc.message)
+        stored_before = set(
+            Instance.objects.filter(sop_uid__in=[c.header.sop_uid for c in checked.values()]).values_list(
+                "sop_uid", flat=True
+            )
+        )
+        fresh: dict[int, _Checked] = {}
+        seen: set[str] = set()
+        for k, item in checked.items():
+            uid = item.header.sop_uid
+            if uid in stored_before or uid in seen:
+                outcomes[k] = _duplicate(item)
+            else:
+                seen.add(uid)
+                fresh[k] = item
+        try:
+            outcomes.update(self._store(fresh))
+        except IntegrityError:
+            # Another process stored some of these meanwhile: fall back to one file at a time.
+            self._forget()
+            for k, item in fresh.items():
+                outcomes[k] = self._one_by_one(item) if len(fresh) > 1 else _duplicate(item)
+        return [outcomes[k] for k in range(len(batch))]
+
+    def _one_by_one(self, item: _Checked) -> IngestOutcome:
+        try:
+            return self._store({0: item})[0]
+        except IntegrityError:
+            self._forget()
+            return _duplicate(item)
+
+    def _check(self, content: bytes | OSError, name: str) -> _Checked:
+        if isinstance(content, OSError):
+            raise DicomRejected("unreadable", f"cannot read the file: {content}")
+        if not self.deidentify:
+            return _Checked(name, content, check_dicom(read_dicom(content, header_only=True)))
+        ds = read_dicom(content)
+        pseudonym, original_id, original_name = deidentify(ds, secret=settings.SECRET_KEY)
+        PseudonymEntry.objects.get_or_create(
+            pseudonym=pseudonym,
+            defaults={"original_patient_id": original_id, "original_patient_name": original_name},
+        )
+        header = check_dicom(ds)
+        buffer = io.BytesIO()
+        ds.save_as(buffer, enforce_file_format=True)
+        return _Checked(name, buffer.getvalue(), header)
+
+    def _store(self, fresh: dict[int, _Checked]) -> dict[int, IngestOutcome]:
+        outcomes: dict[int, IngestOutcome] = {}
+        accepted: list[tuple[int, _Checked, _SeriesState]] = []
+        written: list[str] = []
+        try:
+            with transaction.atomic():
+                for k, item in fresh.items():
+                    header = item.header
+                    try:
+                        state = self._series_state(header)
+                        problem = geometry_mismatch(
+                            header, rows=state.series.rows, columns=state.series.columns,
+                            pixel_spacing=state.series.pixel_spacing, orientation=state.orientation,
+                        )  # fmt: skip
+                        if problem:
+                            raise DicomRejected(
+                                "inconsistent_geometry", f"does not fit series {header.series_uid}: {problem}"
+                            )
+                    except DicomRejected as exc:
+                        outcomes[k] = IngestOutcome(item.name, "rejected", exc.code, exc.message, header.sop_uid,
+                                                    header.study_uid)  # fmt: skip
+                        continue
+                    if state.orientation is None:
+                        state.orientation = header.image_orientation
+                    accepted.append((k, item, state))
+                # Creating files is the slow part: a few threads write them side by side.
+                written.extend(
+                    self._io.map(lambda entry: self._store_file(entry[1].header, entry[1].content), accepted)
+                )
+                Instance.objects.bulk_create([_instance(item.header, state.series, name, len(item.content))
+                                              for (_, item, state), name in zip(accepted, written, strict=True)])  # fmt: skip
+        except Exception:
+            for name in written:  # the rows are gone with the transaction: so are their files
+                default_storage.delete(name)
+            self._forget()
+            raise
+        for k, item, _ in accepted:
+            header = item.header
+            outcomes[k] = IngestOutcome(
+                item.name, "stored", "", "", header.sop_uid, header.study_uid, header.patient_id
+            )
+        return outcomes
+
+    def _store_file(self, header: DicomHeader, content: bytes) -> str:
+        """Write the file into storage; an existing file is never overwritten (a new name is chosen)."""
+        name = f"dicom/{header.study_uid}/{header.series_uid}/{header.sop_uid}.dcm"
+        if isinstance(default_storage, FileSystemStorage):  # the fast path: one exclusive create and write
+            target = Path(default_storage.path(name))
+            if target.parent not in self._folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self._folders.add(target.parent)
+            try:
+                descriptor = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                pass
+            else:
+                with os.fdopen(descriptor, "wb") as out:
+                    out.write(content)
+                return name
+        return default_storage.save(name, ContentFile(content))
+
+    def _forget(self) -> None:
+        """Rows created in a rolled-back transaction must not be reused from the caches."""
+        self._patients.clear()
+        self._studies.clear()
+        self._series.clear()
+
+    def _series_state(self, header: DicomHeader) -> _SeriesState:
+        state = self._series.get(header.series_uid)
+        if state is not None:
+            if state.series.study.study_uid != header.study_uid:
+                raise DicomRejected(
+                    "inconsistent_series", f"series {header.series_uid} belongs to another study"
+                )
+            return state
+        study = self._study(header)
+        series, _ = Series.objects.get_or_create(
+            series_uid=header.series_uid,
+            defaults={
+                "study": study, "modality": header.modality, "series_number": header.series_number,
+                "description": header.series_description, "frame_of_reference_uid": header.frame_of_reference_uid,
+                "rows": header.rows, "columns": header.columns, "pixel_spacing": header.pixel_spacing,
+                "slice_thickness": header.slice_thickness,
+            },
+        )  # fmt: skip
+        if series.study_id != study.id:
+            raise DicomRejected("inconsistent_series", f"series {series.series_uid} belongs to another study")
+        series.study = study
+        first = series.instances.only("image_orientation").first()
+        state = _SeriesState(series, first.image_orientation if first else None)
+        self._series[header.series_uid] = state
+        return state
+
+    def _study(self, header: DicomHeader) -> Study:
+        study = self._studies.get(header.study_uid)
+        if study is not None:
+            if study.patient.patient_id != header.patient_id:
+                raise DicomRejected(
+                    "inconsistent_patient", f"study {study.study_uid} belongs to another patient"
+                )
+            return study
+        patient = self._patients.get(header.patient_id)
+        if patient is None:
+            patient, _ = Patient.objects.get_or_create(
+                patient_id=header.patient_id,
+                defaults={"name": header.patient_name, "birth_date": header.birth_date, "sex": header.sex},
+            )
+            self._patients[header.patient_id] = patient
+        study, created = Study.objects.get_or_create(
+            study_uid=header.study_uid,
+            defaults={
+                "patient": patient, "modality": header.modality, "study_date": header.study_date,
+                "study_time": header.study_time, "accession_number": header.accession_number,
+                "description": header.study_description,
+            },
+        )  # fmt: skip
+        if study.patient_id != patient.id:
+            raise DicomRejected("inconsistent_patient", f"study {study.study_uid} belongs to another patient")
+        study.patient = patient
+        if self.project is not None:
+            study.projects.add(self.project)
+        if created and study.modality == "CT":
+            PreAnnotationRequest.objects.create(study=study)  # the learning loop's pre-annotation queue
+        self._studies[header.study_uid] = study
+        return study
+
+
+def _read_bytes(path: Path) -> bytes | OSError:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        return exc
+
+
+def _instance(header: DicomHeader, series: Series, file_name: str, size: int) -> Instance:
+    return Instance(
+        sop_uid=header.sop_uid, series=series, sop_class_uid=header.sop_class_uid,
+        instance_number=header.instance_number, image_position=header.image_position,
+        image_orientation=header.image_orientation, rows=header.rows, columns=header.columns,
+        number_of_frames=header.number_of_frames, transfer_syntax_uid=header.transfer_syntax_uid,
+        file=file_name, size_bytes=size,
+    )  # fmt: skip
+
+
+def _duplicate(item: _Checked) -> IngestOutcome:
+    header = item.header
+    return IngestOutcome(item.name, "duplicate", "duplicate", "this SOPInstanceUID is stored already; nothing changed",
+                         header.sop_uid, header.study_uid, header.patient_id)  # fmt: skip

@@ -1,0 +1,91 @@
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from backend.imaging.models import StudyPair
+from backend.projects.models import Project
+
+LEVEL_CHOICES = [(level, level) for level in ("C2/3", "C3/4", "C4/5", "C5/6", "C6/7", "C7/T1")]
+
+
+class Case(models.Model):
+    """A CT/MRI pair to be read in a project."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="cases")
+    pair = models.ForeignKey(StudyPair, on_delete=models.CASCADE, related_name="cases")
+    blinded = models.BooleanField(default=False, help_text="read without model suggestions")
+    priority = models.FloatField(default=0.0, help_text="active-learning priority; higher is read first")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-priority", "pk"]
+        constraints = [models.UniqueConstraint(fields=["project", "pair"], name="unique_case_per_pair")]
+        indexes = [models.Index(fields=["project", "-priority"])]
+
+    def __str__(self) -> str:
+        return f"case {self.pk} ({self.project.slug})"
+
+
+class Assignment(models.Model):
+    """One reader's reading of one case."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SUBMITTED = "submitted", "Submitted"
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="assignments")
+    reader = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="assignments")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    started_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    time_spent_s = models.FloatField(default=0.0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "reader"], name="one_reading_per_reader")]
+
+    def __str__(self) -> str:
+        return f"{self.reader} on {self.case} ({self.status})"
+
+
+class LevelAnnotation(models.Model):
+    """A reader's grade, ROI box and note at one level of a case."""
+
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="levels")
+    level = models.CharField(max_length=8, choices=LEVEL_CHOICES)
+    grade = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(0), MaxValueValidator(3)]
+    )
+    box = models.JSONField(null=True, blank=True, help_text="[x0, y0, x1, y1] in the CT sagittal reformat")
+    note = models.TextField(blank=True)
+    model_version_shown = models.CharField(max_length=64, blank=True)
+    suggestion_shown = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(
+        default=1, help_text="optimistic concurrency: bumps on every change"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["assignment", "level"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "level"], name="one_annotation_per_level")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level}: {self.grade}"
+
+
+class AnnotationEvent(models.Model):
+    """Every change to an annotation: who, when, before and after."""
+
+    annotation = models.ForeignKey(LevelAnnotation, on_delete=models.CASCADE, related_name="events")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True)
+    action = models.CharField(max_length=16)  # create | update | submit
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField()
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.annotation_id} at {self.at:%Y-%m-%d %H:%M}"
