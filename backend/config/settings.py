@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "backend.accounts",
     "backend.projects",
     "backend.imaging",
+    "backend.reading",
 ]
 
 MIDDLEWARE = [

@@ -9,6 +9,7 @@ api_patterns = [
     path("health/", HealthApi.as_view(), name="health"),
     path("auth/", include("backend.accounts.urls")),
     path("imaging/", include("backend.imaging.urls")),
+    path("reading/", include("backend.reading.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

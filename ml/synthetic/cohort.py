@@ -6,6 +6,7 @@ cohort is patient k of a 200-patient one with the same seed.
 """
 
 import json
+import multiprocessing
 import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -59,7 +60,10 @@ def generate_cohort(config: CohortConfig, *, progress: Callable[[int, int], None
     indices = range(config.first_index, config.first_index + config.patients)
     entries: list[dict] = []
     if config.workers > 1:
-        with ProcessPoolExecutor(max_workers=config.workers) as pool:
+        # spawn, not fork: forking a process that runs other threads (a web server, torch) can deadlock
+        with ProcessPoolExecutor(
+            max_workers=config.workers, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
             for entry in pool.map(_generate_patient, [(config, i) for i in indices]):
                 entries.append(entry)
                 if progress:

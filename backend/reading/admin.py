@@ -1,0 +1,31 @@
+from django.contrib import admin
+
+from backend.reading.models import AnnotationEvent, Assignment, Case, LevelAnnotation
+
+
+@admin.register(Case)
+class CaseAdmin(admin.ModelAdmin):
+    list_display = ("pk", "project", "pair", "blinded", "priority", "created_at")
+    list_filter = ("project", "blinded")
+    search_fields = ("pair__patient__patient_id",)
+
+
+class LevelAnnotationInline(admin.TabularInline):
+    model = LevelAnnotation
+    extra = 0
+    readonly_fields = ("version", "updated_at")
+
+
+@admin.register(Assignment)
+class AssignmentAdmin(admin.ModelAdmin):
+    list_display = ("case", "reader", "status", "time_spent_s", "started_at", "submitted_at")
+    list_filter = ("status", "case__project")
+    search_fields = ("reader__username",)
+    inlines = [LevelAnnotationInline]
+
+
+@admin.register(AnnotationEvent)
+class AnnotationEventAdmin(admin.ModelAdmin):
+    list_display = ("annotation", "user", "action", "at")
+    list_filter = ("action",)
+    readonly_fields = ("annotation", "user", "action", "before", "after", "at")

@@ -1,0 +1,114 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.reading import selectors, services
+from backend.reading.models import LEVEL_CHOICES
+
+LEVELS = [level for level, _ in LEVEL_CHOICES]
+
+
+class AnnotationOutput(serializers.Serializer):
+    level = serializers.CharField()
+    grade = serializers.IntegerField(allow_null=True)
+    box = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    note = serializers.CharField()
+    version = serializers.IntegerField()
+    updated_at = serializers.DateTimeField()
+
+
+class CaseSummaryOutput(serializers.Serializer):
+    id = serializers.IntegerField(source="case.pk")
+    project = serializers.CharField(source="case.project.slug")
+    patient_id = serializers.CharField(source="case.pair.patient.patient_id")
+    ct_study_uid = serializers.CharField(source="case.pair.ct_study.study_uid")
+    mr_study_uid = serializers.CharField(source="case.pair.mr_study.study_uid")
+    priority = serializers.FloatField(source="case.priority")
+    status = serializers.CharField()
+
+
+class WorklistApi(APIView):
+    @extend_schema(
+        operation_id="reading_worklist",
+        responses={200: inline_serializer(name="Worklist", fields={
+            "done": serializers.IntegerField(), "remaining": serializers.IntegerField(),
+            "next_case": serializers.IntegerField(allow_null=True), "cases": CaseSummaryOutput(many=True)})},
+    )  # fmt: skip
+    def get(self, request: Request) -> Response:
+        project = request.query_params.get("project")
+        entries = selectors.worklist_for_reader(reader=request.user, project_slug=project)
+        upcoming = selectors.worklist_next(reader=request.user, project_slug=project)
+        done = sum(1 for e in entries if e.status == "submitted")
+        return Response({
+            "done": done, "remaining": len(entries) - done, "next_case": upcoming.pk if upcoming else None,
+            "cases": CaseSummaryOutput(entries, many=True).data,
+        })  # fmt: skip
+
+
+class CaseDetailApi(APIView):
+    @extend_schema(
+        operation_id="reading_case",
+        responses={200: inline_serializer(name="CaseDetail", fields={
+            "id": serializers.IntegerField(), "status": serializers.CharField(),
+            "ct_study_uid": serializers.CharField(), "mr_study_uid": serializers.CharField(),
+            "levels": serializers.ListField(child=serializers.CharField()),
+            "annotations": AnnotationOutput(many=True), "suggestions": serializers.DictField(),
+            "time_spent_s": serializers.FloatField()})},
+    )  # fmt: skip
+    def get(self, request: Request, case_id: int) -> Response:
+        case = selectors.case_get_for_reader(reader=request.user, case_id=case_id)
+        assignment = selectors.assignment_for_reader(reader=request.user, case=case)
+        return Response({
+            "id": case.pk, "status": assignment.status if assignment else "new",
+            "ct_study_uid": case.pair.ct_study.study_uid, "mr_study_uid": case.pair.mr_study.study_uid,
+            "levels": LEVELS,
+            "annotations": AnnotationOutput(assignment.levels.all() if assignment else [], many=True).data,
+            "suggestions": selectors.case_suggestions(case=case),
+            "time_spent_s": assignment.time_spent_s if assignment else 0.0,
+        })  # fmt: skip
+
+
+class LevelInput(serializers.Serializer):
+    version = serializers.IntegerField(allow_null=True, required=False, default=None)
+    grade = serializers.JSONField(required=False)
+    box = serializers.JSONField(required=False)
+    note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+
+
+class LevelAnnotationApi(APIView):
+    """Save a draft at one level. Send the version you last saw; a stale one gets 409."""
+
+    @extend_schema(operation_id="reading_level_save", request=LevelInput, responses={200: AnnotationOutput})
+    def put(self, request: Request, case_id: int, level: str) -> Response:
+        data = LevelInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = selectors.case_get_for_reader(reader=request.user, case_id=case_id)
+        assignment = services.assignment_open(case=case, reader=request.user)
+        fields = {k: v for k, v in data.validated_data.items() if k in ("grade", "box", "note")}
+        annotation = services.level_annotation_save(
+            assignment=assignment, level=level.replace("-", "/"), user=request.user,
+            version=data.validated_data.get("version"), **fields,
+        )  # fmt: skip
+        return Response(AnnotationOutput(annotation).data)
+
+
+class SubmitApi(APIView):
+    @extend_schema(
+        operation_id="reading_submit",
+        request=inline_serializer(name="SubmitInput", fields={"time_spent_s": serializers.FloatField(required=False)}),
+        responses={200: inline_serializer(name="SubmitOutput", fields={
+            "status": serializers.CharField(), "next_case": serializers.IntegerField(allow_null=True)})},
+    )  # fmt: skip
+    def post(self, request: Request, case_id: int) -> Response:
+        case = selectors.case_get_for_reader(reader=request.user, case_id=case_id)
+        assignment = services.assignment_open(case=case, reader=request.user)
+        try:
+            spent = float(request.data.get("time_spent_s", 0) or 0)
+        except (TypeError, ValueError):
+            spent = -1.0
+        services.assignment_submit(assignment=assignment, user=request.user, time_spent_s=spent)
+        upcoming = selectors.worklist_next(reader=request.user, project_slug=case.project.slug)
+        return Response({"status": "submitted", "next_case": upcoming.pk if upcoming else None},
+                        status=status.HTTP_200_OK)  # fmt: skip

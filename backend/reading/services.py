@@ -1,0 +1,148 @@
+"""Writes of the reading app: cases, a reader's drafts and submissions, and their history."""
+
+import hashlib
+import math
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from backend.common.exceptions import ApplicationError
+from backend.imaging.models import StudyPair
+from backend.projects.models import Project
+from backend.reading.models import LEVEL_CHOICES, AnnotationEvent, Assignment, Case, LevelAnnotation
+
+LEVELS = [level for level, _ in LEVEL_CHOICES]
+_UNSET = object()
+
+
+def _unit_hash(*parts: object) -> float:
+    """A stable number in [0, 1) from the parts: blinding and cold-start order survive restarts."""
+    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def case_sync_for_project(*, project: Project) -> list[Case]:
+    """A case for every paired CT study of the project that has none yet (idempotent)."""
+    pairs = StudyPair.objects.filter(ct_study__projects=project, mr_study__isnull=False).exclude(
+        cases__project=project
+    )
+    created = [
+        Case(
+            project=project,
+            pair=pair,
+            blinded=_unit_hash(project.pk, pair.ct_study.study_uid, "blind") < project.blinded_share,
+            priority=_unit_hash(project.pk, pair.ct_study.study_uid, "random"),  # random until a model exists
+        )
+        for pair in pairs.select_related("ct_study")
+    ]
+    return Case.objects.bulk_create(created, ignore_conflicts=True)
+
+
+def assignment_open(*, case: Case, reader) -> Assignment:
+    if not case.project.memberships.filter(user=reader).exists():
+        raise ApplicationError("You are not a reader of this project.", code="not_member", status=403)
+    assignment, _ = Assignment.objects.get_or_create(case=case, reader=reader)
+    return assignment
+
+
+def _snapshot(annotation: LevelAnnotation) -> dict[str, Any]:
+    return {
+        "grade": annotation.grade,
+        "box": annotation.box,
+        "note": annotation.note,
+        "version": annotation.version,
+    }
+
+
+def _valid_box(box: Any) -> list[float] | None:
+    if box is None:
+        return None
+    if not isinstance(box, list | tuple) or len(box) != 4:
+        raise ApplicationError("box must be [x0, y0, x1, y1].", code="invalid_box")
+    try:
+        x0, y0, x1, y1 = (float(v) for v in box)
+    except (TypeError, ValueError):
+        raise ApplicationError("box coordinates must be numbers.", code="invalid_box") from None
+    if not all(math.isfinite(v) and v >= 0 for v in (x0, y0, x1, y1)) or x1 <= x0 or y1 <= y0:
+        raise ApplicationError("box needs 0 <= x0 < x1 and 0 <= y0 < y1.", code="invalid_box")
+    return [x0, y0, x1, y1]
+
+
+@transaction.atomic
+def level_annotation_save(
+    *, assignment: Assignment, level: str, user, version: int | None, grade: Any = _UNSET, box: Any = _UNSET,
+    note: Any = _UNSET, model_version_shown: str = "",
+) -> LevelAnnotation:  # fmt: skip
+    """Create or update a draft grade/box/note at one level, refusing stale edits.
+
+    `version` is the version the client last saw (None for a level it has never saved); a
+    mismatch means someone (another tab) changed it meanwhile: 409, nothing overwritten.
+    """
+    if level not in LEVELS:
+        raise ApplicationError(f"Unknown level {level!r}.", code="invalid_level")
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.reader_id != user.pk:
+        raise ApplicationError("This is another reader's reading.", code="not_yours", status=403)
+    if assignment.status == Assignment.Status.SUBMITTED:
+        raise ApplicationError(
+            "This case is submitted; it can no longer change.", code="submitted", status=409
+        )
+    if grade is not _UNSET and grade is not None and (not isinstance(grade, int) or isinstance(grade, bool)
+                                                       or not 0 <= grade <= 3):  # fmt: skip
+        raise ApplicationError("grade must be an integer from 0 to 3.", code="invalid_grade")
+    if box is not _UNSET:
+        box = _valid_box(box)
+    annotation = (
+        LevelAnnotation.objects.select_for_update().filter(assignment=assignment, level=level).first()
+    )
+    if annotation is None:
+        if version not in (None, 0):
+            raise ApplicationError("This level was never saved.", code="stale", status=409)
+        annotation = LevelAnnotation(
+            assignment=assignment, level=level, suggestion_shown=bool(model_version_shown) and not assignment.case.blinded,
+            model_version_shown=model_version_shown,
+        )  # fmt: skip
+        before, action = None, "create"
+    else:
+        if version != annotation.version:
+            raise ApplicationError(
+                "This level changed since you loaded it.", code="stale", status=409,
+                extra={"current": _snapshot(annotation)},
+            )  # fmt: skip
+        before, action = _snapshot(annotation), "update"
+        annotation.version += 1
+    for field, value in (("grade", grade), ("box", box), ("note", note)):
+        if value is not _UNSET:
+            setattr(annotation, field, value if field != "note" else str(value or ""))
+    annotation.save()
+    AnnotationEvent.objects.create(annotation=annotation, user=user, action=action, before=before,
+                                   after=_snapshot(annotation))  # fmt: skip
+    return annotation
+
+
+@transaction.atomic
+def assignment_submit(*, assignment: Assignment, user, time_spent_s: float = 0.0) -> Assignment:
+    """Submit a reading: every level must have a grade. Records the reading time."""
+    assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
+    if assignment.reader_id != user.pk:
+        raise ApplicationError("This is another reader's reading.", code="not_yours", status=403)
+    if assignment.status == Assignment.Status.SUBMITTED:
+        raise ApplicationError("This case is submitted already.", code="submitted", status=409)
+    graded = dict(assignment.levels.exclude(grade=None).values_list("level", "grade"))
+    missing = [level for level in LEVELS if level not in graded]
+    if missing:
+        raise ApplicationError(
+            f"Grade every level before submitting; missing: {', '.join(missing)}.", code="incomplete",
+            extra={"missing_levels": missing},
+        )  # fmt: skip
+    if not (math.isfinite(time_spent_s) and 0 <= time_spent_s < 24 * 3600):
+        raise ApplicationError("time_spent_s must lie between 0 and a day.", code="invalid_time")
+    assignment.status = Assignment.Status.SUBMITTED
+    assignment.submitted_at = timezone.now()
+    assignment.time_spent_s += time_spent_s
+    assignment.save()
+    for annotation in assignment.levels.all():
+        AnnotationEvent.objects.create(annotation=annotation, user=user, action="submit",
+                                       before=_snapshot(annotation), after=_snapshot(annotation))  # fmt: skip
+    return assignment

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from backend.reading import apis
+
+urlpatterns = [
+    path("worklist/", apis.WorklistApi.as_view(), name="reading-worklist"),
+    path("cases/<int:case_id>/", apis.CaseDetailApi.as_view(), name="reading-case"),
+    path("cases/<int:case_id>/levels/<str:level>/", apis.LevelAnnotationApi.as_view(), name="reading-level"),
+    path("cases/<int:case_id>/submit/", apis.SubmitApi.as_view(), name="reading-submit"),
+]

@@ -1,0 +1,160 @@
+"""Reading: cases, the worklist, drafts with optimistic concurrency, submission, history, privacy."""
+
+from datetime import date
+
+import pytest
+from rest_framework.test import APIClient
+
+from backend.imaging.models import IngestJob
+from backend.imaging.services import ingest_job_create, ingest_job_run
+from backend.projects.services import project_create, project_member_add
+from backend.reading.models import AnnotationEvent, Assignment, Case, LevelAnnotation
+from backend.reading.services import case_sync_for_project
+from tests.backend import dicom_files as F
+from tests.backend.factories import ReaderFactory
+
+pytestmark = pytest.mark.django_db
+LEVELS = ["C2-3", "C3-4", "C4-5", "C5-6", "C6-7", "C7-T1"]
+
+
+@pytest.fixture
+def project(tmp_path):
+    project = project_create(name="Spine", slug="spine", blinded_share=0.0)
+    for k in range(3):
+        F.write_series(tmp_path / f"ct{k}", 1, patient_id=f"P{k}", study_date=date(2025, 1, 1))
+        F.write_series(tmp_path / f"mr{k}", 1, patient_id=f"P{k}", modality="MR", study_date=date(2025, 1, 5))
+    job = ingest_job_create(source=IngestJob.Source.FOLDER, project=project)
+    ingest_job_run(job=job, paths=sorted(tmp_path.rglob("*.dcm")))
+    assert len(case_sync_for_project(project=project)) == 3
+    return project
+
+
+def reader_client(project, **kwargs):
+    reader = ReaderFactory(**kwargs)
+    project_member_add(project=project, user=reader.user)
+    client = APIClient()
+    client.force_authenticate(reader.user)
+    return client, reader
+
+
+def grade_all(client, case_id, grades=(0, 1, 2, 1, 0, 0)):
+    for level, grade in zip(LEVELS, grades, strict=True):
+        response = client.put(
+            f"/api/reading/cases/{case_id}/levels/{level}/", {"grade": grade}, format="json"
+        )
+        assert response.status_code == 200, response.content
+
+
+def test_case_sync_is_idempotent_and_blinds_a_share(project, tmp_path):
+    assert case_sync_for_project(project=project) == []
+    blinded = project_create(name="All blind", slug="blind", blinded_share=1.0)
+    for study_pair in Case.objects.values_list("pair", flat=True):
+        Case.objects.get(pair=study_pair, project=project).pair.ct_study.projects.add(blinded)
+    assert all(case.blinded for case in case_sync_for_project(project=blinded))
+
+
+def test_worklist_serves_by_priority_and_counts(project):
+    client, _ = reader_client(project)
+    ordered = list(Case.objects.order_by("-priority").values_list("pk", flat=True))
+    worklist = client.get("/api/reading/worklist/").json()
+    assert [c["id"] for c in worklist["cases"]] == ordered
+    assert (worklist["done"], worklist["remaining"], worklist["next_case"]) == (0, 3, ordered[0])
+
+
+def test_read_grade_submit_and_the_next_case_opens(project):
+    client, reader = reader_client(project)
+    first = client.get("/api/reading/worklist/").json()["next_case"]
+    grade_all(client, first)
+    response = client.post(f"/api/reading/cases/{first}/submit/", {"time_spent_s": 93.5}, format="json")
+    assert response.status_code == 200
+    assert response.json()["next_case"] not in (None, first)
+    assignment = Assignment.objects.get(case_id=first, reader=reader.user)
+    assert assignment.status == "submitted" and assignment.time_spent_s == 93.5
+    assert sorted(assignment.levels.values_list("grade", flat=True)) == [0, 0, 0, 1, 1, 2]
+    worklist = client.get("/api/reading/worklist/").json()
+    assert (worklist["done"], worklist["remaining"]) == (1, 2)
+    assert worklist["cases"][-1]["status"] == "submitted"
+    again = client.put(f"/api/reading/cases/{first}/levels/C2-3/", {"grade": 3, "version": 1}, format="json")
+    assert again.status_code == 409 and again.json()["error"]["code"] == "submitted"
+
+
+def test_submit_needs_every_level(project):
+    client, _ = reader_client(project)
+    case = Case.objects.first().pk
+    client.put(f"/api/reading/cases/{case}/levels/C5-6/", {"grade": 2}, format="json")
+    response = client.post(f"/api/reading/cases/{case}/submit/", {}, format="json")
+    assert response.status_code == 400
+    assert response.json()["error"]["missing_levels"] == ["C2/3", "C3/4", "C4/5", "C6/7", "C7/T1"]
+
+
+def test_a_stale_update_gets_409_and_overwrites_nothing(project):
+    client, _ = reader_client(project)
+    case = Case.objects.first().pk
+    url = f"/api/reading/cases/{case}/levels/C4-5/"
+    created = client.put(url, {"grade": 1}, format="json").json()
+    assert created["version"] == 1
+    assert client.put(url, {"grade": 2, "version": 1}, format="json").json()["version"] == 2
+    stale = client.put(url, {"grade": 0, "version": 1}, format="json")  # another tab, still at version 1
+    assert stale.status_code == 409
+    assert stale.json()["error"]["current"]["grade"] == 2
+    assert LevelAnnotation.objects.get(level="C4/5").grade == 2
+    assert client.put(url, {"grade": 3}, format="json").status_code == 409, "an update must say its version"
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [({"grade": 4}, "invalid_grade"), ({"grade": -1}, "invalid_grade"), ({"grade": "2"}, "invalid_grade"),
+     ({"box": [10, 10, 5, 20]}, "invalid_box"), ({"box": [1, 2, 3]}, "invalid_box"),
+     ({"box": ["a", 1, 2, 3]}, "invalid_box")],
+)  # fmt: skip
+def test_bad_grades_and_boxes_are_refused(project, payload, code):
+    client, _ = reader_client(project)
+    response = client.put(
+        f"/api/reading/cases/{Case.objects.first().pk}/levels/C2-3/", payload, format="json"
+    )
+    assert response.status_code == 400 and response.json()["error"]["code"] == code
+    assert not LevelAnnotation.objects.exists()
+    assert client.put(f"/api/reading/cases/{Case.objects.first().pk}/levels/C9-9/", {"grade": 1},
+                      format="json").json()["error"]["code"] == "invalid_level"  # fmt: skip
+
+
+def test_every_change_is_kept_for_audit(project):
+    client, reader = reader_client(project)
+    case = Case.objects.first().pk
+    url = f"/api/reading/cases/{case}/levels/C5-6/"
+    client.put(url, {"grade": 1, "box": [10, 20, 60, 44]}, format="json")
+    client.put(url, {"grade": 2, "note": "cord flattened", "version": 1}, format="json")
+    events = list(
+        AnnotationEvent.objects.filter(annotation__level="C5/6").values("action", "before", "after", "user")
+    )
+    assert [e["action"] for e in events] == ["create", "update"]
+    assert events[0]["before"] is None and events[0]["after"]["box"] == [10.0, 20.0, 60.0, 44.0]
+    assert events[1]["before"]["grade"] == 1 and events[1]["after"]["grade"] == 2
+    assert events[1]["after"]["note"] == "cord flattened" and events[1]["user"] == reader.user.pk
+
+
+def test_readers_never_see_each_others_grades(project):
+    first, _ = reader_client(project, experience="senior")
+    second, _ = reader_client(project)
+    case = Case.objects.first().pk
+    grade_all(first, case, (3, 3, 3, 3, 3, 3))
+    seen = second.get(f"/api/reading/cases/{case}/").json()
+    assert seen["annotations"] == [] and seen["status"] == "new"
+    own = first.get(f"/api/reading/cases/{case}/").json()
+    assert [a["grade"] for a in own["annotations"]] == [3] * 6
+
+
+def test_outsiders_and_blinded_cases(project):
+    outsider = APIClient()
+    outsider.force_authenticate(ReaderFactory().user)  # not a member of the project
+    case = Case.objects.first()
+    assert outsider.get(f"/api/reading/cases/{case.pk}/").status_code == 404
+    assert outsider.get("/api/reading/worklist/").json()["cases"] == []
+    assert APIClient().get("/api/reading/worklist/").status_code == 401
+    member, _ = reader_client(project)
+    case.blinded = True
+    case.save()
+    assert member.get(f"/api/reading/cases/{case.pk}/").json()["suggestions"] == {
+        "blinded": True,
+        "levels": [],
+    }
