@@ -10,6 +10,7 @@ from backend.imaging.models import IngestJob
 from backend.imaging.services import ingest_job_create, ingest_job_run
 from backend.projects.models import Project
 from backend.projects.services import project_get_or_create, project_member_add
+from backend.reading.services import case_sync_for_project
 
 DEMO_USERS = [
     ("admin", "admin-demo-pass", Experience.SENIOR, Role.ADMIN),
@@ -40,4 +41,6 @@ def demo_seed(*, patients: int, cohort_dir: Path | None = None, log=print) -> Pr
     files = sorted(p for p in cohort_dir.rglob("*.dcm"))
     job = ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project), paths=files)
     log(f"Demo cohort: {job.stored} instances stored, {job.duplicates} already there, {job.failed} rejected")
+    created = case_sync_for_project(project=project)
+    log(f"Demo cases: {len(created)} new, {project.cases.count()} in all")
     return project

@@ -47,3 +47,22 @@ export async function login(username: string, password: string): Promise<Me> {
 
 export const logout = () => api<void>("/api/auth/logout/", { method: "POST" });
 export const fetchMe = () => api<Me>("/api/auth/me/");
+
+export interface CaseSummary {
+  id: number;
+  project: string;
+  patient_id: string;
+  ct_study_uid: string;
+  mr_study_uid: string;
+  priority: number;
+  status: "new" | "draft" | "submitted";
+}
+
+export interface Worklist {
+  done: number;
+  remaining: number;
+  next_case: number | null;
+  cases: CaseSummary[];
+}
+
+export const fetchWorklist = () => api<Worklist>("/api/reading/worklist/");

@@ -123,6 +123,9 @@ def test_seed_demo_is_idempotent(capsys, tmp_path):
     assert "junior-demo-pass" in out and "already there" in out
     assert stored > 0 and Instance.objects.count() == stored
     assert Study.objects.filter(projects__slug="demo").count() == 4  # CT and MR of two patients
+    from backend.reading.models import Case
+
+    assert Case.objects.filter(project__slug="demo").count() == 2
     assert set(
         Study.objects.get(modality="CT", patient__patient_id__endswith="0001").projects.values_list(
             "memberships__user__username", flat=True

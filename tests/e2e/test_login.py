@@ -24,3 +24,39 @@ def test_reader_logs_in_through_the_login_page_and_sees_the_worklist(live_server
     page.reload()
     assert "dr-lee" in page.get_by_test_id("current-user").inner_text(), "the session survives a reload"
     assert not page.page_errors
+
+
+def test_the_worklist_lists_the_readers_cases_next_first(live_server, page, tmp_path):
+    from datetime import date
+
+    from backend.imaging.models import IngestJob
+    from backend.imaging.services import ingest_job_create, ingest_job_run
+    from backend.projects.services import project_create, project_member_add
+    from backend.reading.models import Case
+    from backend.reading.services import case_sync_for_project
+    from tests.backend import dicom_files as F
+
+    project = project_create(name="Spine", slug="spine")
+    for k in range(2):
+        F.write_series(tmp_path / f"ct{k}", 1, patient_id=f"E2E-{k}", study_date=date(2025, 1, 1))
+        F.write_series(
+            tmp_path / f"mr{k}", 1, patient_id=f"E2E-{k}", modality="MR", study_date=date(2025, 1, 2)
+        )
+    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+                   paths=sorted(tmp_path.rglob("*.dcm")))  # fmt: skip
+    case_sync_for_project(project=project)
+    reader = ReaderFactory(username="dr-kim")
+    project_member_add(project=project, user=reader.user)
+
+    page.goto(f"{live_server.url}/login")
+    page.fill("input[name=username]", "dr-kim")
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/worklist")
+    assert page.get_by_test_id("worklist-counts").inner_text() == "0 done, 2 remaining"
+    rows = page.locator("[data-testid=worklist-cases] tbody tr")
+    assert rows.count() == 2
+    first = Case.objects.order_by("-priority").first()
+    assert rows.nth(0).locator("td").nth(0).inner_text() == str(first.pk)
+    assert "(next)" in rows.nth(0).inner_text()
+    assert not page.page_errors
