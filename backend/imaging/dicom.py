@@ -6,6 +6,8 @@ from datetime import date, datetime
 from pathlib import Path
 
 import pydicom
+from pydicom.datadict import tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
@@ -50,6 +52,31 @@ class DicomHeader:
     image_position: list[float] | None
     image_orientation: list[float] | None
     transfer_syntax_uid: str
+
+
+class CachedHeader:
+    """Dataset.get through a cache of converted values keyed by their raw bytes.
+
+    Files of one series repeat most header values byte for byte; pydicom's conversion of each
+    raw element is the costly part of reading a header, so a value is converted once per job.
+    """
+
+    def __init__(self, ds: Dataset, cache: dict) -> None:
+        self.ds, self.cache = ds, cache
+
+    def get(self, keyword: str, default=None):
+        tag = tag_for_keyword(keyword)
+        raw = self.ds.get_item(tag) if tag is not None else None
+        if raw is None:
+            return default
+        if isinstance(raw, RawDataElement) and isinstance(raw.value, bytes) and len(raw.value) <= 256:
+            key = (tag, raw.VR, raw.value)
+            if key not in self.cache:
+                if len(self.cache) > 20000:
+                    self.cache.clear()
+                self.cache[key] = self.ds.get(keyword, default)
+            return self.cache[key]
+        return self.ds.get(keyword, default)
 
 
 def _text(ds: Dataset, keyword: str) -> str:
@@ -107,22 +134,26 @@ def read_dicom(source: str | Path | bytes, *, header_only: bool = False) -> Data
     return ds
 
 
-def check_dicom(ds: Dataset) -> DicomHeader:
-    """The header fields the platform stores, after checking the file can be shown and used."""
-    missing = [k for k in REQUIRED_UIDS if not _text(ds, k)]
+def check_dicom(ds: Dataset, *, cache: dict | None = None) -> DicomHeader:
+    """The header fields the platform stores, after checking the file can be shown and used.
+
+    With a cache (one per ingest job), repeated header values are converted once.
+    """
+    header = CachedHeader(ds, cache) if cache is not None else ds
+    missing = [k for k in REQUIRED_UIDS if not _text(header, k)]
     if missing:
         raise DicomRejected("missing_tag", f"required attribute(s) missing: {', '.join(missing)}")
-    modality = _text(ds, "Modality")
+    modality = _text(header, "Modality")
     if modality not in SUPPORTED_MODALITIES:
         raise DicomRejected(
             "unsupported_modality", f"modality {modality or '(none)'} is not supported; expected CT or MR"
         )
     if "PixelData" not in ds:
         raise DicomRejected("no_pixel_data", "the file holds no pixel data")
-    rows, columns = _int(ds, "Rows"), _int(ds, "Columns")
+    rows, columns = _int(header, "Rows"), _int(header, "Columns")
     if not rows or not columns:
         raise DicomRejected("missing_tag", "Rows and Columns are required for an image")
-    frames = _int(ds, "NumberOfFrames") or 1
+    frames = _int(header, "NumberOfFrames") or 1
     transfer_syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
     if transfer_syntax is None:
         raise DicomRejected("missing_tag", "no TransferSyntaxUID in the file meta information")
@@ -134,38 +165,40 @@ def check_dicom(ds: Dataset) -> DicomHeader:
                 "undecodable", f"compressed pixel data ({transfer_syntax.name}) cannot be decoded: {exc}"
             ) from None
     else:
-        bits = _int(ds, "BitsAllocated") or 16
-        expected = rows * columns * frames * (_int(ds, "SamplesPerPixel") or 1) * bits // 8
+        bits = _int(header, "BitsAllocated") or 16
+        expected = rows * columns * frames * (_int(header, "SamplesPerPixel") or 1) * bits // 8
         if len(ds.PixelData) < expected:
             raise DicomRejected(
                 "truncated",
                 f"pixel data has {len(ds.PixelData)} bytes, {rows}x{columns}x{frames} needs {expected}",
             )
     return DicomHeader(
-        patient_id=_text(ds, "PatientID") or "UNKNOWN",
-        patient_name=_text(ds, "PatientName"),
-        birth_date=_text(ds, "PatientBirthDate"),
-        sex=_text(ds, "PatientSex"),
-        study_uid=_text(ds, "StudyInstanceUID"),
-        study_date=parse_dicom_date(_text(ds, "StudyDate")),
-        study_time=_text(ds, "StudyTime"),
-        accession_number=_text(ds, "AccessionNumber"),
-        study_description=_text(ds, "StudyDescription")[:200],
-        series_uid=_text(ds, "SeriesInstanceUID"),
-        series_number=_int(ds, "SeriesNumber"),
-        series_description=_text(ds, "SeriesDescription")[:200],
-        frame_of_reference_uid=_text(ds, "FrameOfReferenceUID"),
+        patient_id=_text(header, "PatientID") or "UNKNOWN",
+        patient_name=_text(header, "PatientName"),
+        birth_date=_text(header, "PatientBirthDate"),
+        sex=_text(header, "PatientSex"),
+        study_uid=_text(header, "StudyInstanceUID"),
+        study_date=parse_dicom_date(_text(header, "StudyDate")),
+        study_time=_text(header, "StudyTime"),
+        accession_number=_text(header, "AccessionNumber"),
+        study_description=_text(header, "StudyDescription")[:200],
+        series_uid=_text(header, "SeriesInstanceUID"),
+        series_number=_int(header, "SeriesNumber"),
+        series_description=_text(header, "SeriesDescription")[:200],
+        frame_of_reference_uid=_text(header, "FrameOfReferenceUID"),
         modality=modality,
-        sop_uid=_text(ds, "SOPInstanceUID"),
-        sop_class_uid=_text(ds, "SOPClassUID"),
-        instance_number=_int(ds, "InstanceNumber"),
+        sop_uid=_text(header, "SOPInstanceUID"),
+        sop_class_uid=_text(header, "SOPClassUID"),
+        instance_number=_int(header, "InstanceNumber"),
         rows=rows,
         columns=columns,
         number_of_frames=frames,
-        pixel_spacing=_floats(ds, "PixelSpacing"),
-        slice_thickness=float(ds.SliceThickness) if ds.get("SliceThickness") not in (None, "") else None,
-        image_position=_floats(ds, "ImagePositionPatient"),
-        image_orientation=_floats(ds, "ImageOrientationPatient"),
+        pixel_spacing=_floats(header, "PixelSpacing"),
+        slice_thickness=float(header.get("SliceThickness"))
+        if header.get("SliceThickness") not in (None, "")
+        else None,
+        image_position=_floats(header, "ImagePositionPatient"),
+        image_orientation=_floats(header, "ImageOrientationPatient"),
         transfer_syntax_uid=str(transfer_syntax),
     )
 

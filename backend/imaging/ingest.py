@@ -55,6 +55,7 @@ class Ingester:
         self._studies: dict[str, Study] = {}
         self._series: dict[str, _SeriesState] = {}
         self._folders: set[Path] = set()
+        self._values: dict = {}  # converted header values by raw bytes, shared by the job's files
         self._io = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="ingest-io")
 
     def ingest(self, files: Iterable[tuple[Path, str]]) -> Iterator[IngestOutcome]:
@@ -113,7 +114,9 @@ class Ingester:
         if isinstance(content, OSError):
             raise DicomRejected("unreadable", f"cannot read the file: {content}")
         if not self.deidentify:
-            return _Checked(name, content, check_dicom(read_dicom(content, header_only=True)))
+            return _Checked(
+                name, content, check_dicom(read_dicom(content, header_only=True), cache=self._values)
+            )
         ds = read_dicom(content)
         pseudonym, original_id, original_name = deidentify(ds, secret=settings.SECRET_KEY)
         PseudonymEntry.objects.get_or_create(
