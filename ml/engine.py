@@ -63,7 +63,7 @@ def detect_levels(model: nn.Module, images: list[torch.Tensor], device: torch.de
 def train_one_epoch_classifier(
     model: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader, device: torch.device,
     criterion: nn.Module, *, scaler: torch.amp.GradScaler | None = None, amp: bool = False,
-    progress: ProgressFn | None = None,
+    progress: ProgressFn | None = None, after_step: Callable[[], None] | None = None,
 ) -> float:  # fmt: skip
     model.train()
     total, count = 0.0, 0
@@ -79,6 +79,8 @@ def train_one_epoch_classifier(
         else:
             loss.backward()
             optimizer.step()
+        if after_step:
+            after_step()
         total += loss.item() * len(grades)
         count += len(grades)
         if progress:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 
 from ml import LEVELS
@@ -61,6 +62,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     patience: int = 15
     class_weighting: bool = True
+    ema_decay: float = 0.99  # the classifier kept is an exponential moving average of its weights (0: off)
     amp: bool = True
     device: str | None = None  # cuda when available, else cpu
     threads: int | None = None
@@ -293,6 +295,13 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
     )
     scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.classifier_epochs)
     scaler = torch.amp.GradScaler("cuda") if amp else None
+    # Validation QWK jumps from epoch to epoch; an average of the weights is steadier to pick from.
+    ema = (
+        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        if config.ema_decay
+        else None
+    )
+    kept = ema.module if ema is not None else model
     resume = out / "classifier_last.pt"
     start_epoch, best, best_state, history, stale = 0, -2.0, None, [], 0
     if resume.exists():
@@ -303,14 +312,17 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
             scheduler.load_state_dict(state["scheduler"])
             start_epoch, best, best_state = state["epoch"], state["best"], state["best_state"]
             history, stale = state["history"], state["stale"]
+            if ema is not None:
+                ema.load_state_dict(state["ema"])
     for epoch in range(start_epoch, config.classifier_epochs):
         if stale >= config.patience:
             break
         loss = train_one_epoch_classifier(
-            model, optimizer, loader, device, criterion, scaler=scaler, amp=amp, progress=progress
-        )
+            model, optimizer, loader, device, criterion, scaler=scaler, amp=amp, progress=progress,
+            after_step=(lambda: ema.update_parameters(model)) if ema is not None else None,
+        )  # fmt: skip
         scheduler.step()
-        probabilities, labels = predict_probabilities(model, val_loader, device, amp=amp)
+        probabilities, labels = predict_probabilities(kept, val_loader, device, amp=amp)
         predicted = probabilities.argmax(1)
         val_qwk = kappa(labels, predicted, weights="quadratic")
         history.append({"epoch": epoch + 1, "loss": round(loss, 4), "val_qwk": round(val_qwk, 4),
@@ -319,13 +331,14 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
             progress({"stage": "classifier_epoch", **history[-1]})
         if val_qwk > best:
             best, stale = val_qwk, 0
-            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            best_state = {k: v.detach().cpu().clone() for k, v in kept.state_dict().items()}
         else:
             stale += 1
         torch.save(
             {"config": config.as_dict(), "epoch": epoch + 1, "model": model.state_dict(),
              "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "best": best,
-             "best_state": best_state, "history": history, "stale": stale},
+             "best_state": best_state, "history": history, "stale": stale,
+             "ema": ema.state_dict() if ema is not None else None},
             resume,
         )  # fmt: skip
     return best_state, history
