@@ -23,6 +23,7 @@ def evaluate_checkpoint(
             raise ValueError("none of the checkpoint's test patients is in this cohort; use split='all'")
     data = Reformats.load(records, progress)
     result = evaluate_split(
-        predictor.detector, predictor.classifier, data, list(data.records), predictor.device
-    )
+        predictor.detector, predictor.classifier, data, list(data.records), predictor.device,
+        binary_threshold=predictor.binary_threshold,
+    )  # fmt: skip
     return {"checkpoint": checkpoint, "cohort": cohort, "split": split, "patients": len(records), **result}

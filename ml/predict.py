@@ -29,6 +29,7 @@ class LevelPrediction:
     probabilities: list[float]  # grades 0-3
     grade: int
     binary_probability: float  # P(grade >= 2)
+    significant: bool  # binary_probability at or above the threshold tuned on validation
     entropy: float
     mutual_information: float | None = None
 
@@ -43,6 +44,7 @@ class Predictor:
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
         self.config = bundle["config"]
         self.metrics = bundle.get("metrics", {})
+        self.binary_threshold = float(bundle["classifier"].get("binary_threshold", 0.5))
         self.detector = build_detector(bundle["detector"]["name"])
         self.detector.load_state_dict(bundle["detector"]["state"])
         self.detector.to(self.device).eval()
@@ -88,6 +90,7 @@ class Predictor:
                 probabilities=[round(float(p), 5) for p in probabilities[k]],
                 grade=int(probabilities[k].argmax()),
                 binary_probability=round(float(probabilities[k][2:].sum()), 5),
+                significant=bool(probabilities[k][2:].sum() >= self.binary_threshold),
                 entropy=round(float(entropy(probabilities[k])), 5),
                 mutual_information=None if information is None else round(float(information[k]), 5),
             )

@@ -163,7 +163,10 @@ def train(
     classifier.load_state_dict(classifier_state)
     classifier.to(device)
 
-    test = evaluate_split(detector, classifier, data, split["test"], device, amp=amp)
+    threshold = binary_threshold_on(classifier, data, split["val"], device, amp=amp)
+    test = evaluate_split(
+        detector, classifier, data, split["test"], device, amp=amp, binary_threshold=threshold
+    )
     bundle = {
         "format": CHECKPOINT_FORMAT,
         "config": config.as_dict(),
@@ -171,7 +174,12 @@ def train(
         "class_names": CLASS_NAMES,
         "split": split,
         "detector": {"name": config.detector, "state": detector_state, "metrics": detector_metrics},
-        "classifier": {"name": config.classifier, "state": classifier_state, "history": classifier_history},
+        "classifier": {
+            "name": config.classifier,
+            "state": classifier_state,
+            "history": classifier_history,
+            "binary_threshold": threshold,
+        },  # fmt: skip
         "metrics": {"test": test},
         "train_seconds": round(time.perf_counter() - started, 1),
     }
@@ -344,9 +352,22 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
     return best_state, history
 
 
+def binary_threshold_on(classifier, data: Reformats, ids: list[str], device, *, amp: bool = False) -> float:
+    """The P(grade >= 2) cut that grades the validation levels best (0.5 unless another is better)."""
+    loader = DataLoader(ROIDataset(data.roi_samples(ids), train=False), batch_size=256)
+    probabilities, labels = predict_probabilities(classifier, loader, device, amp=amp)
+    if len(labels) == 0:
+        return 0.5
+    significant, truth = probabilities[:, 2:].sum(1), labels >= 2
+    candidates = np.round(np.arange(0.2, 0.81, 0.02), 2)
+    scores = [((significant >= t) == truth).mean() - 1e-6 * abs(t - 0.5) for t in candidates]
+    return float(candidates[int(np.argmax(scores))])
+
+
 def evaluate_split(
-    detector, classifier, data: Reformats, ids: list[str], device, *, amp: bool = False
-) -> dict:
+    detector, classifier, data: Reformats, ids: list[str], device, *, amp: bool = False,
+    binary_threshold: float = 0.5,
+) -> dict:  # fmt: skip
     """End-to-end grading of the given patients through the detector's boxes, plus agreement with readers."""
     found = find_boxes(detector, data, ids, device)
     samples, keys, missed = [], [], 0
@@ -363,11 +384,12 @@ def evaluate_split(
     loader = DataLoader(ROIDataset(samples, train=False), batch_size=256)
     probabilities, labels = predict_probabilities(classifier, loader, device, amp=amp)
     predicted = probabilities.argmax(1)
-    significant = (probabilities[:, 2:].sum(1) > 0.5).astype(int)  # binary from P(grade >= 2)
+    significant = (probabilities[:, 2:].sum(1) >= binary_threshold).astype(int)  # binary from P(grade >= 2)
     levels = [lv for _, lv in keys]
     result = with_intervals(labels, predicted, predicted_binary=significant, groups=[pid for pid, _ in keys])
     result["per_level_accuracy"] = per_level_recall(labels, predicted, levels)
     result["levels_not_graded"] = missed
+    result["binary_threshold"] = binary_threshold
     result["detection"] = detection_level_recall(
         [data.records[p].boxes for p in ids if data.records[p].boxes],
         [_detected_only(found[p]) for p in ids if data.records[p].boxes],

@@ -226,6 +226,7 @@ def test_predictor_on_a_study_without_manifest(tiny_cohort, smoke_model):
     for lv in levels:
         assert sum(lv.probabilities) == pytest.approx(1, abs=1e-3)
         assert lv.binary_probability == pytest.approx(sum(lv.probabilities[2:]), abs=1e-3)
+        assert lv.significant == (lv.binary_probability >= predictor.binary_threshold)
         assert lv.grade == int(np.argmax(lv.probabilities))
         assert lv.entropy == pytest.approx(float(entropy(np.array(lv.probabilities))), abs=1e-3)
         assert lv.mutual_information is not None and lv.mutual_information >= -1e-6
