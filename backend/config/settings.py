@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "backend.projects",
     "backend.imaging",
     "backend.reading",
+    "backend.learning",
 ]
 
 MIDDLEWARE = [
@@ -185,6 +186,9 @@ CELERY_WORKER_SEND_TASK_EVENTS = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULE = {
+    "preannotate-pending": {"task": "learning.preannotate_pending", "schedule": 60.0},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Security: on whenever DEBUG is off (production behind TLS).

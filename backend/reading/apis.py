@@ -87,9 +87,13 @@ class LevelAnnotationApi(APIView):
         case = selectors.case_get_for_reader(reader=request.user, case_id=case_id)
         assignment = services.assignment_open(case=case, reader=request.user)
         fields = {k: v for k, v in data.validated_data.items() if k in ("grade", "box", "note")}
+        shown = selectors.case_suggestions(
+            case=case
+        )  # what this reader's view showed, recorded with the grade
         annotation = services.level_annotation_save(
             assignment=assignment, level=level.replace("-", "/"), user=request.user,
-            version=data.validated_data.get("version"), **fields,
+            version=data.validated_data.get("version"), model_version_shown=shown.get("model_version") or "",
+            **fields,
         )  # fmt: skip
         return Response(AnnotationOutput(annotation).data)
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef, QuerySet
 
 from backend.common.exceptions import ApplicationError
+from backend.learning.selectors import study_suggestions
 from backend.reading.models import Assignment, Case
 
 
@@ -57,7 +58,7 @@ def case_suggestions(*, case: Case) -> dict:
     """What the reading view may show: nothing at all for blinded cases (not even that one exists)."""
     if case.blinded:
         return {"blinded": True, "levels": []}
-    return {"blinded": False, "levels": [], "message": "No model suggestion yet."}
+    return {"blinded": False, **study_suggestions(project=case.project, study_id=case.pair.ct_study_id)}
 
 
 def assignments_of_case(*, case: Case) -> QuerySet[Assignment]:

@@ -1,0 +1,114 @@
+"""Writes of the learning app: the model registry and pre-annotation."""
+
+import logging
+from pathlib import Path
+
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from backend.common.exceptions import ApplicationError
+from backend.imaging.models import PreAnnotationRequest, Study
+from backend.learning import ml_bridge
+from backend.learning.models import LevelPrediction, ModelVersion
+from backend.projects.models import Project
+
+logger = logging.getLogger(__name__)
+
+
+@transaction.atomic
+def model_version_register(*, project: Project, checkpoint: str,
+                           status: str = ModelVersion.Status.CHALLENGER) -> ModelVersion:  # fmt: skip
+    """Record a trained checkpoint as the project's next version (a challenger by default)."""
+    if not Path(checkpoint).is_file():
+        raise ApplicationError(f"No checkpoint at {checkpoint}.", code="no_checkpoint")
+    try:
+        summary = ml_bridge.checkpoint_summary(checkpoint=checkpoint)
+    except (ValueError, KeyError) as exc:
+        raise ApplicationError(f"Not a model checkpoint: {exc}", code="bad_checkpoint") from None
+    number = (project.model_versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    return ModelVersion.objects.create(project=project, number=number, status=status, checkpoint=checkpoint,
+                                       config=summary["config"], metrics=summary["metrics"])  # fmt: skip
+
+
+@transaction.atomic
+def model_version_promote(*, version: ModelVersion) -> ModelVersion:
+    """Make this version the project's champion; the former champion retires."""
+    if version.status not in (ModelVersion.Status.CHALLENGER, ModelVersion.Status.RETIRED):
+        raise ApplicationError(
+            f"A {version.status} version cannot be promoted.", code="not_promotable", status=409
+        )
+    ModelVersion.objects.select_for_update().filter(
+        project=version.project, status=ModelVersion.Status.CHAMPION
+    ).update(status=ModelVersion.Status.RETIRED)
+    version.status, version.promoted_at = ModelVersion.Status.CHAMPION, timezone.now()
+    version.save(update_fields=["status", "promoted_at"])
+    # Every CT study of the project gets the new champion's suggestions.
+    waiting = PreAnnotationRequest.objects.filter(status=PreAnnotationRequest.Status.PENDING).values("study")
+    studies = Study.objects.filter(projects=version.project, modality="CT").exclude(pk__in=waiting)
+    PreAnnotationRequest.objects.bulk_create([PreAnnotationRequest(study=s) for s in studies])
+    return version
+
+
+@transaction.atomic
+def model_version_rollback(*, project: Project) -> ModelVersion:
+    """Bring back the champion before the current one."""
+    current = project.model_versions.filter(status=ModelVersion.Status.CHAMPION).first()
+    previous = (
+        project.model_versions.filter(status=ModelVersion.Status.RETIRED, promoted_at__isnull=False)
+        .exclude(pk=getattr(current, "pk", None))
+        .order_by("-promoted_at")
+        .first()
+    )
+    if previous is None:
+        raise ApplicationError(
+            "There is no earlier champion to roll back to.", code="no_previous", status=409
+        )
+    if current is not None:
+        current.status = ModelVersion.Status.RETIRED
+        current.save(update_fields=["status"])
+    previous.status, previous.promoted_at = ModelVersion.Status.CHAMPION, timezone.now()
+    previous.save(update_fields=["status", "promoted_at"])
+    return previous
+
+
+def study_preannotate(*, study: Study, version: ModelVersion) -> list[LevelPrediction]:
+    """Run a version on a CT study and store its per-level predictions (replacing earlier ones)."""
+    files = [Path(i.file.path) for s in study.series.all() for i in s.instances.all()]
+    predictions = ml_bridge.predict_study(checkpoint=version.checkpoint, ct_files=files)
+    rows = []
+    with transaction.atomic():
+        LevelPrediction.objects.filter(model_version=version, study=study).delete()
+        for p in predictions:
+            rows.append(LevelPrediction(
+                model_version=version, study=study, level=p.level, box=p.box, box_score=p.box_score,
+                probabilities=p.probabilities, grade=p.grade, binary_probability=p.binary_probability,
+                entropy=p.entropy, mutual_information=p.mutual_information,
+            ))  # fmt: skip
+        LevelPrediction.objects.bulk_create(rows)
+    return rows
+
+
+def preannotation_requests_process(*, limit: int = 100) -> dict[str, int]:
+    """Serve pending pre-annotation requests with each project's champion; without one they wait."""
+    done = failed = waiting = 0
+    for request in PreAnnotationRequest.objects.filter(
+        status=PreAnnotationRequest.Status.PENDING
+    ).select_related("study")[:limit]:
+        champions = ModelVersion.objects.filter(
+            project__in=request.study.projects.all(), status=ModelVersion.Status.CHAMPION
+        )
+        if not champions:
+            waiting += 1
+            continue
+        try:
+            for champion in champions:
+                study_preannotate(study=request.study, version=champion)
+            request.status = PreAnnotationRequest.Status.DONE
+            done += 1
+        except Exception:
+            logger.exception("pre-annotation of study %s failed", request.study_id)
+            request.status = PreAnnotationRequest.Status.FAILED
+            failed += 1
+        request.save(update_fields=["status"])
+    return {"done": done, "failed": failed, "waiting": waiting}

@@ -1,0 +1,104 @@
+"""Model registry and pre-annotation, with a real (tiny) checkpoint trained by `ml`."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from backend.common.exceptions import ApplicationError
+from backend.imaging.models import IngestJob, PreAnnotationRequest, Study
+from backend.imaging.services import ingest_job_create, ingest_job_run
+from backend.learning.models import LevelPrediction, ModelVersion
+from backend.learning.services import (
+    model_version_promote,
+    model_version_register,
+    model_version_rollback,
+    preannotation_requests_process,
+)
+from backend.projects.services import project_create, project_member_add
+from backend.reading.models import Case, LevelAnnotation
+from backend.reading.services import case_sync_for_project
+from ml.train import preset, train
+from tests.backend.factories import ReaderFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from ml.synthetic import CohortConfig, generate_cohort
+
+    cohort = tmp_path_factory.mktemp("learning-cohort")
+    generate_cohort(CohortConfig(out=cohort, patients=3, seed=21, image_size=96))
+    out = tmp_path_factory.mktemp("learning-model")
+    train(preset("smoke", cohort=str(cohort), out=str(out), classifier_epochs=1, detector_epochs=1))
+    return cohort, str(out / "model.pt")
+
+
+@pytest.fixture
+def project(checkpoint):
+    cohort, _ = checkpoint
+    project = project_create(name="Loop", slug="loop", blinded_share=0.0)
+    job = ingest_job_create(source=IngestJob.Source.FOLDER, project=project)
+    ingest_job_run(job=job, paths=sorted(cohort.rglob("*.dcm")))
+    case_sync_for_project(project=project)
+    return project
+
+
+def test_new_ct_studies_wait_for_a_champion_then_get_suggestions(project, checkpoint):
+    _, path = checkpoint
+    assert PreAnnotationRequest.objects.filter(status="pending").count() == 3
+    assert preannotation_requests_process() == {"done": 0, "failed": 0, "waiting": 3}
+    version = model_version_register(project=project, checkpoint=path)
+    assert (version.number, version.status) == (1, "challenger") and version.config[
+        "classifier"
+    ] == "small_cnn"
+    model_version_promote(version=version)
+    result = preannotation_requests_process()
+    assert result["done"] == 3 and result["failed"] == 0
+    ct = Study.objects.filter(modality="CT").first()
+    levels = LevelPrediction.objects.filter(model_version=version, study=ct)
+    assert sorted(levels.values_list("level", flat=True)) == ["C2/3", "C3/4", "C4/5", "C5/6", "C6/7", "C7/T1"]
+    assert all(abs(sum(p.probabilities) - 1) < 1e-3 for p in levels)
+
+
+def test_reading_view_gets_suggestions_and_records_the_version_shown(project, checkpoint):
+    _, path = checkpoint
+    model_version_promote(version=model_version_register(project=project, checkpoint=path))
+    preannotation_requests_process()
+    reader = ReaderFactory()
+    project_member_add(project=project, user=reader.user)
+    client = APIClient()
+    client.force_authenticate(reader.user)
+    case = Case.objects.first()
+    suggestions = client.get(f"/api/reading/cases/{case.pk}/").json()["suggestions"]
+    assert suggestions["model_version"] == "loop-v1" and len(suggestions["levels"]) == 6
+    assert 0 < suggestions["levels"][0]["confidence"] <= 1
+    client.put(f"/api/reading/cases/{case.pk}/levels/C2-3/", {"grade": 1}, format="json")
+    annotation = LevelAnnotation.objects.get()
+    assert annotation.model_version_shown == "loop-v1" and annotation.suggestion_shown
+    case.blinded = True
+    case.save()
+    assert client.get(f"/api/reading/cases/{case.pk}/").json()["suggestions"] == {
+        "blinded": True,
+        "levels": [],
+    }
+
+
+def test_one_champion_and_rollback(project, checkpoint):
+    _, path = checkpoint
+    first = model_version_promote(version=model_version_register(project=project, checkpoint=path))
+    second = model_version_promote(version=model_version_register(project=project, checkpoint=path))
+    first.refresh_from_db()
+    assert (first.status, second.status) == ("retired", "champion")
+    assert ModelVersion.objects.filter(project=project, status="champion").count() == 1
+    back = model_version_rollback(project=project)
+    second.refresh_from_db()
+    assert back.pk == first.pk and second.status == "retired"
+
+
+def test_registering_a_missing_or_foreign_checkpoint_fails_clearly(project, tmp_path):
+    with pytest.raises(ApplicationError, match="No checkpoint"):
+        model_version_register(project=project, checkpoint=str(tmp_path / "nope.pt"))
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(Exception):  # noqa: B017 - torch's unpickling error or ours
+        model_version_register(project=project, checkpoint=str(tmp_path / "bad.pt"))
+    assert not ModelVersion.objects.exists()
