@@ -19,7 +19,7 @@ def test_reader_logs_in_through_the_login_page_and_sees_the_worklist(live_server
     page.wait_for_url("**/worklist")
     assert "dr-lee" in page.get_by_test_id("worklist-greeting").inner_text()
     assert "senior reader" in page.get_by_test_id("worklist-greeting").inner_text()
-    assert page.get_by_test_id("worklist-empty").is_visible()
+    page.get_by_test_id("worklist-empty").wait_for(state="visible")  # after the worklist request
 
     page.reload()
     assert "dr-lee" in page.get_by_test_id("current-user").inner_text(), "the session survives a reload"
