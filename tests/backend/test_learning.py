@@ -102,3 +102,27 @@ def test_registering_a_missing_or_foreign_checkpoint_fails_clearly(project, tmp_
     with pytest.raises(Exception):  # noqa: B017 - torch's unpickling error or ours
         model_version_register(project=project, checkpoint=str(tmp_path / "bad.pt"))
     assert not ModelVersion.objects.exists()
+
+
+def test_promote_and_rollback_through_the_api(project, checkpoint):
+    _, path = checkpoint
+    first = model_version_register(project=project, checkpoint=path)
+    second = model_version_register(project=project, checkpoint=path)
+    admin = APIClient()
+    admin.force_authenticate(ReaderFactory(role="admin").user)
+    base = "/api/learning/projects/loop"
+    assert admin.post(f"{base}/model-versions/1/promote/").json()["status"] == "champion"
+    assert admin.post(f"{base}/model-versions/2/promote/").json()["status"] == "champion"
+    listed = {v["number"]: v["status"] for v in admin.get(f"{base}/model-versions/").json()}
+    assert listed == {1: "retired", 2: "champion"}
+    assert admin.post(f"{base}/rollback/").json()["number"] == first.number
+    second.refresh_from_db()
+    assert second.status == "retired"
+    assert admin.post(f"{base}/model-versions/9/promote/").status_code == 404
+
+    reader = APIClient()
+    reader_profile = ReaderFactory()
+    project_member_add(project=project, user=reader_profile.user)
+    reader.force_authenticate(reader_profile.user)
+    assert reader.get(f"{base}/model-versions/").status_code == 200
+    assert reader.post(f"{base}/rollback/").status_code == 403
