@@ -37,11 +37,14 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("var/models/bench"))
     parser.add_argument("--preset", default="default")
     parser.add_argument("--classifier", default=None)
+    parser.add_argument("--no-class-weighting", action="store_true", help="plain cross-entropy")
     args = parser.parse_args()
 
     manifest = ensure_cohort(args.cohort, patients=300, seed=0)
     ensure_cohort(args.shifted, patients=60, seed=1, shift="other")
     overrides = {"classifier": args.classifier} if args.classifier else {}
+    if args.no_class_weighting:
+        overrides["class_weighting"] = False
     config = preset(args.preset, cohort=str(args.cohort), out=str(args.out), **overrides)
     started = time.perf_counter()
     result = train(config)
