@@ -323,11 +323,11 @@ def _stow(request: Request, *, study_uid: str | None) -> HttpResponse:
     if study_uid:  # storing into one study: parts of another study are refused before anything is stored
         for path in sorted(staging.iterdir()):
             try:
-                part_study = str(pydicom.dcmread(path, stop_before_pixels=True).get("StudyInstanceUID", ""))
+                header = pydicom.dcmread(path, stop_before_pixels=True)
             except Exception:
                 continue  # the ingest report says what is wrong with it
-            if part_study != study_uid:
-                sop = str(pydicom.dcmread(path, stop_before_pixels=True).get("SOPInstanceUID", ""))
+            if str(header.get("StudyInstanceUID", "")) != study_uid:
+                sop = str(header.get("SOPInstanceUID", ""))
                 failed.append({"00081155": _element("UI", sop), "00081197": _element("US", 0xA900)})
                 path.unlink()
     job = services.ingest_job_create(source=IngestJob.Source.STOW, project=project, user=request.user,
