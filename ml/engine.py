@@ -20,6 +20,19 @@ def autocast(device: torch.device, enabled: bool):
     return contextlib.nullcontext()
 
 
+def backward_and_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
+                      scaler: torch.amp.GradScaler | None) -> None:  # fmt: skip
+    """One optimisation step, through the gradient scaler under mixed precision."""
+    optimizer.zero_grad(set_to_none=True)
+    if scaler is not None:
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+    else:
+        loss.backward()
+        optimizer.step()
+
+
 def train_one_epoch_detector(
     model: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader, device: torch.device, *,
     scaler: torch.amp.GradScaler | None = None, amp: bool = False, progress: ProgressFn | None = None,
@@ -34,14 +47,7 @@ def train_one_epoch_detector(
             loss = sum(loss_dict.values())
         if not math.isfinite(loss.item()):
             raise FloatingPointError(f"detector loss is {loss.item()}: {loss_dict}")
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
+        backward_and_step(loss, optimizer, scaler)
         losses.append(loss.item())
         if progress:
             progress({"stage": "detector", "loss": loss.item()})
@@ -71,14 +77,7 @@ def train_one_epoch_classifier(
         crops, grades = crops.to(device), grades.to(device)
         with autocast(device, amp):
             loss = criterion(model(crops), grades)
-        optimizer.zero_grad(set_to_none=True)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            loss.backward()
-            optimizer.step()
+        backward_and_step(loss, optimizer, scaler)
         if after_step:
             after_step()
         total += loss.item() * len(grades)
