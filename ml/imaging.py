@@ -32,10 +32,6 @@ class CTVolume:
     row_spacing: float
     col_spacing: float
 
-    @property
-    def slice_spacing(self) -> float:
-        return float(np.median(np.abs(np.diff(self.z)))) if len(self.z) > 1 else 1.0
-
 
 def load_ct_volume(paths: Iterable[str | Path]) -> CTVolume:
     """Read an axial CT series (any order of files) into HU."""
@@ -77,13 +73,6 @@ class SagittalReformat:
     y_first: float
     x_mid: float
     spacing: float = REFORMAT_SPACING_MM
-
-    def to_pixel(self, y: float, z: float) -> tuple[float, float]:
-        """(column, row) of a patient (y, z) point."""
-        return (y - self.y_first) / self.spacing, (self.z_top - z) / self.spacing
-
-    def to_patient(self, col: float, row: float) -> tuple[float, float]:
-        return self.y_first + col * self.spacing, self.z_top - row * self.spacing
 
 
 def spine_midline_x(volume: CTVolume) -> float:

@@ -1,9 +1,8 @@
 from django.db import models
 
+from backend.common.levels import LEVEL_CHOICES
 from backend.imaging.models import Study
 from backend.projects.models import Project
-
-LEVEL_CHOICES = [(level, level) for level in ("C2/3", "C3/4", "C4/5", "C5/6", "C6/7", "C7/T1")]
 
 
 class ModelVersion(models.Model):

@@ -6,6 +6,11 @@ def champion_get(*, project: Project) -> ModelVersion | None:
     return project.model_versions.filter(status=ModelVersion.Status.CHAMPION).first()
 
 
+def champion_label(*, project: Project) -> str:
+    champion = champion_get(project=project)
+    return champion.label if champion else ""
+
+
 def study_suggestions(*, project: Project, study_id: int) -> dict:
     """The champion's per-level suggestions for a CT study, as the reading view shows them."""
     champion = champion_get(project=project)

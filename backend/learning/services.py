@@ -8,7 +8,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from backend.common.exceptions import ApplicationError
-from backend.imaging.models import PreAnnotationRequest, Study
+from backend.imaging.models import Instance, PreAnnotationRequest, Study
 from backend.learning import ml_bridge
 from backend.learning.models import LevelPrediction, ModelVersion
 from backend.projects.models import Project
@@ -24,7 +24,7 @@ def model_version_register(*, project: Project, checkpoint: str,
         raise ApplicationError(f"No checkpoint at {checkpoint}.", code="no_checkpoint")
     try:
         summary = ml_bridge.checkpoint_summary(checkpoint=checkpoint)
-    except (ValueError, KeyError) as exc:
+    except Exception as exc:  # unpicklable bytes, another format, a missing key: all "not a checkpoint"
         raise ApplicationError(f"Not a model checkpoint: {exc}", code="bad_checkpoint") from None
     number = (project.model_versions.aggregate(n=Max("number"))["n"] or 0) + 1
     return ModelVersion.objects.create(project=project, number=number, status=status, checkpoint=checkpoint,
@@ -74,7 +74,7 @@ def model_version_rollback(*, project: Project) -> ModelVersion:
 
 def study_preannotate(*, study: Study, version: ModelVersion) -> list[LevelPrediction]:
     """Run a version on a CT study and store its per-level predictions (replacing earlier ones)."""
-    files = [Path(i.file.path) for s in study.series.all() for i in s.instances.all()]
+    files = [Path(i.file.path) for i in Instance.objects.filter(series__study=study).only("file")]
     predictions = ml_bridge.predict_study(checkpoint=version.checkpoint, ct_files=files)
     rows = []
     with transaction.atomic():
@@ -95,8 +95,10 @@ def preannotation_requests_process(*, limit: int = 100) -> dict[str, int]:
     for request in PreAnnotationRequest.objects.filter(
         status=PreAnnotationRequest.Status.PENDING
     ).select_related("study")[:limit]:
-        champions = ModelVersion.objects.filter(
-            project__in=request.study.projects.all(), status=ModelVersion.Status.CHAMPION
+        champions = list(
+            ModelVersion.objects.filter(
+                project__in=request.study.projects.all(), status=ModelVersion.Status.CHAMPION
+            )
         )
         if not champions:
             waiting += 1

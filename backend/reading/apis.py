@@ -4,10 +4,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.common.levels import LEVELS
 from backend.reading import selectors, services
-from backend.reading.models import LEVEL_CHOICES
-
-LEVELS = [level for level, _ in LEVEL_CHOICES]
 
 
 class AnnotationOutput(serializers.Serializer):
@@ -87,12 +85,9 @@ class LevelAnnotationApi(APIView):
         case = selectors.case_get_for_reader(reader=request.user, case_id=case_id)
         assignment = services.assignment_open(case=case, reader=request.user)
         fields = {k: v for k, v in data.validated_data.items() if k in ("grade", "box", "note")}
-        shown = selectors.case_suggestions(
-            case=case
-        )  # what this reader's view showed, recorded with the grade
         annotation = services.level_annotation_save(
             assignment=assignment, level=level.replace("-", "/"), user=request.user,
-            version=data.validated_data.get("version"), model_version_shown=shown.get("model_version") or "",
+            version=data.validated_data.get("version"), model_version_shown=selectors.case_model_version_shown(case=case),
             **fields,
         )  # fmt: skip
         return Response(AnnotationOutput(annotation).data)

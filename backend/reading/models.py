@@ -2,10 +2,9 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from backend.common.levels import LEVEL_CHOICES
 from backend.imaging.models import StudyPair
 from backend.projects.models import Project
-
-LEVEL_CHOICES = [(level, level) for level in ("C2/3", "C3/4", "C4/5", "C5/6", "C6/7", "C7/T1")]
 
 
 class Case(models.Model):

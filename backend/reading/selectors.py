@@ -2,10 +2,10 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Exists, OuterRef
 
 from backend.common.exceptions import ApplicationError
-from backend.learning.selectors import study_suggestions
+from backend.learning.selectors import champion_label, study_suggestions
 from backend.reading.models import Assignment, Case
 
 
@@ -54,12 +54,13 @@ def assignment_for_reader(*, reader, case: Case) -> Assignment | None:
     return Assignment.objects.filter(case=case, reader=reader).prefetch_related("levels").first()
 
 
+def case_model_version_shown(*, case: Case) -> str:
+    """The model version whose suggestions this case's reading view shows ("" when none or blinded)."""
+    return "" if case.blinded else champion_label(project=case.project)
+
+
 def case_suggestions(*, case: Case) -> dict:
     """What the reading view may show: nothing at all for blinded cases (not even that one exists)."""
     if case.blinded:
         return {"blinded": True, "levels": []}
     return {"blinded": False, **study_suggestions(project=case.project, study_id=case.pair.ct_study_id)}
-
-
-def assignments_of_case(*, case: Case) -> QuerySet[Assignment]:
-    return case.assignments.all()

@@ -8,11 +8,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.common.exceptions import ApplicationError
+from backend.common.levels import LEVELS
 from backend.imaging.models import StudyPair
 from backend.projects.models import Project
-from backend.reading.models import LEVEL_CHOICES, AnnotationEvent, Assignment, Case, LevelAnnotation
+from backend.reading.models import AnnotationEvent, Assignment, Case, LevelAnnotation
 
-LEVELS = [level for level, _ in LEVEL_CHOICES]
 _UNSET = object()
 
 

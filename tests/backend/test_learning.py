@@ -99,8 +99,9 @@ def test_registering_a_missing_or_foreign_checkpoint_fails_clearly(project, tmp_
     with pytest.raises(ApplicationError, match="No checkpoint"):
         model_version_register(project=project, checkpoint=str(tmp_path / "nope.pt"))
     (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(Exception):  # noqa: B017 - torch's unpickling error or ours
+    with pytest.raises(ApplicationError) as caught:
         model_version_register(project=project, checkpoint=str(tmp_path / "bad.pt"))
+    assert caught.value.code == "bad_checkpoint"
     assert not ModelVersion.objects.exists()
 
 
