@@ -17,6 +17,25 @@ class AnnotationOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class LevelPositionOutput(serializers.Serializer):
+    level = serializers.CharField()
+    ct_index = serializers.IntegerField(allow_null=True, help_text="0-based index in the CT series' stack")
+    ct_source = serializers.ChoiceField(choices=["model", "even"])
+    mr_index = serializers.IntegerField(
+        allow_null=True, help_text="0-based index in the MR axial series' stack"
+    )
+    mr_source = serializers.ChoiceField(choices=["disc_aligned", "even"])
+
+
+class LevelPositionsOutput(serializers.Serializer):
+    """Where the reading view shows each level; stacks are ordered by InstanceNumber."""
+
+    ct_series_uid = serializers.CharField(allow_null=True)
+    mr_axial_series_uid = serializers.CharField(allow_null=True)
+    mr_sagittal_series_uid = serializers.CharField(allow_null=True)
+    levels = LevelPositionOutput(many=True)
+
+
 class CaseSummaryOutput(serializers.Serializer):
     id = serializers.IntegerField(source="case.pk")
     project = serializers.CharField(source="case.project.slug")
@@ -53,7 +72,7 @@ class CaseDetailApi(APIView):
             "ct_study_uid": serializers.CharField(), "mr_study_uid": serializers.CharField(),
             "levels": serializers.ListField(child=serializers.CharField()),
             "annotations": AnnotationOutput(many=True), "suggestions": serializers.DictField(),
-            "time_spent_s": serializers.FloatField()})},
+            "time_spent_s": serializers.FloatField(), "level_positions": LevelPositionsOutput()})},
     )  # fmt: skip
     def get(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get_for_reader(reader=request.user, case_id=case_id)
@@ -65,6 +84,7 @@ class CaseDetailApi(APIView):
             "annotations": AnnotationOutput(assignment.levels.all() if assignment else [], many=True).data,
             "suggestions": selectors.case_suggestions(case=case),
             "time_spent_s": assignment.time_spent_s if assignment else 0.0,
+            "level_positions": LevelPositionsOutput(selectors.case_level_positions(case=case)).data,
         })  # fmt: skip
 
 

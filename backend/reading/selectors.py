@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef
 
 from backend.common.exceptions import ApplicationError
+from backend.common.levels import LEVELS
 from backend.learning.selectors import champion_label, study_suggestions
 from backend.reading.models import Assignment, Case
 
@@ -64,3 +65,101 @@ def case_suggestions(*, case: Case) -> dict:
     if case.blinded:
         return {"blinded": True, "levels": []}
     return {"blinded": False, **study_suggestions(project=case.project, study_id=case.pair.ct_study_id)}
+
+
+# Rows of the CT sagittal reformat that model boxes live in are this many mm of patient z apart
+# (ml.imaging.REFORMAT_SPACING_MM; row 0 is the most superior slice). A test keeps them equal.
+REFORMAT_SPACING_MM = 0.5
+
+
+def _normal(orientation) -> tuple[float, float, float] | None:
+    """The unit normal's absolute components of an ImageOrientationPatient (None when unknown)."""
+    if not orientation or len(orientation) != 6:
+        return None
+    r, c = [float(v) for v in orientation[:3]], [float(v) for v in orientation[3:]]
+    n = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
+    return tuple(abs(v) for v in n)
+
+
+def _series_with_instances(*, study) -> list[tuple]:
+    """(series, its instances ordered as the reading view stacks them) for each series of a study."""
+    found = []
+    for series in study.series.order_by("series_number", "pk"):
+        instances = list(
+            series.instances.order_by("instance_number", "sop_uid").only(
+                "image_position", "image_orientation"
+            )
+        )
+        if instances:
+            found.append((series, instances))
+    return found
+
+
+def _plane(instances) -> str:
+    normal = _normal(instances[0].image_orientation)
+    if normal is None:
+        return "unknown"
+    return ("sagittal", "coronal", "axial")[max(range(3), key=lambda i: normal[i])]
+
+
+def _spread(count: int) -> list[int]:
+    """Six indices spread evenly over a stack of `count` images (levels lie inside its ends)."""
+    if count <= 0:
+        return [0] * len(LEVELS)
+    return [round((k + 1) * (count - 1) / (len(LEVELS) + 1)) for k in range(len(LEVELS))]
+
+
+def _ct_indices_from_boxes(*, instances, boxes: dict[str, list[float]]) -> dict[str, int]:
+    """Per level, the CT slice nearest the centre row of the model's box in the sagittal reformat."""
+    z = [float(i.image_position[2]) if i.image_position else None for i in instances]
+    if any(v is None for v in z):
+        return {}
+    z_top = max(z)
+    found = {}
+    for level, box in boxes.items():
+        if not box or len(box) != 4:
+            continue
+        level_z = z_top - (float(box[1]) + float(box[3])) / 2 * REFORMAT_SPACING_MM
+        found[level] = min(range(len(z)), key=lambda k: abs(z[k] - level_z))
+    return found
+
+
+def case_level_positions(*, case: Case) -> dict:
+    """Where each level lies in the reading view's stacks: a CT axial index and an MR axial index.
+
+    CT: the slice at the champion's predicted box when it has one, else spread evenly over the
+    stack. MR: instance k+1 of a disc-aligned axial series (one image per level), else spread.
+    Blinded cases get the even spread on CT: nothing derived from the model reaches them.
+    """
+    ct = _series_with_instances(study=case.pair.ct_study)
+    mr = _series_with_instances(study=case.pair.mr_study) if case.pair.mr_study_id else []
+    ct_series, ct_instances = max(ct, key=lambda s: len(s[1])) if ct else (None, [])
+    axial = [s for s in mr if _plane(s[1]) in ("axial", "unknown")]
+    disc_aligned = [s for s in axial if len(s[1]) == len(LEVELS)]
+    mr_axial = disc_aligned[0] if disc_aligned else max(axial or mr, key=lambda s: len(s[1]), default=None)
+    sagittal = [s for s in mr if _plane(s[1]) == "sagittal"]
+    mr_sagittal = max(sagittal, key=lambda s: len(s[1])) if sagittal else None
+
+    from_model: dict[str, int] = {}
+    if not case.blinded and ct_instances:
+        boxes = {s["level"]: s.get("box") for s in study_suggestions(project=case.project,
+                                                                      study_id=case.pair.ct_study_id)["levels"]}  # fmt: skip
+        from_model = _ct_indices_from_boxes(instances=ct_instances, boxes=boxes)
+    ct_even = _spread(len(ct_instances))
+    mr_even = _spread(len(mr_axial[1])) if mr_axial else [None] * len(LEVELS)
+    levels = [
+        {
+            "level": level,
+            "ct_index": from_model.get(level, ct_even[k]) if ct_instances else None,
+            "ct_source": "model" if level in from_model else "even",
+            "mr_index": (k if disc_aligned else mr_even[k]) if mr_axial else None,
+            "mr_source": "disc_aligned" if disc_aligned else "even",
+        }
+        for k, level in enumerate(LEVELS)
+    ]
+    return {
+        "ct_series_uid": ct_series.series_uid if ct_series else None,
+        "mr_axial_series_uid": mr_axial[0].series_uid if mr_axial else None,
+        "mr_sagittal_series_uid": mr_sagittal[0].series_uid if mr_sagittal else None,
+        "levels": levels,
+    }
