@@ -3,6 +3,7 @@ import { Navigate, Route, Routes, useNavigate } from "react-router-dom";
 
 import { ApiError, Me, fetchMe, logout } from "./api";
 import { LoginPage } from "./pages/LoginPage";
+import { ReadingPage } from "./pages/ReadingPage";
 import { WorklistPage } from "./pages/WorklistPage";
 
 export function App() {
@@ -40,6 +41,7 @@ export function App() {
       <Routes>
         <Route path="/login" element={me ? <Navigate to="/worklist" /> : <LoginPage onLogin={setMe} />} />
         <Route path="/worklist" element={me ? <WorklistPage me={me} /> : <Navigate to="/login" />} />
+        <Route path="/read/:id" element={me ? <ReadingPage /> : <Navigate to="/login" />} />
         <Route path="*" element={<Navigate to={me ? "/worklist" : "/login"} />} />
       </Routes>
     </>

@@ -14,6 +14,7 @@ export class ApiError extends Error {
     public code: string,
     message: string,
     public fields?: Record<string, unknown>,
+    public detail: Record<string, unknown> = {},
   ) {
     super(message);
   }
@@ -35,7 +36,7 @@ export async function api<T>(path: string, init: RequestInit = {}): Promise<T> {
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = body?.error ?? {};
-    throw new ApiError(response.status, error.code ?? "error", error.message ?? response.statusText, error.fields);
+    throw new ApiError(response.status, error.code ?? "error", error.message ?? response.statusText, error.fields, error);
   }
   return body as T;
 }

@@ -1,16 +1,30 @@
 import { useEffect, useState } from "react";
+import { useNavigate } from "react-router-dom";
 
 import { Me, Worklist, fetchWorklist } from "../api";
 
 export function WorklistPage({ me }: { me: Me }) {
   const [worklist, setWorklist] = useState<Worklist | null>(null);
   const [error, setError] = useState<string | null>(null);
+  const navigate = useNavigate();
+  const open = (id: number) => navigate(`/read/${id}`);
 
   useEffect(() => {
     fetchWorklist()
       .then(setWorklist)
       .catch((caught) => setError(caught.message ?? "The worklist cannot be loaded."));
   }, []);
+
+  useEffect(() => {
+    // Enter anywhere on the page (not on a control) opens the next case: reading starts keyboard-only.
+    const onKey = (event: KeyboardEvent) => {
+      const target = event.target as HTMLElement;
+      if (event.key !== "Enter" || ["BUTTON", "INPUT", "TEXTAREA", "A", "TR"].includes(target.tagName)) return;
+      if (worklist?.next_case) navigate(`/read/${worklist.next_case}`);
+    };
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [worklist, navigate]);
 
   return (
     <main className="worklist">
@@ -30,6 +44,7 @@ export function WorklistPage({ me }: { me: Me }) {
           <p data-testid="worklist-counts">
             {worklist.done} done, {worklist.remaining} remaining
           </p>
+          {worklist.next_case && <p className="hint">Enter opens the next case; click a row (or Tab to it and press Enter) to open any case.</p>}
           <table className="cases" data-testid="worklist-cases">
             <thead>
               <tr>
@@ -41,7 +56,14 @@ export function WorklistPage({ me }: { me: Me }) {
             </thead>
             <tbody>
               {worklist.cases.map((c) => (
-                <tr key={c.id} className={c.id === worklist.next_case ? "next" : undefined}>
+                <tr
+                  key={c.id}
+                  className={c.id === worklist.next_case ? "next" : undefined}
+                  tabIndex={0}
+                  data-testid={`case-row-${c.id}`}
+                  onClick={() => open(c.id)}
+                  onKeyDown={(event) => event.key === "Enter" && open(c.id)}
+                >
                   <td>{c.id}</td>
                   <td>{c.patient_id}</td>
                   <td>{c.project}</td>

@@ -1,0 +1,398 @@
+// The reading view's Cornerstone3D setup in one place, after the structure of Cornerstone3D's
+// examples: one rendering engine, CT and MR axial STACK viewports, a CT sagittal (ORTHOGRAPHIC,
+// from the CT series as a volume) and the MR sagittal series, two tool groups, and destroy().
+// Levels are synchronised by level (an index into each stack), never by coordinates: CT and MR
+// do not share a frame of reference.
+import {
+  Enums,
+  RenderingEngine,
+  cache,
+  eventTarget,
+  imageLoader,
+  metaData,
+  volumeLoader,
+  type Types,
+} from "@cornerstonejs/core";
+import {
+  Enums as ToolEnums,
+  PanTool,
+  RectangleROITool,
+  StackScrollTool,
+  ToolGroupManager,
+  WindowLevelTool,
+  ZoomTool,
+  annotation,
+  type Types as ToolTypes,
+} from "@cornerstonejs/tools";
+
+import { initCornerstone } from "./init";
+import { loadSeriesStack } from "./dicomweb";
+import { LevelLines, drawOverlay, type OverlayState } from "./overlay";
+
+export type ViewportKey = "ctAxial" | "mrAxial" | "ctSagittal" | "mrSagittal";
+export type Preset = "ctBone" | "ctSoft" | "mrAuto";
+export type Box = [number, number, number, number];
+
+export interface ViewerSeries {
+  ctStudyUid: string;
+  mrStudyUid: string;
+  ctSeriesUid: string | null;
+  mrAxialSeriesUid: string | null;
+  mrSagittalSeriesUid: string | null;
+}
+
+export interface LevelIndex {
+  ct: number | null;
+  mr: number | null;
+}
+
+export interface ViewerCallbacks {
+  onFirstImage?: (key: ViewportKey) => void;
+  onAllLoaded?: () => void;
+  onError?: (message: string) => void;
+  onSlice?: (key: ViewportKey, index: number, count: number) => void;
+  onBoxDrawn?: (box: Box) => void;
+}
+
+// Reformat geometry of model boxes (backend.reading.selectors.REFORMAT_SPACING_MM, ml.imaging).
+const REFORMAT_SPACING_MM = 0.5;
+const PRESETS = { ctBone: { center: 400, width: 1800 }, ctSoft: { center: 40, width: 400 } };
+let counter = 0;
+
+type Point3 = Types.Point3;
+type Plane = {
+  imagePositionPatient: Point3;
+  rowCosines: Point3;
+  columnCosines: Point3;
+  rowPixelSpacing: number;
+  columnPixelSpacing: number;
+  rows: number;
+  columns: number;
+};
+
+const add = (a: Point3, b: Point3, s: number): Point3 => [a[0] + b[0] * s, a[1] + b[1] * s, a[2] + b[2] * s];
+
+/** The centre of an image and the two ends of its AP line (where its plane cuts a sagittal view). */
+function levelLine(imageId: string | undefined): LevelLines | null {
+  const plane = imageId ? (metaData.get("imagePlaneModule", imageId) as Plane | undefined) : undefined;
+  if (!plane?.imagePositionPatient || !plane.rowCosines || !plane.columnCosines) return null;
+  const { imagePositionPatient: p, rowCosines: r, columnCosines: c } = plane;
+  const centre = add(add(p, r, ((plane.columns - 1) / 2) * plane.columnPixelSpacing), c, ((plane.rows - 1) / 2) * plane.rowPixelSpacing);
+  const half = (plane.rows * plane.rowPixelSpacing) / 2;
+  return { centre, from: add(centre, c, -half), to: add(centre, c, half) };
+}
+
+export class ReadingViewer {
+  private readonly id = ++counter;
+  private readonly engine: RenderingEngine;
+  private readonly ids: Record<ViewportKey, string>;
+  private readonly stackGroupId = `reading-stack-${this.id}`;
+  private readonly sagittalGroupId = `reading-sagittal-${this.id}`;
+  private readonly volumeId = `cornerstoneStreamingImageVolume:reading-ct-${this.id}`;
+  private readonly abort = new AbortController();
+  private readonly svgs: Partial<Record<ViewportKey, SVGSVGElement>> = {};
+  private readonly listeners: Array<() => void> = [];
+  private stacks: Partial<Record<ViewportKey, string[]>> = {};
+  private ctLines: (LevelLines | null)[] = [];
+  private mrLines: (LevelLines | null)[] = [];
+  private ctGeometry: { yFirst: number; zTop: number } | null = null;
+  private overlay: OverlayState = { current: 0, labels: [], suggestionBox: null, readerBox: null, showSuggestions: true };
+  private liveRoi: string | null = null;
+  private boxTimer = 0;
+  private destroyed = false;
+  private firstSeen = new Set<ViewportKey>();
+
+  private constructor(
+    private readonly elements: Record<ViewportKey, HTMLDivElement>,
+    private readonly callbacks: ViewerCallbacks,
+  ) {
+    this.engine = new RenderingEngine(`reading-${this.id}`);
+    this.ids = { ctAxial: `ct-axial-${this.id}`, mrAxial: `mr-axial-${this.id}`, ctSagittal: `ct-sagittal-${this.id}`, mrSagittal: `mr-sagittal-${this.id}` };
+  }
+
+  /** Initialises Cornerstone (once per page) and enables the four viewports with their tools. */
+  static async create(elements: Record<ViewportKey, HTMLDivElement>, callbacks: ViewerCallbacks): Promise<ReadingViewer> {
+    await initCornerstone();
+    const viewer = new ReadingViewer(elements, callbacks);
+    viewer.enable();
+    return viewer;
+  }
+
+  get isDestroyed(): boolean {
+    return this.destroyed;
+  }
+
+  private enable(): void {
+    const { STACK, ORTHOGRAPHIC } = Enums.ViewportType;
+    const background: Types.Point3 = [0, 0, 0];
+    this.engine.setViewports(
+      (Object.keys(this.ids) as ViewportKey[]).map((key) => ({
+        viewportId: this.ids[key],
+        element: this.elements[key],
+        type: key === "ctSagittal" ? ORTHOGRAPHIC : STACK,
+        defaultOptions: key === "ctSagittal" ? { orientation: Enums.OrientationAxis.SAGITTAL, background } : { background },
+      })),
+    );
+    for (const key of Object.keys(this.ids) as ViewportKey[]) {
+      const element = this.elements[key];
+      const noMenu = (event: Event) => event.preventDefault();
+      element.addEventListener("contextmenu", noMenu);
+      const rendered = () => this.onRendered(key);
+      element.addEventListener(Enums.Events.IMAGE_RENDERED, rendered);
+      const newImage = () => this.reportSlice(key);
+      element.addEventListener(Enums.Events.STACK_NEW_IMAGE, newImage);
+      this.listeners.push(() => {
+        element.removeEventListener("contextmenu", noMenu);
+        element.removeEventListener(Enums.Events.IMAGE_RENDERED, rendered);
+        element.removeEventListener(Enums.Events.STACK_NEW_IMAGE, newImage);
+      });
+      if (key === "ctSagittal" || key === "mrSagittal") {
+        const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
+        svg.classList.add("level-overlay");
+        element.parentElement?.appendChild(svg);
+        this.svgs[key] = svg;
+      }
+    }
+    this.setUpTools();
+    const onRoi = (event: Event) => this.onRoiEvent(event as CustomEvent);
+    for (const name of [ToolEnums.Events.ANNOTATION_COMPLETED, ToolEnums.Events.ANNOTATION_MODIFIED]) {
+      eventTarget.addEventListener(name, onRoi);
+      this.listeners.push(() => eventTarget.removeEventListener(name, onRoi));
+    }
+  }
+
+  private setUpTools(): void {
+    const { Primary, Secondary, Auxiliary, Wheel } = ToolEnums.MouseBindings;
+    const stackGroup = ToolGroupManager.createToolGroup(this.stackGroupId)!;
+    const sagittalGroup = ToolGroupManager.createToolGroup(this.sagittalGroupId)!;
+    for (const group of [stackGroup, sagittalGroup]) {
+      for (const tool of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool]) group.addTool(tool.toolName);
+      group.setToolActive(PanTool.toolName, { bindings: [{ mouseButton: Auxiliary }] });
+      group.setToolActive(ZoomTool.toolName, { bindings: [{ mouseButton: Secondary }] });
+      group.setToolActive(StackScrollTool.toolName, { bindings: [{ mouseButton: Wheel }] });
+    }
+    stackGroup.setToolActive(WindowLevelTool.toolName, { bindings: [{ mouseButton: Primary }] });
+    // On the CT sagittal the left button draws the level's ROI box; shift + left sets the window.
+    sagittalGroup.addTool(RectangleROITool.toolName);
+    sagittalGroup.setToolActive(RectangleROITool.toolName, { bindings: [{ mouseButton: Primary }] });
+    sagittalGroup.setToolActive(WindowLevelTool.toolName, {
+      bindings: [{ mouseButton: Primary, modifierKey: ToolEnums.KeyboardBindings.Shift }],
+    });
+    for (const key of ["ctAxial", "mrAxial", "mrSagittal"] as ViewportKey[]) stackGroup.addViewport(this.ids[key], this.engine.id);
+    sagittalGroup.addViewport(this.ids.ctSagittal, this.engine.id);
+  }
+
+  private viewport(key: ViewportKey) {
+    return this.engine.getViewport(this.ids[key]);
+  }
+
+  private stackViewport(key: ViewportKey): Types.IStackViewport {
+    return this.engine.getViewport(this.ids[key]) as Types.IStackViewport;
+  }
+
+  /** Fetches the series' metadata, shows each stack at the given level and loads everything. */
+  async load(series: ViewerSeries, levels: LevelIndex[], current: number): Promise<void> {
+    const signal = this.abort.signal;
+    const wanted: [ViewportKey, string, string | null][] = [
+      ["ctAxial", series.ctStudyUid, series.ctSeriesUid],
+      ["mrAxial", series.mrStudyUid, series.mrAxialSeriesUid],
+      ["mrSagittal", series.mrStudyUid, series.mrSagittalSeriesUid],
+    ];
+    const loaded = await Promise.all(
+      wanted.map(([key, study, uid]) => (uid ? loadSeriesStack(study, uid, signal).then((s) => [key, s.imageIds] as const) : null)),
+    );
+    if (this.destroyed) return;
+    for (const entry of loaded) if (entry) this.stacks[entry[0]] = entry[1];
+    const ct = this.stacks.ctAxial ?? [];
+    const mr = this.stacks.mrAxial ?? [];
+    this.ctLines = levels.map((l) => levelLine(l.ct === null ? undefined : ct[l.ct]));
+    this.mrLines = levels.map((l) => levelLine(l.mr === null ? undefined : mr[l.mr]));
+    this.ctGeometry = this.computeCtGeometry(ct);
+
+    const at = levels[current] ?? { ct: null, mr: null };
+    const stacks: Promise<unknown>[] = [];
+    if (ct.length) stacks.push(this.stackViewport("ctAxial").setStack(ct, at.ct ?? Math.floor(ct.length / 2)));
+    if (mr.length) stacks.push(this.stackViewport("mrAxial").setStack(mr, at.mr ?? Math.floor(mr.length / 2)));
+    const sag = this.stacks.mrSagittal ?? [];
+    if (sag.length) stacks.push(this.stackViewport("mrSagittal").setStack(sag, Math.floor(sag.length / 2)));
+    await Promise.all(stacks);
+    if (this.destroyed) return;
+    if (ct.length) this.setPreset("ctBone");
+    this.engine.render();
+
+    const everything: Promise<unknown>[] = [...mr, ...sag].map((id) => imageLoader.loadAndCacheImage(id));
+    if (ct.length) everything.push(this.loadCtVolume(ct));
+    await Promise.all(everything);
+    if (!this.destroyed) this.callbacks.onAllLoaded?.();
+  }
+
+  private async loadCtVolume(imageIds: string[]): Promise<void> {
+    const volume = await volumeLoader.createAndCacheVolume(this.volumeId, { imageIds });
+    if (this.destroyed) return;
+    const done = new Promise<void>((resolve) => {
+      volume.load(() => resolve());
+    });
+    const viewport = this.viewport("ctSagittal") as Types.IVolumeViewport;
+    await viewport.setVolumes([{ volumeId: this.volumeId }]);
+    if (this.destroyed) return;
+    const { center, width } = PRESETS.ctBone;
+    viewport.setProperties({ voiRange: { lower: center - width / 2, upper: center + width / 2 } });
+    viewport.render();
+    await done;
+  }
+
+  private computeCtGeometry(ct: string[]): { yFirst: number; zTop: number } | null {
+    const planes = ct.map((id) => metaData.get("imagePlaneModule", id) as Plane | undefined);
+    if (!planes.length || planes.some((p) => !p?.imagePositionPatient)) return null;
+    return {
+      yFirst: planes[0]!.imagePositionPatient[1],
+      zTop: Math.max(...planes.map((p) => p!.imagePositionPatient[2])),
+    };
+  }
+
+  private onRendered(key: ViewportKey): void {
+    if (!this.firstSeen.has(key)) {
+      const viewport = this.viewport(key);
+      const hasImage = key === "ctSagittal" ? true : Boolean((viewport as Types.IStackViewport).getCornerstoneImage?.());
+      if (hasImage) {
+        this.firstSeen.add(key);
+        this.callbacks.onFirstImage?.(key);
+        this.reportSlice(key);
+      }
+    }
+    if (key === "ctSagittal" || key === "mrSagittal") this.redraw(key);
+  }
+
+  private reportSlice(key: ViewportKey): void {
+    const ids = this.stacks[key];
+    if (!ids || key === "ctSagittal") return;
+    this.callbacks.onSlice?.(key, this.stackViewport(key).getCurrentImageIdIndex(), ids.length);
+  }
+
+  /** Both axial stacks to one level (by index: the levels were located in each stack on its own). */
+  goToLevel(level: LevelIndex): void {
+    if (level.ct !== null && this.stacks.ctAxial) void this.stackViewport("ctAxial").setImageIdIndex(level.ct);
+    if (level.mr !== null && this.stacks.mrAxial) void this.stackViewport("mrAxial").setImageIdIndex(level.mr);
+  }
+
+  scroll(key: "ctAxial" | "mrAxial", delta: number): void {
+    if (this.stacks[key]) this.stackViewport(key).scroll(delta);
+  }
+
+  setPreset(preset: Preset): void {
+    if (preset === "mrAuto") {
+      for (const key of ["mrAxial", "mrSagittal"] as ViewportKey[]) {
+        const viewport = this.stackViewport(key);
+        const image = this.stacks[key] ? viewport.getCornerstoneImage?.() : null;
+        if (!image) continue;
+        viewport.setProperties({ voiRange: { lower: image.minPixelValue, upper: image.maxPixelValue } });
+        viewport.render();
+      }
+      return;
+    }
+    const { center, width } = PRESETS[preset];
+    const voiRange = { lower: center - width / 2, upper: center + width / 2 };
+    if (this.stacks.ctAxial) {
+      this.stackViewport("ctAxial").setProperties({ voiRange });
+      this.viewport("ctAxial").render();
+    }
+    const sagittal = this.viewport("ctSagittal") as Types.IVolumeViewport;
+    if (sagittal.getActors().length) {
+      sagittal.setProperties({ voiRange });
+      sagittal.render();
+    }
+  }
+
+  resetView(): void {
+    for (const key of Object.keys(this.ids) as ViewportKey[]) {
+      const viewport = this.viewport(key);
+      if (key === "ctSagittal" ? (viewport as Types.IVolumeViewport).getActors().length : this.stacks[key]) {
+        viewport.resetCamera();
+        viewport.render();
+      }
+    }
+  }
+
+  /** What the sagittal overlays show: level lines, the current level, the model's and the reader's box. */
+  setOverlay(next: Partial<OverlayState>): void {
+    const levelChanged = next.current !== undefined && next.current !== this.overlay.current;
+    this.overlay = { ...this.overlay, ...next };
+    if (levelChanged) this.clearRoi();
+    this.redraw("ctSagittal");
+    this.redraw("mrSagittal");
+  }
+
+  private redraw(key: "ctSagittal" | "mrSagittal"): void {
+    const svg = this.svgs[key];
+    if (!svg || this.destroyed) return;
+    const viewport = this.viewport(key);
+    const ready = key === "ctSagittal" ? (viewport as Types.IVolumeViewport).getActors().length > 0 : Boolean(this.stacks.mrSagittal);
+    const toCanvas = (p: Point3) => viewport.worldToCanvas(p) as [number, number];
+    drawOverlay(svg, {
+      ready,
+      lines: key === "ctSagittal" ? this.ctLines : this.mrLines,
+      toCanvas,
+      state: this.overlay,
+      boxToCorners: key === "ctSagittal" ? (box) => this.boxCorners(box) : null,
+      showReaderBox: this.liveRoi === null,
+    });
+  }
+
+  /** A reformat box [x0, y0, x1, y1] (columns anterior to posterior, rows down from the top slice) in world. */
+  private boxCorners(box: Box): [Point3, Point3] | null {
+    if (!this.ctGeometry) return null;
+    const camera = this.viewport("ctSagittal").getCamera();
+    const x = camera.focalPoint?.[0] ?? 0;
+    const { yFirst, zTop } = this.ctGeometry;
+    const s = REFORMAT_SPACING_MM;
+    return [
+      [x, yFirst + box[0] * s, zTop - box[1] * s],
+      [x, yFirst + box[2] * s, zTop - box[3] * s],
+    ];
+  }
+
+  private onRoiEvent(event: CustomEvent): void {
+    const drawn = event.detail?.annotation as ToolTypes.Annotation | undefined;
+    if (!drawn || drawn.metadata?.toolName !== RectangleROITool.toolName || !this.ctGeometry) return;
+    const points = drawn.data?.handles?.points as Point3[] | undefined;
+    if (!points?.length || this.destroyed) return;
+    if (this.liveRoi !== drawn.annotationUID) {
+      this.clearRoi(drawn.annotationUID); // one box per level: a new one replaces the last
+      this.liveRoi = drawn.annotationUID ?? null;
+    }
+    const { yFirst, zTop } = this.ctGeometry;
+    const cols = points.map((p) => (p[1] - yFirst) / REFORMAT_SPACING_MM);
+    const rows = points.map((p) => (zTop - p[2]) / REFORMAT_SPACING_MM);
+    const round = (v: number) => Math.max(0, Math.round(v * 100) / 100);
+    const box: Box = [round(Math.min(...cols)), round(Math.min(...rows)), round(Math.max(...cols)), round(Math.max(...rows))];
+    if (box[2] <= box[0] || box[3] <= box[1]) return;
+    window.clearTimeout(this.boxTimer);
+    this.boxTimer = window.setTimeout(() => this.callbacks.onBoxDrawn?.(box), 300);
+  }
+
+  private clearRoi(keep?: string): void {
+    for (const found of annotation.state.getAllAnnotations()) {
+      if (found.metadata?.toolName === RectangleROITool.toolName && found.annotationUID !== keep) {
+        annotation.state.removeAnnotation(found.annotationUID!);
+      }
+    }
+    if (!keep) this.liveRoi = null;
+    if (!this.destroyed && (this.viewport("ctSagittal") as Types.IVolumeViewport).getActors().length) this.viewport("ctSagittal").render();
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.abort.abort();
+    window.clearTimeout(this.boxTimer);
+    this.listeners.forEach((remove) => remove());
+    Object.values(this.svgs).forEach((svg) => svg?.remove());
+    for (const found of annotation.state.getAllAnnotations()) {
+      if (found.metadata?.toolName === RectangleROITool.toolName) annotation.state.removeAnnotation(found.annotationUID!);
+    }
+    ToolGroupManager.destroyToolGroup(this.stackGroupId);
+    ToolGroupManager.destroyToolGroup(this.sagittalGroupId);
+    this.engine.destroy();
+    if (cache.getVolume(this.volumeId)) cache.removeVolumeLoadObject(this.volumeId);
+  }
+}

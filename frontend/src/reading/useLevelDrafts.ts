@@ -1,0 +1,122 @@
+// The reader's per-level drafts, saved as they change: grade and box at once, the note after a
+// pause. Saves of one level run one after another, each with the version the last one returned;
+// a 409 (the level changed elsewhere) reloads the level's current values and says so.
+import { useCallback, useEffect, useRef, useState } from "react";
+
+import { ApiError } from "../api";
+import { Annotation, Box, saveLevel } from "./readingApi";
+
+export interface Draft {
+  grade: number | null;
+  box: Box | null;
+  note: string;
+  version: number | null;
+}
+
+export type SaveState = "idle" | "saving" | "saved" | "error";
+
+type Fields = Partial<Pick<Draft, "grade" | "box" | "note">>;
+
+const EMPTY: Draft = { grade: null, box: null, note: "", version: null };
+const NOTE_DELAY_MS = 700;
+
+export function draftsFrom(levels: string[], annotations: Annotation[]): Record<string, Draft> {
+  const drafts: Record<string, Draft> = {};
+  for (const level of levels) drafts[level] = { ...EMPTY };
+  for (const a of annotations) drafts[a.level] = { grade: a.grade, box: a.box, note: a.note, version: a.version };
+  return drafts;
+}
+
+export function useLevelDrafts(caseId: number, initial: Record<string, Draft>, onMessage: (text: string, kind: "error" | "info") => void) {
+  const [drafts, setDrafts] = useState(initial);
+  const [saveState, setSaveState] = useState<SaveState>("idle");
+  const current = useRef(initial);
+  const queues = useRef<Record<string, Promise<void>>>({});
+  const noteTimers = useRef<Record<string, number>>({});
+  const pending = useRef(0);
+
+  const update = useCallback((level: string, change: Partial<Draft>) => {
+    current.current = { ...current.current, [level]: { ...current.current[level], ...change } };
+    setDrafts(current.current);
+  }, []);
+
+  const save = useCallback(
+    (level: string, fields: Fields): Promise<void> => {
+      pending.current += 1;
+      setSaveState("saving");
+      const run = async () => {
+        try {
+          const saved = await saveLevel(caseId, level, { ...fields, version: current.current[level]?.version ?? null });
+          update(level, { version: saved.version });
+          setSaveState("saved");
+        } catch (caught) {
+          setSaveState("error");
+          if (caught instanceof ApiError && caught.status === 409 && caught.code === "stale") {
+            const now = caught.detail.current as Draft | undefined;
+            if (now) update(level, { grade: now.grade, box: now.box, note: now.note, version: now.version });
+            onMessage(`${level} was changed elsewhere (another tab?); your edit was not saved. Its current values are loaded.`, "error");
+          } else {
+            onMessage(`${level} could not be saved: ${caught instanceof Error ? caught.message : String(caught)}`, "error");
+          }
+        } finally {
+          pending.current -= 1;
+        }
+      };
+      const next = (queues.current[level] ?? Promise.resolve()).then(run);
+      queues.current[level] = next;
+      return next;
+    },
+    [caseId, onMessage, update],
+  );
+
+  const setGrade = useCallback(
+    (level: string, grade: number) => {
+      update(level, { grade });
+      return save(level, { grade });
+    },
+    [save, update],
+  );
+
+  const setBox = useCallback(
+    (level: string, box: Box | null) => {
+      update(level, { box });
+      return save(level, { box });
+    },
+    [save, update],
+  );
+
+  const setNote = useCallback(
+    (level: string, note: string) => {
+      update(level, { note });
+      window.clearTimeout(noteTimers.current[level]);
+      noteTimers.current[level] = window.setTimeout(() => {
+        delete noteTimers.current[level];
+        void save(level, { note: current.current[level].note });
+      }, NOTE_DELAY_MS);
+    },
+    [save, update],
+  );
+
+  /** Saves notes still waiting for their pause and waits for every save in flight. */
+  const flush = useCallback(async () => {
+    for (const [level, timer] of Object.entries(noteTimers.current)) {
+      window.clearTimeout(timer);
+      delete noteTimers.current[level];
+      void save(level, { note: current.current[level].note });
+    }
+    await Promise.all(Object.values(queues.current));
+  }, [save]);
+
+  useEffect(
+    () => () => {
+      // leaving the page: notes typed in the last moment are still sent
+      for (const [level, timer] of Object.entries(noteTimers.current)) {
+        window.clearTimeout(timer);
+        void saveLevel(caseId, level, { note: current.current[level].note, version: current.current[level].version }).catch(() => {});
+      }
+    },
+    [caseId],
+  );
+
+  return { drafts, saveState, setGrade, setBox, setNote, flush, pending };
+}

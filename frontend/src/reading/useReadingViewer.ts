@@ -1,0 +1,86 @@
+// One ReadingViewer per case page: created after Cornerstone's init, destroyed on unmount (also the
+// first of React StrictMode's double mount, even while it still loads).
+import { useEffect, useRef, useState } from "react";
+
+import { ReadingViewer, type Box, type ViewportKey } from "../cornerstone/viewer";
+import type { OverlayState } from "../cornerstone/overlay";
+import type { CaseDetail } from "./readingApi";
+import { stamp, stampError } from "./timings";
+
+export type Slices = Partial<Record<ViewportKey, string>>;
+
+export function useReadingViewer(detail: CaseDetail, initialLevel: number, overlay: OverlayState, onBoxDrawn: (box: Box) => void) {
+  const elements = {
+    ctAxial: useRef<HTMLDivElement>(null),
+    mrAxial: useRef<HTMLDivElement>(null),
+    ctSagittal: useRef<HTMLDivElement>(null),
+    mrSagittal: useRef<HTMLDivElement>(null),
+  };
+  const viewer = useRef<ReadingViewer | null>(null);
+  const [slices, setSlices] = useState<Slices>({});
+  const [status, setStatus] = useState<"loading" | "ready" | "error">("loading");
+  const [error, setError] = useState<string | null>(null);
+  const latest = useRef({ overlay, onBoxDrawn });
+  latest.current = { overlay, onBoxDrawn };
+
+  useEffect(() => {
+    let cancelled = false;
+    let created: ReadingViewer | null = null;
+    const found = {
+      ctAxial: elements.ctAxial.current!, mrAxial: elements.mrAxial.current!,
+      ctSagittal: elements.ctSagittal.current!, mrSagittal: elements.mrSagittal.current!,
+    };
+    const fail = (message: string) => {
+      if (cancelled) return;
+      stampError(detail.id, message);
+      setError(message);
+      setStatus("error");
+    };
+    ReadingViewer.create(found, {
+      onFirstImage: (key) => {
+        if (key === "ctAxial") stamp(detail.id, "ctFirstImage");
+        if (key === "mrAxial") stamp(detail.id, "mrFirstImage");
+      },
+      onAllLoaded: () => {
+        stamp(detail.id, "allLoaded");
+        if (!cancelled) setStatus("ready");
+      },
+      onSlice: (key, index, count) => !cancelled && setSlices((s) => ({ ...s, [key]: `${index + 1}/${count}` })),
+      onBoxDrawn: (box) => latest.current.onBoxDrawn(box),
+      onError: fail,
+    })
+      .then((made) => {
+        created = made;
+        if (cancelled) return made.destroy();
+        viewer.current = made;
+        made.setOverlay(latest.current.overlay);
+        const positions = detail.level_positions;
+        const levels = positions.levels.map((p) => ({ ct: p.ct_index, mr: p.mr_index }));
+        return made.load(
+          {
+            ctStudyUid: detail.ct_study_uid, mrStudyUid: detail.mr_study_uid, ctSeriesUid: positions.ct_series_uid,
+            mrAxialSeriesUid: positions.mr_axial_series_uid, mrSagittalSeriesUid: positions.mr_sagittal_series_uid,
+          },
+          levels,
+          initialLevel,
+        );
+      })
+      .catch((caught) => {
+        if (caught?.name === "AbortError") return;
+        console.error(caught);
+        fail(`The images could not be loaded: ${caught?.message ?? caught}`);
+      });
+    return () => {
+      cancelled = true;
+      created?.destroy();
+      viewer.current = null;
+    };
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [detail]);
+
+  useEffect(() => {
+    viewer.current?.setOverlay(overlay);
+  }, [overlay]);
+
+  return { elements, viewer, slices, status, error };
+}
