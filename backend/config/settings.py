@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "backend.imaging",
     "backend.reading",
     "backend.learning",
+    "backend.exports",
 ]
 
 MIDDLEWARE = [

@@ -11,6 +11,7 @@ api_patterns = [
     path("imaging/", include("backend.imaging.urls")),
     path("reading/", include("backend.reading.urls")),
     path("learning/", include("backend.learning.urls")),
+    path("exports/", include("backend.exports.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -1,0 +1,133 @@
+"""Exports for project admins: annotations (CSV, JSON), ROI boxes (COCO), model metrics (CSV), DICOM SR."""
+
+from django.http import HttpResponse, StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.request import Request
+from rest_framework.views import APIView
+
+from backend.accounts.permissions import IsProjectAdmin
+from backend.exports import formats, selectors
+from backend.exports.structured_report import structured_report_bytes
+
+CSV = "text/csv"
+DICOM = "application/dicom"
+
+
+class FileRenderer(BaseRenderer):
+    """Lets an Accept of text/csv or application/dicom through DRF's negotiation; errors stay JSON."""
+
+    media_type = "*/*"
+    format = "file"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return JSONRenderer().render(data) if data is not None else b""
+
+
+class ExportApi(APIView):
+    permission_classes = [IsProjectAdmin]
+    renderer_classes = [JSONRenderer, FileRenderer]
+
+
+def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class AnnotationFilter(serializers.Serializer):
+    status = serializers.ChoiceField(choices=list(selectors.ANNOTATION_STATUSES), required=False)
+
+
+STATUS_PARAM = OpenApiParameter(
+    "status", str, enum=list(selectors.ANNOTATION_STATUSES), required=False,
+    description="submitted: only levels of submitted readings (default: drafts too)",
+)  # fmt: skip
+
+
+def _annotation_rows(request: Request, slug: str):
+    params = AnnotationFilter(data=request.query_params)
+    params.is_valid(raise_exception=True)
+    project = selectors.project_for_export(slug=slug)
+    status = params.validated_data.get("status")
+    return project, status, selectors.annotation_export_rows(project=project, status=status)
+
+
+class AnnotationCsvApi(ExportApi):
+    @extend_schema(
+        operation_id="exports_annotations_csv", parameters=[STATUS_PARAM], responses={(200, CSV): OpenApiTypes.STR},
+        description="Every level annotation of the project with its provenance, streamed as CSV.",
+    )  # fmt: skip
+    def get(self, request: Request, slug: str) -> StreamingHttpResponse:
+        project, _, rows = _annotation_rows(request, slug)
+        stream = formats.csv_stream(
+            columns=formats.annotation_csv_columns(selectors.ANNOTATION_COLUMNS),
+            rows=formats.annotation_csv_rows(rows), text_columns=("note",),
+        )  # fmt: skip
+        response = StreamingHttpResponse(stream, content_type=f"{CSV}; charset=utf-8")
+        return _attachment(response, f"{project.slug}-annotations.csv")
+
+
+class AnnotationJsonApi(ExportApi):
+    @extend_schema(
+        operation_id="exports_annotations_json", parameters=[STATUS_PARAM],
+        responses={(200, "application/json"): OpenApiTypes.OBJECT},
+        description='{"project", "status", "columns", "annotations": [...]}, streamed.',
+    )  # fmt: skip
+    def get(self, request: Request, slug: str) -> StreamingHttpResponse:
+        project, status, rows = _annotation_rows(request, slug)
+        head = {"project": project.slug, "status": status, "columns": list(selectors.ANNOTATION_COLUMNS)}
+        stream = formats.json_stream(head=head, key="annotations", items=rows)
+        response = StreamingHttpResponse(stream, content_type="application/json")
+        return _attachment(response, f"{project.slug}-annotations.json")
+
+
+class CocoApi(ExportApi):
+    @extend_schema(
+        operation_id="exports_coco", responses={(200, "application/json"): OpenApiTypes.OBJECT},
+        description="ROI boxes of submitted readings as COCO detection JSON: one image per case (its CT "
+        "mid-sagittal reformat), categories are the six levels, the grade is an attribute.",
+    )  # fmt: skip
+    def get(self, request: Request, slug: str) -> HttpResponse:
+        project = selectors.project_for_export(slug=slug)
+        document = formats.coco_document(
+            data=selectors.coco_export_data(project=project), spacing_mm=selectors.REFORMAT_SPACING_MM
+        )
+        response = HttpResponse(JSONRenderer().render(document), content_type="application/json")
+        return _attachment(response, f"{project.slug}-coco.json")
+
+
+class ModelMetricsCsvApi(ExportApi):
+    @extend_schema(
+        operation_id="exports_model_metrics_csv", responses={(200, CSV): OpenApiTypes.STR},
+        description="One row per model version; nested metrics flattened with dots (test.kappa_quadratic).",
+    )  # fmt: skip
+    def get(self, request: Request, slug: str) -> StreamingHttpResponse:
+        project = selectors.project_for_export(slug=slug)
+        columns, rows = selectors.model_metric_rows(project=project)
+        response = StreamingHttpResponse(formats.csv_stream(columns=columns, rows=rows),
+                                         content_type=f"{CSV}; charset=utf-8")  # fmt: skip
+        return _attachment(response, f"{project.slug}-model-metrics.csv")
+
+
+class ReportFilter(serializers.Serializer):
+    reader = serializers.CharField(required=False, max_length=150)
+
+
+class CaseStructuredReportApi(ExportApi):
+    @extend_schema(
+        operation_id="exports_case_sr",
+        parameters=[OpenApiParameter("reader", str, required=False,
+                                     description="username whose submitted reading to report; default: the "
+                                     "most recently submitted")],
+        responses={(200, DICOM): OpenApiTypes.BINARY},
+        description="The case's grades as a DICOM Comprehensive SR (TID 1500) in the CT study.",
+    )  # fmt: skip
+    def get(self, request: Request, case_id: int) -> HttpResponse:
+        params = ReportFilter(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        reading = selectors.reading_for_report(case_id=case_id, reader=params.validated_data.get("reader"))
+        response = HttpResponse(structured_report_bytes(reading=reading), content_type=DICOM)
+        return _attachment(response, f"case-{case_id}-{reading.assignment.reader.username}-sr.dcm")

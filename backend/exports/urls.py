@@ -1,0 +1,23 @@
+from django.urls import path
+
+from backend.exports import apis
+
+urlpatterns = [
+    path(
+        "projects/<slug:slug>/annotations.csv",
+        apis.AnnotationCsvApi.as_view(),
+        name="exports-annotations-csv",
+    ),
+    path(
+        "projects/<slug:slug>/annotations.json",
+        apis.AnnotationJsonApi.as_view(),
+        name="exports-annotations-json",
+    ),
+    path("projects/<slug:slug>/coco.json", apis.CocoApi.as_view(), name="exports-coco"),
+    path(
+        "projects/<slug:slug>/model-metrics.csv",
+        apis.ModelMetricsCsvApi.as_view(),
+        name="exports-model-metrics",
+    ),
+    path("cases/<int:case_id>/sr.dcm", apis.CaseStructuredReportApi.as_view(), name="exports-case-sr"),
+]
