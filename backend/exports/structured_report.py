@@ -11,6 +11,7 @@ pertinent other evidence. UIDs derive from the reading, so exporting the same re
 yields the same SOP Instance UID (a PACS keeps one copy).
 """
 
+import logging
 from io import BytesIO
 
 import highdicom as hd
@@ -22,6 +23,9 @@ from pydicom.uid import generate_uid
 
 from backend.common.levels import LEVELS
 from backend.exports.selectors import ReadingForReport
+
+# highdicom logs every module it copies at INFO; one export would fill the log with them.
+logging.getLogger("highdicom").setLevel(logging.WARNING)
 
 SCHEME = "99SPINE"
 SCHEME_NAME = "Cervical spine stenosis labeling platform"

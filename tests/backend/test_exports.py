@@ -68,7 +68,7 @@ def _read(case, user, grades, *, submit=True, note="", shown="spine-v1", time_sp
         level_annotation_save(assignment=assignment, level=level, user=user, version=None, grade=grade,
                               box=_box(k), note=note if k == 0 else "", model_version_shown=shown)  # fmt: skip
     if submit:
-        assignment_submit(assignment=assignment, user=user, time_spent_s=time_spent_s, notify_learning=False)
+        assignment_submit(assignment=assignment, user=user, time_spent_s=time_spent_s)
     return assignment
 
 
@@ -193,8 +193,8 @@ def test_exports_use_a_bounded_number_of_queries(
         )
     after = {url: _export_queries(admin_client, url) for url in urls}
     assert after == before
-    for url in urls:
-        with django_assert_max_num_queries(6):
+    for url in [*urls, f"/api/exports/cases/{readings['case'].pk}/sr.dcm"]:
+        with django_assert_max_num_queries(6):  # the SR: case, reading, grades, instances
             _body(admin_client.get(url))
 
 
