@@ -61,7 +61,9 @@ def test_a_reader_grades_a_case_by_keyboard_and_the_next_case_opens(live_server,
         stats = page.evaluate(CANVAS_STATS, f"viewport-{viewport}")
         assert stats["lit"] > 0.05 and stats["values"] > 20, (viewport, stats)  # real image, not blank
     timings = page.evaluate("window.__readingTimings")
-    assert timings["caseId"] == first and timings["openedAt"] < timings["ctFirstImage"] <= timings["allLoaded"]
+    assert (
+        timings["caseId"] == first and timings["openedAt"] < timings["ctFirstImage"] <= timings["allLoaded"]
+    )
 
     page.keyboard.press("?")
     assert "next level" in page.get_by_test_id("help").inner_text()
@@ -89,7 +91,9 @@ def test_a_reader_grades_a_case_by_keyboard_and_the_next_case_opens(live_server,
     assert "85% confidence" in page.get_by_test_id("suggestion").inner_text()
     assert page.get_by_test_id("suggestion-box").count() == 1
     page.keyboard.press("h")
-    assert page.get_by_test_id("suggestion").count() == 0 and page.get_by_test_id("suggestion-box").count() == 0
+    assert (
+        page.get_by_test_id("suggestion").count() == 0 and page.get_by_test_id("suggestion-box").count() == 0
+    )
     page.keyboard.press("h")
     page.keyboard.press("a")  # the model's box becomes the reader's ROI at C5/6
     page.get_by_test_id("reader-box").wait_for()
@@ -120,4 +124,82 @@ def test_a_reader_grades_a_case_by_keyboard_and_the_next_case_opens(live_server,
     assert all(a.suggestion_shown for a in saved.values())
     assert saved["C5/6"].box == pytest.approx(truth["C5/6"]["roi_sagittal"])
     assert saved["C5/6"].note == "ligamentum flavum thick"
+    assert not page.page_errors
+
+
+def test_a_blinded_case_sends_no_suggestion_to_the_browser(live_server, page, tmp_path):
+    project, _ = synthetic_reading_project(tmp_path, patients=1)
+    case = Case.objects.get(project=project)
+    Case.objects.filter(pk=case.pk).update(blinded=True)
+    reader = reader_in(project, "dr-blind")
+    log_in(page, live_server, "dr-blind")
+
+    with page.expect_response(f"**/api/reading/cases/{case.pk}/") as response_info:
+        page.goto(f"{live_server.url}/read/{case.pk}")
+    body = response_info.value.json()
+    assert body["suggestions"] == {"blinded": True, "levels": []}
+    assert {p["ct_source"] for p in body["level_positions"]["levels"]} == {"even"}
+    wait_until_loaded(page)
+    assert page.evaluate(CANVAS_STATS, "viewport-ctAxial")["lit"] > 0.05
+    panel = page.locator(".reading-panel").inner_text()
+    assert "model" not in panel.lower() and "suggestion" not in panel.lower()
+    for test_id in ("suggestion", "no-suggestion", "suggestion-box"):
+        assert page.get_by_test_id(test_id).count() == 0
+    page.keyboard.press("a")  # nothing to take
+    page.keyboard.press("2")
+    page.get_by_test_id("save-state").filter(has_text="saved").wait_for()
+    annotation = LevelAnnotation.objects.get(assignment__reader=reader.user, level="C2/3")
+    assert (
+        annotation.grade,
+        annotation.box,
+        annotation.model_version_shown,
+        annotation.suggestion_shown,
+    ) == (
+        2,
+        None,
+        "",
+        False,
+    )
+    assert not page.page_errors
+
+
+def test_a_second_reader_sees_none_of_the_first_readers_grades(live_server, page, tmp_path):
+    from backend.reading.services import assignment_open, level_annotation_save
+
+    project, _ = synthetic_reading_project(tmp_path, patients=1, champion=False)
+    case = Case.objects.get(project=project)
+    first = reader_in(project, "dr-first")
+    assignment = assignment_open(case=case, reader=first.user)
+    for level in LEVELS:
+        level_annotation_save(
+            assignment=assignment, level=level, user=first.user, version=None, grade=3, note="first"
+        )
+    second = reader_in(project, "dr-second")
+    log_in(page, live_server, "dr-second")
+    assert page.get_by_test_id(f"case-row-{case.pk}").inner_text().endswith("new (next)")
+
+    with page.expect_response(f"**/api/reading/cases/{case.pk}/") as response_info:
+        page.keyboard.press("Enter")  # Enter on the worklist opens the next case
+    page.wait_for_url(f"**/read/{case.pk}")
+    assert response_info.value.json()["annotations"] == []
+    wait_until_loaded(page)
+    assert [page.get_by_test_id(f"grade-{level.replace('/', '-')}").inner_text() for level in LEVELS] == [
+        "–"
+    ] * 6
+    assert "first" not in page.locator(".reading-panel").inner_text()
+    assert page.get_by_test_id("no-suggestion").inner_text() == "No model suggestion yet"
+
+    # the second reader's own draft, changed meanwhile in another tab: 409, told, reloaded
+    page.keyboard.press("1")
+    page.get_by_test_id("save-state").filter(has_text="saved").wait_for()
+    mine = assignment_open(case=case, reader=second.user)
+    level_annotation_save(
+        assignment=mine, level="C2/3", user=second.user, version=1, grade=0, note="other tab"
+    )
+    page.keyboard.press("2")
+    assert "changed elsewhere" in page.get_by_test_id("message").inner_text()
+    page.wait_for_function("document.querySelector('[data-testid=grade-C2-3]').textContent === '0'")
+    assert page.get_by_test_id("note").input_value() == "other tab"
+    assert LevelAnnotation.objects.get(assignment=mine, level="C2/3").grade == 0
+    assert set(LevelAnnotation.objects.filter(assignment=assignment).values_list("grade", flat=True)) == {3}
     assert not page.page_errors

@@ -190,36 +190,34 @@ export class ReadingViewer {
     return this.engine.getViewport(this.ids[key]) as Types.IStackViewport;
   }
 
-  /** Fetches the series' metadata, shows each stack at the given level and loads everything. */
+  /** Fetches each series' metadata and shows its stack at the given level as soon as it has it
+   * (the CT does not wait for the MR), then loads every image, the CT volume included. */
   async load(series: ViewerSeries, levels: LevelIndex[], current: number): Promise<void> {
     const signal = this.abort.signal;
-    const wanted: [ViewportKey, string, string | null][] = [
-      ["ctAxial", series.ctStudyUid, series.ctSeriesUid],
-      ["mrAxial", series.mrStudyUid, series.mrAxialSeriesUid],
-      ["mrSagittal", series.mrStudyUid, series.mrSagittalSeriesUid],
-    ];
-    const loaded = await Promise.all(
-      wanted.map(([key, study, uid]) => (uid ? loadSeriesStack(study, uid, signal).then((s) => [key, s.imageIds] as const) : null)),
-    );
-    if (this.destroyed) return;
-    for (const entry of loaded) if (entry) this.stacks[entry[0]] = entry[1];
-    const ct = this.stacks.ctAxial ?? [];
-    const mr = this.stacks.mrAxial ?? [];
-    this.ctLines = levels.map((l) => levelLine(l.ct === null ? undefined : ct[l.ct]));
-    this.mrLines = levels.map((l) => levelLine(l.mr === null ? undefined : mr[l.mr]));
-    this.ctGeometry = this.computeCtGeometry(ct);
-
     const at = levels[current] ?? { ct: null, mr: null };
-    const stacks: Promise<unknown>[] = [];
-    if (ct.length) stacks.push(this.stackViewport("ctAxial").setStack(ct, at.ct ?? Math.floor(ct.length / 2)));
-    if (mr.length) stacks.push(this.stackViewport("mrAxial").setStack(mr, at.mr ?? Math.floor(mr.length / 2)));
-    const sag = this.stacks.mrSagittal ?? [];
-    if (sag.length) stacks.push(this.stackViewport("mrSagittal").setStack(sag, Math.floor(sag.length / 2)));
-    await Promise.all(stacks);
+    const show = async (key: ViewportKey, study: string, uid: string | null, index: (ids: string[]) => number | null) => {
+      if (!uid) return [];
+      const { imageIds } = await loadSeriesStack(study, uid, signal);
+      if (this.destroyed || !imageIds.length) return [];
+      this.stacks[key] = imageIds;
+      if (key === "ctAxial") {
+        this.ctLines = levels.map((l) => levelLine(l.ct === null ? undefined : imageIds[l.ct]));
+        this.ctGeometry = this.computeCtGeometry(imageIds);
+      }
+      if (key === "mrAxial") this.mrLines = levels.map((l) => levelLine(l.mr === null ? undefined : imageIds[l.mr]));
+      await this.stackViewport(key).setStack(imageIds, index(imageIds) ?? Math.floor(imageIds.length / 2));
+      if (this.destroyed) return [];
+      if (key === "ctAxial") this.setPreset("ctBone");
+      this.viewport(key).render();
+      return imageIds;
+    };
+    const [ct, mr, sag] = await Promise.all([
+      show("ctAxial", series.ctStudyUid, series.ctSeriesUid, () => at.ct),
+      show("mrAxial", series.mrStudyUid, series.mrAxialSeriesUid, () => at.mr),
+      show("mrSagittal", series.mrStudyUid, series.mrSagittalSeriesUid, () => null),
+    ]);
     if (this.destroyed) return;
-    if (ct.length) this.setPreset("ctBone");
-    this.engine.render();
-
+    this.redraw("mrSagittal");
     const everything: Promise<unknown>[] = [...mr, ...sag].map((id) => imageLoader.loadAndCacheImage(id));
     if (ct.length) everything.push(this.loadCtVolume(ct));
     await Promise.all(everything);

@@ -52,6 +52,8 @@ export function LevelPanel(props: Props) {
   const level = levels[current];
   const draft = drafts[level];
   const suggestion = suggestionByLevel[level];
+  const modelBoxes = !suggestions.blinded && Boolean(suggestions.model_version);
+  const noBox = modelBoxes ? "none (draw it on the CT sagittal, or a takes the model's box)" : "none (draw it on the CT sagittal)";
   return (
     <>
       <ol className="level-list" data-testid="levels">
@@ -95,12 +97,14 @@ export function LevelPanel(props: Props) {
         <p className="grade-name">{draft?.grade != null ? GRADE_NAMES[draft.grade] : "Not graded yet (0-3)."}</p>
         <p className="roi" data-testid="roi">
           ROI:{" "}
-          {draft?.box ? draft.box.map((v) => Math.round(v)).join(", ") : "none (draw it on the CT sagittal, or a takes the model's box)"}
+          {draft?.box ? draft.box.map((v) => Math.round(v)).join(", ") : noBox}
         </p>
         <div className="roi-actions">
-          <button onClick={props.onTakeModelBox} disabled={readOnly || !suggestion?.box || !showSuggestions}>
-            Take model box (a)
-          </button>
+          {modelBoxes && (
+            <button onClick={props.onTakeModelBox} disabled={readOnly || !suggestion?.box || !showSuggestions}>
+              Take model box (a)
+            </button>
+          )}
           <button onClick={props.onClearBox} disabled={readOnly || !draft?.box}>
             Clear ROI (x)
           </button>
