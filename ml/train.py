@@ -73,6 +73,7 @@ class TrainConfig:
 
 PRESETS: dict[str, dict] = {
     "smoke": dict(max_patients=12, detector_epochs=2, classifier_epochs=3, patience=3, classifier_batch=32),
+    "fast": dict(detector_epochs=4, classifier_epochs=12, patience=5),  # the platform's demo loop: minutes
     "default": {},
     "paper": dict(classifier="efficientnet_b0", classifier_lr=1e-3, classifier_epochs=60, patience=12),
 }

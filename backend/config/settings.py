@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 
@@ -128,6 +129,7 @@ STATICFILES_DIRS = [FRONTEND_DIST] if FRONTEND_DIST.is_dir() else []
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", VAR_DIR / "media"))
+MODELS_DIR = Path(os.environ.get("MODELS_DIR", VAR_DIR / "models"))  # checkpoints the platform trains
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -189,7 +191,13 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "preannotate-pending": {"task": "learning.preannotate_pending", "schedule": 60.0},
+    "retrain-nightly": {"task": "learning.retrain_scheduled", "schedule": crontab(hour=2, minute=0)},
+    "reap-stale-trainings": {"task": "learning.reap_stale_trainings", "schedule": 300.0},
 }
+# Trainings run on their own queue, so a worker for them can be sized apart (`-Q training`).
+TRAINING_QUEUE = os.environ.get("TRAINING_QUEUE", "training")
+CELERY_TASK_ROUTES = {"learning.train_model": {"queue": TRAINING_QUEUE}}
+TRAINING_STALE_AFTER_S = int(os.environ.get("TRAINING_STALE_AFTER_S", "900"))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Security: on whenever DEBUG is off (production behind TLS).

@@ -1,14 +1,24 @@
 from django.contrib import admin
 
-from backend.learning.models import LevelPrediction, ModelVersion
-from backend.learning.services import model_version_promote
+from backend.common.exceptions import ApplicationError
+from backend.imaging.models import PreAnnotationRequest, Study
+from backend.learning.models import (
+    AdjudicationItem,
+    KappaSnapshot,
+    LevelPrediction,
+    ModelVersion,
+    ReferenceLabel,
+    TrainingRun,
+)
+from backend.learning.services import model_version_promote, model_version_rollback, training_run_retry
 
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
     list_display = ("project", "number", "status", "created_at", "promoted_at")
     list_filter = ("project", "status")
-    actions = ["promote"]
+    search_fields = ("project__slug",)
+    actions = ["promote", "rollback", "rerun_preannotation"]
 
     @admin.action(description="Promote to champion")
     def promote(self, request, queryset):
@@ -16,8 +26,85 @@ class ModelVersionAdmin(admin.ModelAdmin):
             model_version_promote(version=version)
         self.message_user(request, f"Promoted {queryset.count()} version(s).")
 
+    @admin.action(description="Roll back these versions' projects to their previous champion")
+    def rollback(self, request, queryset):
+        for project in {v.project for v in queryset}:
+            try:
+                back = model_version_rollback(project=project)
+                self.message_user(request, f"{project.slug}: {back.label} is champion again.")
+            except ApplicationError as exc:
+                self.message_user(request, f"{project.slug}: {exc.message}", level="error")
+
+    @admin.action(description="Re-run pre-annotation of these versions' projects")
+    def rerun_preannotation(self, request, queryset):
+        waiting = PreAnnotationRequest.objects.filter(status=PreAnnotationRequest.Status.PENDING).values(
+            "study"
+        )
+        studies = Study.objects.filter(projects__in={v.project_id for v in queryset}, modality="CT").exclude(
+            pk__in=waiting
+        )
+        created = PreAnnotationRequest.objects.bulk_create(
+            [PreAnnotationRequest(study=s) for s in studies.distinct()]
+        )
+        self.message_user(request, f"Queued {len(created)} studies for pre-annotation.")
+
 
 @admin.register(LevelPrediction)
 class LevelPredictionAdmin(admin.ModelAdmin):
     list_display = ("model_version", "study", "level", "grade", "binary_probability", "entropy")
     list_filter = ("model_version", "level")
+
+
+@admin.register(TrainingRun)
+class TrainingRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "pk",
+        "project",
+        "status",
+        "trigger",
+        "labels_used",
+        "model_version",
+        "created_at",
+        "finished_at",
+    )
+    list_filter = ("project", "status", "trigger")
+    readonly_fields = ("progress", "heartbeat_at", "worker", "error")
+    actions = ["retry"]
+
+    @admin.action(description="Retry failed trainings")
+    def retry(self, request, queryset):
+        for run in queryset:
+            try:
+                training_run_retry(run=run)
+            except ApplicationError as exc:
+                self.message_user(request, f"run {run.pk}: {exc.message}", level="error")
+
+
+@admin.register(ReferenceLabel)
+class ReferenceLabelAdmin(admin.ModelAdmin):
+    list_display = ("case", "level", "grade", "source", "n_readers", "frozen", "updated_at")
+    list_filter = ("case__project", "source", "frozen", "level")
+
+
+@admin.register(AdjudicationItem)
+class AdjudicationItemAdmin(admin.ModelAdmin):
+    list_display = ("case", "level", "reason", "status", "resolved_grade", "resolved_by", "created_at")
+    list_filter = ("case__project", "status", "reason")
+
+
+@admin.register(KappaSnapshot)
+class KappaSnapshotAdmin(admin.ModelAdmin):
+    list_display = (
+        "project",
+        "taken_at",
+        "kind",
+        "rater_a",
+        "rater_b",
+        "task",
+        "weighting",
+        "subset",
+        "kappa",
+        "n",
+    )
+    list_filter = ("project", "kind", "task", "weighting", "subset", "trigger")
+    search_fields = ("rater_a", "rater_b")

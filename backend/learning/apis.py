@@ -1,13 +1,14 @@
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.accounts.models import Experience, Role
 from backend.accounts.permissions import IsProjectAdmin
 from backend.common.exceptions import ApplicationError
-from backend.learning import services
-from backend.learning.models import ModelVersion
+from backend.learning import selectors, services
+from backend.learning.models import AdjudicationItem, KappaSnapshot, ModelVersion, TrainingRun
 from backend.projects.selectors import project_list_for_user
 
 
@@ -58,3 +59,147 @@ class ModelVersionRollbackApi(APIView):
         return Response(
             ModelVersionOutput(services.model_version_rollback(project=_project(request, slug))).data
         )
+
+
+class TrainingRunOutput(serializers.ModelSerializer):
+    project = serializers.CharField(source="project.slug")
+    model_version = serializers.CharField(source="model_version.label", allow_null=True, default=None)
+
+    class Meta:
+        model = TrainingRun
+        fields = ["id", "project", "status", "trigger", "labels_used", "progress", "model_version", "worker",
+                  "error", "retry_of", "created_at", "started_at", "heartbeat_at", "finished_at"]  # fmt: skip
+
+
+class TrainingRunListApi(APIView):
+    """The project's trainings, newest first (admins); POST starts one by hand."""
+
+    permission_classes = [IsProjectAdmin]
+
+    @extend_schema(operation_id="learning_training_runs", responses={200: TrainingRunOutput(many=True)})
+    def get(self, request: Request, slug: str) -> Response:
+        runs = selectors.training_runs_for_project(project=_project(request, slug))[:100]
+        return Response(TrainingRunOutput(runs, many=True).data)
+
+    @extend_schema(operation_id="learning_training_start", request=None, responses={202: TrainingRunOutput})
+    def post(self, request: Request, slug: str) -> Response:
+        run = services.training_run_start(project=_project(request, slug))
+        return Response(TrainingRunOutput(run).data, status=202)
+
+
+def _run(request: Request, slug: str, run_id: int) -> TrainingRun:
+    run = selectors.training_runs_for_project(project=_project(request, slug)).filter(pk=run_id).first()
+    if run is None:
+        raise ApplicationError(f"No training run {run_id}.", code="not_found", status=404)
+    return run
+
+
+class TrainingRunDetailApi(APIView):
+    """One training with its live progress (stage, epoch, epochs, loss)."""
+
+    permission_classes = [IsProjectAdmin]
+
+    @extend_schema(operation_id="learning_training_run", responses={200: TrainingRunOutput})
+    def get(self, request: Request, slug: str, run_id: int) -> Response:
+        return Response(TrainingRunOutput(_run(request, slug, run_id)).data)
+
+
+class TrainingRunRetryApi(APIView):
+    permission_classes = [IsProjectAdmin]
+
+    @extend_schema(operation_id="learning_training_retry", request=None, responses={202: TrainingRunOutput})
+    def post(self, request: Request, slug: str, run_id: int) -> Response:
+        run = services.training_run_retry(run=_run(request, slug, run_id))
+        return Response(TrainingRunOutput(run).data, status=202)
+
+
+class KappaQuery(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=KappaSnapshot.Kind.choices, required=False)
+    task = serializers.ChoiceField(choices=["4grade", "binary"], default="4grade")
+    weighting = serializers.ChoiceField(choices=["none", "quadratic"], default="quadratic")
+    subset = serializers.ChoiceField(choices=["all", "shown", "blinded"], default="all")
+
+
+class KappaPointOutput(serializers.Serializer):
+    taken_at = serializers.DateTimeField()
+    trigger = serializers.CharField()
+    kappa = serializers.FloatField(allow_null=True)
+    ci95 = serializers.ListField(child=serializers.FloatField(allow_null=True))
+    n = serializers.IntegerField()
+    model_version = serializers.CharField(allow_null=True)
+
+
+class KappaSeriesOutput(serializers.Serializer):
+    kind = serializers.CharField()
+    rater_a = serializers.CharField()
+    rater_b = serializers.CharField()
+    points = KappaPointOutput(many=True)
+
+
+class KappaSeriesApi(APIView):
+    """Agreement over time: one series per rater pair (model vs reader or group, reader vs reader)."""
+
+    permission_classes = [IsProjectAdmin]
+
+    @extend_schema(
+        operation_id="learning_kappa", parameters=[KappaQuery], responses={200: KappaSeriesOutput(many=True)}
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        query = KappaQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        series = selectors.kappa_series(project=_project(request, slug), **query.validated_data)
+        return Response(KappaSeriesOutput(series, many=True).data)
+
+
+class AdjudicationOutput(serializers.ModelSerializer):
+    case = serializers.IntegerField(source="case_id")
+    resolved_by = serializers.CharField(source="resolved_by.username", allow_null=True, default=None)
+
+    class Meta:
+        model = AdjudicationItem
+        fields = ["id", "case", "level", "reason", "grades", "status", "resolved_grade", "resolved_by", "note",
+                  "created_at", "resolved_at"]  # fmt: skip
+
+
+def _require_senior_or_admin(request: Request) -> None:
+    profile = getattr(request.user, "reader_profile", None)
+    if profile is None or (profile.experience != Experience.SENIOR and profile.role != Role.ADMIN):
+        raise ApplicationError("Only senior readers and admins see the adjudication queue.", code="forbidden",
+                               status=403)  # fmt: skip
+
+
+class AdjudicationListApi(APIView):
+    """Levels waiting for a senior's decision (seniors and admins: it shows readers' grades)."""
+
+    @extend_schema(operation_id="learning_adjudications",
+                   parameters=[OpenApiParameter("status", str, enum=["open", "resolved"])],
+                   responses={200: AdjudicationOutput(many=True)})  # fmt: skip
+    def get(self, request: Request, slug: str) -> Response:
+        _require_senior_or_admin(request)
+        status = request.query_params.get("status", AdjudicationItem.Status.OPEN)
+        if status not in AdjudicationItem.Status.values:
+            raise ApplicationError(f"Unknown status {status!r}.", code="invalid_status")
+        items = selectors.adjudication_queue(project=_project(request, slug), status=status)[:500]
+        return Response(AdjudicationOutput(items, many=True).data)
+
+
+class AdjudicationResolveInput(serializers.Serializer):
+    grade = serializers.IntegerField(min_value=0, max_value=3)
+    note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class AdjudicationResolveApi(APIView):
+    @extend_schema(operation_id="learning_adjudication_resolve", request=AdjudicationResolveInput,
+                   responses={200: AdjudicationOutput})  # fmt: skip
+    def post(self, request: Request, slug: str, item_id: int) -> Response:
+        item = (
+            selectors.adjudication_queue(project=_project(request, slug), status="open")
+            .filter(pk=item_id)
+            .first()
+        )
+        if item is None:
+            raise ApplicationError(f"No open adjudication {item_id}.", code="not_found", status=404)
+        data = AdjudicationResolveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        item = services.adjudication_resolve(item=item, user=request.user, **data.validated_data)
+        return Response(AdjudicationOutput(item).data)

@@ -1,9 +1,17 @@
-"""The only door from Django into `ml`: file paths in, plain dataclasses and dicts out."""
+"""The only door from Django into `ml`: file paths and plain values in, plain values out."""
 
+import math
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 
+from ml.acquisition import margin
+from ml.data import StudyRecord, patient_split
+from ml.metrics import kappa_with_interval
 from ml.predict import LevelPrediction, Predictor
+from ml.train import PRESETS, Reformats, preset, train
+
+TRAINING_PRESETS = tuple(PRESETS)
 
 
 @lru_cache(maxsize=4)
@@ -15,6 +23,58 @@ def predict_study(*, checkpoint: str, ct_files: list[Path], mc_samples: int = 0)
     return _predictor(checkpoint).predict_study(ct_files, mc_samples=mc_samples)
 
 
+def json_safe(value):
+    """NaN and infinities (an undefined kappa, an empty interval) become null: JSON has no NaN."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_safe(v) for v in value]
+    return value
+
+
 def checkpoint_summary(*, checkpoint: str) -> dict:
     predictor = _predictor(checkpoint)
-    return {"config": predictor.config, "metrics": predictor.metrics}
+    return json_safe({"config": predictor.config, "metrics": predictor.metrics})
+
+
+def training_config(*, preset_name: str) -> dict:
+    return preset(preset_name).as_dict()
+
+
+def train_on_studies(
+    *, studies: Sequence[dict], out: str, preset_name: str, seed: int = 0,
+    detector_checkpoint: str | None = None, progress: Callable[[dict], None] | None = None,
+) -> dict:  # fmt: skip
+    """Train both stages on the platform's labels.
+
+    Each study: {"key", "ct_files", "grades": {level: grade}, "boxes": {level: box}}. Without a
+    box at every level of every study the detector of `detector_checkpoint` is reused.
+    """
+    records = [
+        StudyRecord(patient_id=s["key"], ct_files=[Path(f) for f in s["ct_files"]], grades=s["grades"],
+                    boxes=s["boxes"])
+        for s in studies
+    ]  # fmt: skip
+    config = preset(
+        preset_name, out=out, seed=seed, max_patients=None, detector_checkpoint=detector_checkpoint
+    )
+    split = patient_split([r.patient_id for r in records], ratios=config.split_ratios, seed=seed)
+    data = Reformats.load(records, progress)
+    return train(config, progress=progress, data=(data, split))
+
+
+def agreement(
+    *, a: Sequence[int], b: Sequence[int], labels: Sequence[int], weights: str | None,
+    groups: Sequence | None = None, n_boot: int = 300,
+) -> tuple[float, float, float]:  # fmt: skip
+    """Cohen's kappa with a bootstrap 95% interval over groups (cases)."""
+    return kappa_with_interval(a, b, labels=labels, weights=weights, groups=groups, n_boot=n_boot)
+
+
+def margin_score(*, probabilities: Sequence[Sequence[float]]) -> list[float]:
+    """Uncertainty by margin (1 - (p1 - p2)), per level."""
+    import numpy as np
+
+    return margin(np.asarray(probabilities, float)).tolist()

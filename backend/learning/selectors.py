@@ -1,4 +1,4 @@
-from backend.learning.models import LevelPrediction, ModelVersion
+from backend.learning.models import AdjudicationItem, LevelPrediction, ModelVersion
 from backend.projects.models import Project
 
 
@@ -24,3 +24,36 @@ def study_suggestions(*, project: Project, study_id: int) -> dict:
     ]  # fmt: skip
     message = "" if levels else "The model has not read this study yet."
     return {"model_version": champion.label, "levels": levels, "message": message}
+
+
+def training_runs_for_project(*, project: Project):
+    return project.training_runs.select_related("model_version", "project").order_by("-created_at")
+
+
+def kappa_series(
+    *, project: Project, kind: str | None = None, task: str = "4grade", weighting: str = "quadratic",
+    subset: str = "all",
+) -> list[dict]:  # fmt: skip
+    """Kappa over time, one series per rater pair, with intervals and the model version of each point."""
+    rows = project.kappa_snapshots.filter(task=task, weighting=weighting, subset=subset).select_related(
+        "model_version"
+    )
+    if kind:
+        rows = rows.filter(kind=kind)
+    series: dict[tuple, dict] = {}
+    for row in rows.order_by("taken_at", "pk"):
+        key = (row.kind, row.rater_a, row.rater_b)
+        entry = series.setdefault(
+            key, {"kind": row.kind, "rater_a": row.rater_a, "rater_b": row.rater_b, "points": []}
+        )
+        entry["points"].append({
+            "taken_at": row.taken_at, "trigger": row.trigger, "kappa": row.kappa, "ci95": [row.ci_low, row.ci_high],
+            "n": row.n, "model_version": row.model_version.label if row.model_version else None,
+        })  # fmt: skip
+    return list(series.values())
+
+
+def adjudication_queue(*, project: Project, status: str = AdjudicationItem.Status.OPEN):
+    return AdjudicationItem.objects.filter(case__project=project, status=status).select_related(
+        "case", "resolved_by"
+    )

@@ -13,3 +13,31 @@ urlpatterns = [
     ),  # fmt: skip
     path("projects/<slug:slug>/rollback/", apis.ModelVersionRollbackApi.as_view(), name="learning-rollback"),
 ]
+urlpatterns += [
+    path(
+        "projects/<slug:slug>/training-runs/",
+        apis.TrainingRunListApi.as_view(),
+        name="learning-training-runs",
+    ),
+    path(
+        "projects/<slug:slug>/training-runs/<int:run_id>/",
+        apis.TrainingRunDetailApi.as_view(),
+        name="learning-training-run",
+    ),
+    path(
+        "projects/<slug:slug>/training-runs/<int:run_id>/retry/",
+        apis.TrainingRunRetryApi.as_view(),
+        name="learning-training-retry",
+    ),
+    path("projects/<slug:slug>/kappa/", apis.KappaSeriesApi.as_view(), name="learning-kappa"),
+    path(
+        "projects/<slug:slug>/adjudications/",
+        apis.AdjudicationListApi.as_view(),
+        name="learning-adjudications",
+    ),
+    path(
+        "projects/<slug:slug>/adjudications/<int:item_id>/resolve/",
+        apis.AdjudicationResolveApi.as_view(),
+        name="learning-adjudication-resolve",
+    ),
+]

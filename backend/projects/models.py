@@ -25,6 +25,15 @@ class Project(models.Model):
     gate_margin = models.FloatField(
         default=0.02, help_text="quadratic kappa a challenger may lose and still win"
     )
+    reference_share = models.FloatField(
+        default=0.2, help_text="share of cases in the frozen reference set: read first, never trained on"
+    )
+    training_preset = models.CharField(
+        max_length=16, default="default", help_text="ml training preset: fast (minutes) or default"
+    )
+    kappa_every = models.PositiveIntegerField(
+        default=10, help_text="submitted readings between two agreement snapshots"
+    )
     deidentify = models.BooleanField(
         default=False, help_text="de-identify DICOM at ingest (PS3.15 basic profile)"
     )

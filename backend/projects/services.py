@@ -8,20 +8,28 @@ from backend.projects.models import AcquisitionStrategy, Membership, Project
 @transaction.atomic
 def project_create(
     *, name: str, slug: str = "", acquisition_strategy: str = AcquisitionStrategy.RANDOM,
-    blinded_share: float = 0.1, deidentify: bool = False,
+    blinded_share: float = 0.1, deidentify: bool = False, reference_share: float = 0.2,
+    retrain_threshold: int = 60, gate_margin: float = 0.02, training_preset: str = "default",
+    kappa_every: int = 10,
 ) -> Project:  # fmt: skip
     slug = slug or slugify(name)
     if Project.objects.filter(slug=slug).exists():
         raise ApplicationError(f"A project {slug!r} exists already.", code="project_exists", status=409)
-    if not 0 <= blinded_share <= 1:
-        raise ApplicationError("blinded_share must lie between 0 and 1.", code="invalid_blinded_share")
+    for name_, share in (("blinded_share", blinded_share), ("reference_share", reference_share)):
+        if not 0 <= share <= 1:
+            raise ApplicationError(f"{name_} must lie between 0 and 1.", code=f"invalid_{name_}")
+    if retrain_threshold < 1 or kappa_every < 1:
+        raise ApplicationError(
+            "retrain_threshold and kappa_every must be at least 1.", code="invalid_setting"
+        )
     if acquisition_strategy not in AcquisitionStrategy.values:
         raise ApplicationError(
             f"Unknown acquisition strategy {acquisition_strategy!r}.", code="invalid_strategy"
         )
     return Project.objects.create(
         name=name, slug=slug, acquisition_strategy=acquisition_strategy, blinded_share=blinded_share,
-        deidentify=deidentify,
+        deidentify=deidentify, reference_share=reference_share, retrain_threshold=retrain_threshold,
+        gate_margin=gate_margin, training_preset=training_preset, kappa_every=kappa_every,
     )  # fmt: skip
 
 

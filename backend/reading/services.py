@@ -1,6 +1,5 @@
 """Writes of the reading app: cases, a reader's drafts and submissions, and their history."""
 
-import hashlib
 import math
 from typing import Any
 
@@ -8,6 +7,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.common.exceptions import ApplicationError
+from backend.common.hashing import stable_unit
 from backend.common.levels import LEVELS
 from backend.imaging.models import StudyPair
 from backend.projects.models import Project
@@ -16,10 +16,20 @@ from backend.reading.models import AnnotationEvent, Assignment, Case, LevelAnnot
 _UNSET = object()
 
 
-def _unit_hash(*parts: object) -> float:
-    """A stable number in [0, 1) from the parts: blinding and cold-start order survive restarts."""
-    digest = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
+REFERENCE_PRIORITY = 100.0  # above any uncertainty score: the reference set is read first
+
+
+def case_in_reference_set(*, project: Project, study_uid: str) -> bool:
+    """Whether a case belongs to the project's frozen reference set (never trained on)."""
+    return stable_unit(project.slug, study_uid, "reference") < project.reference_share
+
+
+def case_cold_start_priority(*, project: Project, study_uid: str) -> float:
+    """Random order until a model exists; the reference set is read first so the gate has ground."""
+    random = stable_unit(project.slug, study_uid, "random")
+    return (
+        REFERENCE_PRIORITY + random if case_in_reference_set(project=project, study_uid=study_uid) else random
+    )
 
 
 def case_sync_for_project(*, project: Project) -> list[Case]:
@@ -31,8 +41,8 @@ def case_sync_for_project(*, project: Project) -> list[Case]:
         Case(
             project=project,
             pair=pair,
-            blinded=_unit_hash(project.pk, pair.ct_study.study_uid, "blind") < project.blinded_share,
-            priority=_unit_hash(project.pk, pair.ct_study.study_uid, "random"),  # random until a model exists
+            blinded=stable_unit(project.slug, pair.ct_study.study_uid, "blind") < project.blinded_share,
+            priority=case_cold_start_priority(project=project, study_uid=pair.ct_study.study_uid),
         )
         for pair in pairs.select_related("ct_study")
     ]
@@ -122,8 +132,14 @@ def level_annotation_save(
 
 
 @transaction.atomic
-def assignment_submit(*, assignment: Assignment, user, time_spent_s: float = 0.0) -> Assignment:
-    """Submit a reading: every level must have a grade. Records the reading time."""
+def assignment_submit(
+    *, assignment: Assignment, user, time_spent_s: float = 0.0, notify_learning: bool = True
+) -> Assignment:
+    """Submit a reading: every level must have a grade. Records the reading time.
+
+    Once committed, the learning loop hears of it (consensus, adjudication, agreement, retraining);
+    a caller that drives the loop itself (the simulation) passes notify_learning=False.
+    """
     assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
     if assignment.reader_id != user.pk:
         raise ApplicationError("This is another reader's reading.", code="not_yours", status=403)
@@ -145,4 +161,9 @@ def assignment_submit(*, assignment: Assignment, user, time_spent_s: float = 0.0
     for annotation in assignment.levels.all():
         AnnotationEvent.objects.create(annotation=annotation, user=user, action="submit",
                                        before=_snapshot(annotation), after=_snapshot(annotation))  # fmt: skip
+    if notify_learning:
+        from backend.learning.tasks import labels_submitted
+
+        project_id = assignment.case.project_id
+        transaction.on_commit(lambda: labels_submitted.delay(project_id))
     return assignment

@@ -46,7 +46,7 @@ def project(checkpoint):
 def test_new_ct_studies_wait_for_a_champion_then_get_suggestions(project, checkpoint):
     _, path = checkpoint
     assert PreAnnotationRequest.objects.filter(status="pending").count() == 3
-    assert preannotation_requests_process() == {"done": 0, "failed": 0, "waiting": 3}
+    assert preannotation_requests_process() == {"done": 0, "failed": 0, "waiting": 3, "project_ids": []}
     version = model_version_register(project=project, checkpoint=path)
     assert (version.number, version.status) == (1, "challenger") and version.config[
         "classifier"

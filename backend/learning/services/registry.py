@@ -1,4 +1,4 @@
-"""Writes of the learning app: the model registry and pre-annotation."""
+"""The model registry and pre-annotation."""
 
 import logging
 from pathlib import Path
@@ -11,7 +11,7 @@ from backend.common.exceptions import ApplicationError
 from backend.imaging.models import Instance, PreAnnotationRequest, Study
 from backend.learning import ml_bridge
 from backend.learning.models import LevelPrediction, ModelVersion
-from backend.projects.models import Project
+from backend.projects.models import AcquisitionStrategy, Project
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +72,19 @@ def model_version_rollback(*, project: Project) -> ModelVersion:
     return previous
 
 
+BALD_SAMPLES = 10
+
+
 def study_preannotate(*, study: Study, version: ModelVersion) -> list[LevelPrediction]:
-    """Run a version on a CT study and store its per-level predictions (replacing earlier ones)."""
+    """Run a version on a CT study and store its per-level predictions (replacing earlier ones).
+
+    Projects that rank by BALD get MC-dropout samples, hence mutual information, too.
+    """
     files = [Path(i.file.path) for i in Instance.objects.filter(series__study=study).only("file")]
-    predictions = ml_bridge.predict_study(checkpoint=version.checkpoint, ct_files=files)
+    mc_samples = BALD_SAMPLES if version.project.acquisition_strategy == AcquisitionStrategy.BALD else 0
+    predictions = ml_bridge.predict_study(
+        checkpoint=version.checkpoint, ct_files=files, mc_samples=mc_samples
+    )
     rows = []
     with transaction.atomic():
         LevelPrediction.objects.filter(model_version=version, study=study).delete()
@@ -92,6 +101,7 @@ def study_preannotate(*, study: Study, version: ModelVersion) -> list[LevelPredi
 def preannotation_requests_process(*, limit: int = 100) -> dict[str, int]:
     """Serve pending pre-annotation requests with each project's champion; without one they wait."""
     done = failed = waiting = 0
+    served: set[int] = set()
     for request in PreAnnotationRequest.objects.filter(
         status=PreAnnotationRequest.Status.PENDING
     ).select_related("study")[:limit]:
@@ -106,6 +116,7 @@ def preannotation_requests_process(*, limit: int = 100) -> dict[str, int]:
         try:
             for champion in champions:
                 study_preannotate(study=request.study, version=champion)
+                served.add(champion.project_id)
             request.status = PreAnnotationRequest.Status.DONE
             done += 1
         except Exception:
@@ -113,4 +124,4 @@ def preannotation_requests_process(*, limit: int = 100) -> dict[str, int]:
             request.status = PreAnnotationRequest.Status.FAILED
             failed += 1
         request.save(update_fields=["status"])
-    return {"done": done, "failed": failed, "waiting": waiting}
+    return {"done": done, "failed": failed, "waiting": waiting, "project_ids": sorted(served)}

@@ -1,0 +1,231 @@
+"""Training runs: start (never two per project), execute through `ml`, reap dead ones, retry."""
+
+import logging
+import time
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from backend.common.exceptions import ApplicationError
+from backend.common.levels import LEVELS
+from backend.imaging.models import Instance
+from backend.learning import ml_bridge
+from backend.learning.models import ModelVersion, ReferenceLabel, TrainingRun
+from backend.learning.services.gate import model_version_gate
+from backend.projects.models import Project
+
+logger = logging.getLogger(__name__)
+
+MIN_TRAINING_STUDIES = 3
+
+
+def training_labels_count(*, project: Project) -> int:
+    """Reference labels that a training may use (the frozen reference set never is)."""
+    return ReferenceLabel.objects.filter(case__project=project, frozen=False).count()
+
+
+def training_run_start(
+    *, project: Project, trigger: str = TrainingRun.Trigger.MANUAL, retry_of: TrainingRun | None = None
+) -> TrainingRun:
+    """Queue a training of the project's model; 409 while another one is queued or running."""
+    if trigger not in TrainingRun.Trigger.values:
+        raise ApplicationError(f"Unknown trigger {trigger!r}.", code="invalid_trigger")
+    try:
+        with transaction.atomic():
+            run = TrainingRun.objects.create(project=project, trigger=trigger, retry_of=retry_of,
+                                             labels_used=training_labels_count(project=project))  # fmt: skip
+    except IntegrityError:
+        raise ApplicationError(
+            "A training of this project is queued or running already.", code="training_active", status=409
+        ) from None
+    from backend.learning.tasks import train_model
+
+    transaction.on_commit(lambda: train_model.apply_async((run.pk,), queue=settings.TRAINING_QUEUE))
+    return run
+
+
+def training_run_maybe_start(*, project: Project) -> TrainingRun | None:
+    """Start a training once `retrain_threshold` new training labels came in since the last one."""
+    if TrainingRun.objects.filter(project=project, status__in=TrainingRun.ACTIVE).exists():
+        return None
+    last = project.training_runs.exclude(status=TrainingRun.Status.FAILED).aggregate(n=Max("labels_used"))[
+        "n"
+    ]
+    if training_labels_count(project=project) - (last or 0) < project.retrain_threshold:
+        return None
+    studies = (
+        ReferenceLabel.objects.filter(case__project=project, frozen=False).values("case").distinct().count()
+    )
+    if studies < MIN_TRAINING_STUDIES:
+        return None
+    try:
+        return training_run_start(project=project, trigger=TrainingRun.Trigger.THRESHOLD)
+    except ApplicationError:  # another process started one meanwhile
+        return None
+
+
+def training_runs_start_scheduled() -> list[TrainingRun]:
+    """The nightly retraining: every project with new labels since its last training."""
+    started = []
+    for project in Project.objects.all():
+        last = project.training_runs.exclude(status=TrainingRun.Status.FAILED).aggregate(
+            n=Max("labels_used")
+        )["n"]
+        if training_labels_count(project=project) > (last or 0):
+            try:
+                started.append(training_run_start(project=project, trigger=TrainingRun.Trigger.SCHEDULE))
+            except ApplicationError:
+                continue
+    return started
+
+
+def training_run_retry(*, run: TrainingRun) -> TrainingRun:
+    if run.status != TrainingRun.Status.FAILED:
+        raise ApplicationError("Only a failed training can be retried.", code="not_failed", status=409)
+    return training_run_start(project=run.project, trigger=run.trigger, retry_of=run)
+
+
+def _training_studies(*, project: Project) -> list[dict]:
+    """Per read CT study of the training pool: its files, reference grades and boxes."""
+    labels = ReferenceLabel.objects.filter(case__project=project, frozen=False).select_related("case__pair")
+    by_study: dict[int, dict] = defaultdict(lambda: {"grades": {}, "boxes": {}})
+    for label in labels:
+        study = by_study[label.case.pair.ct_study_id]
+        study["grades"][label.level] = label.grade
+        if label.box:
+            study["boxes"][label.level] = label.box
+    files = defaultdict(list)
+    for study_id, path in Instance.objects.filter(series__study_id__in=by_study).values_list(
+        "series__study_id", "file"
+    ):
+        files[study_id].append(str(Path(settings.MEDIA_ROOT) / path))
+    return [
+        {"key": f"study-{sid}", "ct_files": sorted(files[sid]), **v} for sid, v in sorted(by_study.items())
+    ]
+
+
+class _Progress:
+    """The ml progress callback: keeps the run's progress and heartbeat, a write every few seconds."""
+
+    def __init__(self, run: TrainingRun, config_epochs: dict[str, int], every_s: float = 2.0) -> None:
+        self.run, self.epochs, self.every_s, self.last = run, config_epochs, every_s, 0.0
+
+    def __call__(self, info: dict) -> None:
+        stage = info.get("stage", "")
+        state = dict(self.run.progress)
+        if stage in ("detector_epoch", "classifier_epoch"):
+            kind = stage.split("_")[0]
+            state.update(stage=kind, epoch=info.get("epoch"), epochs=self.epochs[kind], loss=info.get("loss"),
+                         history=[*state.get("history", []), {**info, "stage": kind}][-200:])  # fmt: skip
+        elif stage == "load":
+            state.update(stage="load", done=info.get("done"), total=info.get("total"))
+        else:
+            state.update(stage=stage or state.get("stage"), step_loss=info.get("loss"))
+        self.run.progress = state
+        now = time.monotonic()
+        if now - self.last >= self.every_s or stage.endswith("_epoch"):
+            self.last = now
+            TrainingRun.objects.filter(pk=self.run.pk).update(progress=state, heartbeat_at=timezone.now())
+
+
+def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
+    """Train, register the version, then let the gate decide; any failure leaves it failed."""
+    claimed = TrainingRun.objects.filter(pk=run_id, status=TrainingRun.Status.QUEUED).update(
+        status=TrainingRun.Status.RUNNING,
+        started_at=timezone.now(),
+        heartbeat_at=timezone.now(),
+        worker=worker,
+    )
+    run = TrainingRun.objects.select_related("project").get(pk=run_id)
+    if not claimed:
+        logger.warning("training run %s is %s, not queued: skipped", run_id, run.status)
+        return run
+    project = run.project
+    with transaction.atomic():
+        number = (
+            ModelVersion.objects.select_for_update().filter(project=project).aggregate(n=Max("number"))["n"]
+            or 0
+        ) + 1
+        version = ModelVersion.objects.create(
+            project=project, number=number, status=ModelVersion.Status.TRAINING
+        )
+        run.model_version = version
+        run.save(update_fields=["model_version"])
+    try:
+        studies = _training_studies(project=project)
+        if len(studies) < MIN_TRAINING_STUDIES:
+            raise ApplicationError(
+                f"Training needs at least {MIN_TRAINING_STUDIES} read studies outside the reference set; "
+                f"there are {len(studies)}.", code="too_few_labels",
+            )  # fmt: skip
+        champion = project.model_versions.filter(status=ModelVersion.Status.CHAMPION).first()
+        all_boxes = all(len(s["boxes"]) == len(LEVELS) for s in studies)
+        if not all_boxes and champion is None:
+            raise ApplicationError(
+                "The readers drew no ROI boxes and no champion detector exists to reuse.", code="no_boxes"
+            )
+        config = ml_bridge.training_config(preset_name=project.training_preset)
+        progress = _Progress(
+            run, {"detector": config["detector_epochs"], "classifier": config["classifier_epochs"]}
+        )
+        out = Path(settings.MODELS_DIR) / project.slug / f"v{number}"
+        result = ml_bridge.train_on_studies(
+            studies=studies, out=str(out), preset_name=project.training_preset, seed=number,
+            detector_checkpoint=None if all_boxes else champion.checkpoint, progress=progress,
+        )  # fmt: skip
+        summary = ml_bridge.checkpoint_summary(checkpoint=result["checkpoint"])
+        with transaction.atomic():
+            version.checkpoint, version.config, version.metrics = (
+                result["checkpoint"],
+                summary["config"],
+                summary["metrics"],
+            )
+            version.training_snapshot = {
+                "labels": sum(len(s["grades"]) for s in studies), "studies": [s["key"] for s in studies],
+                "trained_at": timezone.now().isoformat(), "detector_reused": not all_boxes,
+            }  # fmt: skip
+            version.status = ModelVersion.Status.CHALLENGER
+            version.save()
+            run.status, run.finished_at = TrainingRun.Status.SUCCEEDED, timezone.now()
+            run.progress = {**run.progress, "stage": "done"}
+            run.save(update_fields=["status", "finished_at", "progress"])
+    except ApplicationError as exc:
+        logger.warning("training run %s failed: %s", run_id, exc.message)
+        training_run_fail(run=run, error=exc.message)
+        return run
+    except Exception as exc:
+        logger.exception("training run %s failed", run_id)
+        message = f"{type(exc).__name__}: {exc}"
+        training_run_fail(run=run, error=message)
+        return run
+    model_version_gate(version=version)
+    return run
+
+
+def training_run_fail(*, run: TrainingRun, error: str) -> None:
+    """The run and its unfinished version end as failed; a champion is never touched."""
+    with transaction.atomic():
+        TrainingRun.objects.filter(pk=run.pk).update(
+            status=TrainingRun.Status.FAILED, error=error, finished_at=timezone.now()
+        )
+        if run.model_version_id:
+            ModelVersion.objects.filter(pk=run.model_version_id, status=ModelVersion.Status.TRAINING).update(
+                status=ModelVersion.Status.FAILED, error=error
+            )
+    run.refresh_from_db()
+
+
+def training_runs_reap(*, worker: str | None = None, stale_after_s: float | None = None) -> int:
+    """Fail runs whose worker died: those of a (re)starting worker, and those silent for too long."""
+    stale_after_s = settings.TRAINING_STALE_AFTER_S if stale_after_s is None else stale_after_s
+    dead = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING)
+    found = list(dead.filter(worker=worker)) if worker else []
+    found += list(dead.filter(heartbeat_at__lt=timezone.now() - timedelta(seconds=stale_after_s)))
+    for run in {r.pk: r for r in found}.values():
+        training_run_fail(run=run, error=f"The worker {run.worker or '?'} stopped during training.")
+    return len({r.pk for r in found})
