@@ -26,19 +26,18 @@ import {
 } from "@cornerstonejs/tools";
 
 import { initCornerstone } from "./init";
-import { loadSeriesStack } from "./dicomweb";
+import { registerStack, type SeriesMetadata } from "./dicomweb";
 import { LevelLines, drawOverlay, type OverlayState } from "./overlay";
 
 export type ViewportKey = "ctAxial" | "mrAxial" | "ctSagittal" | "mrSagittal";
 export type Preset = "ctBone" | "ctSoft" | "mrAuto";
 export type Box = [number, number, number, number];
 
+/** The three series' metadata, each being fetched (null: the case has no such series). */
 export interface ViewerSeries {
-  ctStudyUid: string;
-  mrStudyUid: string;
-  ctSeriesUid: string | null;
-  mrAxialSeriesUid: string | null;
-  mrSagittalSeriesUid: string | null;
+  ctAxial: Promise<SeriesMetadata> | null;
+  mrAxial: Promise<SeriesMetadata> | null;
+  mrSagittal: Promise<SeriesMetadata> | null;
 }
 
 export interface LevelIndex {
@@ -89,7 +88,6 @@ export class ReadingViewer {
   private readonly stackGroupId = `reading-stack-${this.id}`;
   private readonly sagittalGroupId = `reading-sagittal-${this.id}`;
   private readonly volumeId = `cornerstoneStreamingImageVolume:reading-ct-${this.id}`;
-  private readonly abort = new AbortController();
   private readonly svgs: Partial<Record<ViewportKey, SVGSVGElement>> = {};
   private readonly listeners: Array<() => void> = [];
   private stacks: Partial<Record<ViewportKey, string[]>> = {};
@@ -193,12 +191,12 @@ export class ReadingViewer {
   /** Fetches each series' metadata and shows its stack at the given level as soon as it has it
    * (the CT does not wait for the MR), then loads every image, the CT volume included. */
   async load(series: ViewerSeries, levels: LevelIndex[], current: number): Promise<void> {
-    const signal = this.abort.signal;
     const at = levels[current] ?? { ct: null, mr: null };
-    const show = async (key: ViewportKey, study: string, uid: string | null, index: (ids: string[]) => number | null) => {
-      if (!uid) return [];
-      const { imageIds } = await loadSeriesStack(study, uid, signal);
-      if (this.destroyed || !imageIds.length) return [];
+    const show = async (key: "ctAxial" | "mrAxial" | "mrSagittal", index: (ids: string[]) => number | null) => {
+      const metadata = await series[key];
+      if (!metadata || this.destroyed) return [];
+      const imageIds = registerStack(metadata);
+      if (!imageIds.length) return [];
       this.stacks[key] = imageIds;
       if (key === "ctAxial") {
         this.ctLines = levels.map((l) => levelLine(l.ct === null ? undefined : imageIds[l.ct]));
@@ -212,9 +210,9 @@ export class ReadingViewer {
       return imageIds;
     };
     const [ct, mr, sag] = await Promise.all([
-      show("ctAxial", series.ctStudyUid, series.ctSeriesUid, () => at.ct),
-      show("mrAxial", series.mrStudyUid, series.mrAxialSeriesUid, () => at.mr),
-      show("mrSagittal", series.mrStudyUid, series.mrSagittalSeriesUid, () => null),
+      show("ctAxial", () => at.ct),
+      show("mrAxial", () => at.mr),
+      show("mrSagittal", () => null),
     ]);
     if (this.destroyed) return;
     this.redraw("mrSagittal");
@@ -381,7 +379,6 @@ export class ReadingViewer {
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    this.abort.abort();
     window.clearTimeout(this.boxTimer);
     this.listeners.forEach((remove) => remove());
     Object.values(this.svgs).forEach((svg) => svg?.remove());

@@ -2,6 +2,7 @@
 // first of React StrictMode's double mount, even while it still loads).
 import { useEffect, useRef, useState } from "react";
 
+import { fetchSeriesMetadata } from "../cornerstone/dicomweb";
 import { ReadingViewer, type Box, type ViewportKey } from "../cornerstone/viewer";
 import type { OverlayState } from "../cornerstone/overlay";
 import type { CaseDetail } from "./readingApi";
@@ -26,6 +27,20 @@ export function useReadingViewer(detail: CaseDetail, initialLevel: number, overl
   useEffect(() => {
     let cancelled = false;
     let created: ReadingViewer | null = null;
+    const abort = new AbortController();
+    const positions = detail.level_positions;
+    const fetchSeries = (study: string, uid: string | null) => {
+      if (!uid) return null;
+      const fetched = fetchSeriesMetadata(study, uid, abort.signal);
+      fetched.catch(() => {}); // reported through load()
+      return fetched;
+    };
+    // the metadata requests go out at once, while Cornerstone starts and the viewports are made
+    const series = {
+      ctAxial: fetchSeries(detail.ct_study_uid, positions.ct_series_uid),
+      mrAxial: fetchSeries(detail.mr_study_uid, positions.mr_axial_series_uid),
+      mrSagittal: fetchSeries(detail.mr_study_uid, positions.mr_sagittal_series_uid),
+    };
     const found = {
       ctAxial: elements.ctAxial.current!, mrAxial: elements.mrAxial.current!,
       ctSagittal: elements.ctSagittal.current!, mrSagittal: elements.mrSagittal.current!,
@@ -54,16 +69,8 @@ export function useReadingViewer(detail: CaseDetail, initialLevel: number, overl
         if (cancelled) return made.destroy();
         viewer.current = made;
         made.setOverlay(latest.current.overlay);
-        const positions = detail.level_positions;
         const levels = positions.levels.map((p) => ({ ct: p.ct_index, mr: p.mr_index }));
-        return made.load(
-          {
-            ctStudyUid: detail.ct_study_uid, mrStudyUid: detail.mr_study_uid, ctSeriesUid: positions.ct_series_uid,
-            mrAxialSeriesUid: positions.mr_axial_series_uid, mrSagittalSeriesUid: positions.mr_sagittal_series_uid,
-          },
-          levels,
-          initialLevel,
-        );
+        return made.load(series, levels, initialLevel);
       })
       .catch((caught) => {
         if (caught?.name === "AbortError") return;
@@ -72,6 +79,7 @@ export function useReadingViewer(detail: CaseDetail, initialLevel: number, overl
       });
     return () => {
       cancelled = true;
+      abort.abort();
       created?.destroy();
       viewer.current = null;
     };
