@@ -1,10 +1,16 @@
-import { useEffect, useState } from "react";
+import { Suspense, lazy, useEffect, useState } from "react";
 import { Navigate, Route, Routes, useNavigate } from "react-router-dom";
 
 import { ApiError, Me, fetchMe, logout } from "./api";
 import { LoginPage } from "./pages/LoginPage";
-import { ReadingPage } from "./pages/ReadingPage";
 import { WorklistPage } from "./pages/WorklistPage";
+
+// The reading view carries Cornerstone3D (a few MB): the login page goes without it; a signed-in
+// reader's browser fetches it at once (in the background on the worklist), and a reading URL
+// asks for it while the session is still being checked.
+const loadReadingPage = () => import("./pages/ReadingPage").then((m) => ({ default: m.ReadingPage }));
+const ReadingPage = lazy(loadReadingPage);
+if (window.location.pathname.startsWith("/read/")) void loadReadingPage();
 
 export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
@@ -18,6 +24,10 @@ export function App() {
         setMe(null);
       });
   }, []);
+
+  useEffect(() => {
+    if (me) void loadReadingPage();
+  }, [me]);
 
   if (me === undefined) return <p className="loading">Loading…</p>;
 
@@ -41,7 +51,18 @@ export function App() {
       <Routes>
         <Route path="/login" element={me ? <Navigate to="/worklist" /> : <LoginPage onLogin={setMe} />} />
         <Route path="/worklist" element={me ? <WorklistPage me={me} /> : <Navigate to="/login" />} />
-        <Route path="/read/:id" element={me ? <ReadingPage /> : <Navigate to="/login" />} />
+        <Route
+          path="/read/:id"
+          element={
+            me ? (
+              <Suspense fallback={<p className="loading">Loading the reading view…</p>}>
+                <ReadingPage />
+              </Suspense>
+            ) : (
+              <Navigate to="/login" />
+            )
+          }
+        />
         <Route path="*" element={<Navigate to={me ? "/worklist" : "/login"} />} />
       </Routes>
     </>
