@@ -65,39 +65,15 @@ def media_root(tmp_path_factory):
         yield root
 
 
-@pytest.fixture(scope="session")
-def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, media_root):
-    """A real `celery worker` process on the configured broker, using the test database."""
-    env = dict(
-        os.environ, DATABASE_URL=database_url_of_test_db(), PYTHONUNBUFFERED="1", MEDIA_ROOT=str(media_root)
-    )
-    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+def start_celery_worker(*, hostname: str, queues: str, log_path: Path, env: dict) -> subprocess.Popen:
+    """A real `celery worker` process (solo pool) on the configured broker; returns once it is ready."""
     log = log_path.open("w")
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "backend.config",
-            "worker",
-            "--pool",
-            "solo",
-            "--concurrency",
-            "1",
-            "--loglevel",
-            "INFO",
-            "--without-gossip",
-            "--without-mingle",
-            "--hostname",
-            f"test-{os.getpid()}@%h",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    deadline = time.monotonic() + 60
+        [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "--pool", "solo", "--concurrency", "1",
+         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--hostname", hostname, "-Q", queues],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"the Celery worker exited early:\n{log_path.read_text()}")
@@ -107,13 +83,32 @@ def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, 
     else:
         process.kill()
         raise RuntimeError(f"the Celery worker did not start:\n{log_path.read_text()}")
-    yield process
+    return process
+
+
+def stop_celery_worker(process: subprocess.Popen) -> None:
     process.terminate()
     try:
         process.wait(timeout=20)
     except subprocess.TimeoutExpired:
         process.kill()
-    log.close()
+
+
+def worker_env(media_root: Path) -> dict:
+    return dict(
+        os.environ, DATABASE_URL=database_url_of_test_db(), PYTHONUNBUFFERED="1", MEDIA_ROOT=str(media_root),
+        MODELS_DIR=str(media_root / "models"),
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, media_root):
+    """A real `celery worker` process on the configured broker, using the test database."""
+    log_path = tmp_path_factory.mktemp("worker") / "worker.log"
+    process = start_celery_worker(hostname=f"test-{os.getpid()}@%h", queues="celery,training", log_path=log_path,
+                                  env=worker_env(media_root))  # fmt: skip
+    yield process
+    stop_celery_worker(process)
 
 
 def chromium_path() -> str | None:

@@ -7,9 +7,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from backend.common.exceptions import ApplicationError
+from backend.common.tasks import task_send
 from backend.imaging.ingest import Ingester, IngestOutcome
 from backend.imaging.models import IngestJob, Patient, Study, StudyPair
 from backend.projects.models import Project
@@ -38,6 +40,13 @@ def ingest_job_create(*, source: str, project: Project | None, user=None, stagin
     )  # fmt: skip
 
 
+def _preannotation_wake() -> None:
+    """New CT studies get the champion's suggestions now rather than at the next scheduled pass."""
+    from backend.learning.tasks import preannotate_pending
+
+    task_send(preannotate_pending)
+
+
 def ingest_job_run(*, job: IngestJob, paths: Iterable[Path] | None = None,
                    progress: Callable[[IngestOutcome], None] | None = None) -> IngestJob:  # fmt: skip
     """Ingest the job's files (its staging folder unless paths are given), keeping its counters current."""
@@ -60,6 +69,12 @@ def ingest_job_run(*, job: IngestJob, paths: Iterable[Path] | None = None,
                 job.save(update_fields=["processed_files", "stored", "duplicates", "failed", "errors"])
         for patient in Patient.objects.filter(patient_id__in=patients):
             study_pair_auto(patient=patient)
+        if job.project is not None:
+            from backend.reading.services import case_sync_for_project
+
+            case_sync_for_project(project=job.project)
+        if job.stored:
+            transaction.on_commit(_preannotation_wake)
         job.status = IngestJob.Status.DONE
     except Exception:
         job.status = IngestJob.Status.FAILED

@@ -9,6 +9,7 @@ from django.utils import timezone
 from backend.common.exceptions import ApplicationError
 from backend.common.hashing import stable_unit
 from backend.common.levels import LEVELS
+from backend.common.tasks import task_send
 from backend.imaging.models import StudyPair
 from backend.projects.models import Project
 from backend.reading.models import AnnotationEvent, Assignment, Case, LevelAnnotation
@@ -165,5 +166,5 @@ def assignment_submit(
         from backend.learning.tasks import labels_submitted
 
         project_id = assignment.case.project_id
-        transaction.on_commit(lambda: labels_submitted.delay(project_id))
+        transaction.on_commit(lambda: task_send(labels_submitted, project_id))
     return assignment

@@ -27,7 +27,6 @@ from backend.reading.models import Case
 from backend.reading.services import (
     assignment_open,
     assignment_submit,
-    case_sync_for_project,
     level_annotation_save,
 )
 from tests.backend import dicom_files as F
@@ -52,7 +51,7 @@ def project(tmp_path):
         F.write_series(tmp_path / f"mr{k}", 2, patient_id=f"P{k}", modality="MR", study_date=date(2025, 1, 5))
     ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
                    paths=sorted(tmp_path.rglob("*.dcm")))  # fmt: skip
-    assert len(case_sync_for_project(project=project)) == 3
+    assert project.cases.count() == 3  # ingestion makes the cases
     return project
 
 

@@ -39,26 +39,19 @@ from backend.reading.services import (
     case_sync_for_project,
     level_annotation_save,
 )
-from ml.train import preset, train
 from tests.backend.factories import ReaderFactory
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture(scope="module")
-def cohort(tmp_path_factory):
-    from ml.synthetic import CohortConfig, generate_cohort
-
-    root = tmp_path_factory.mktemp("loop-cohort")
-    generate_cohort(CohortConfig(out=root, patients=8, seed=5, image_size=96))
-    return root
+@pytest.fixture
+def cohort(loop_cohort):
+    return loop_cohort
 
 
-@pytest.fixture(scope="module")
-def checkpoint(cohort, tmp_path_factory):
-    out = tmp_path_factory.mktemp("loop-model")
-    train(preset("smoke", cohort=str(cohort), out=str(out), classifier_epochs=1, detector_epochs=1))
-    return str(out / "model.pt")
+@pytest.fixture
+def checkpoint(loop_checkpoint):
+    return loop_checkpoint
 
 
 def _project(cohort, **settings):

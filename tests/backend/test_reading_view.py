@@ -93,14 +93,13 @@ def test_plain_single_image_series_get_positions_too(tmp_path):
     from backend.imaging.models import IngestJob
     from backend.imaging.services import ingest_job_create, ingest_job_run
     from backend.projects.services import project_create
-    from backend.reading.services import case_sync_for_project
 
     project = project_create(name="Plain", slug="plain", blinded_share=0.0)
     F.write_series(tmp_path / "ct", 10, patient_id="P1", study_date=date(2025, 1, 1))
     F.write_series(tmp_path / "mr", 3, patient_id="P1", modality="MR", study_date=date(2025, 1, 2))
     ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
                    paths=sorted(tmp_path.rglob("*.dcm")))  # fmt: skip
-    (case,) = case_sync_for_project(project=project)
+    (case,) = project.cases.all()  # ingestion made it
     positions = selectors.case_level_positions(case=case)
     assert [p["ct_index"] for p in positions["levels"]] == [1, 3, 4, 5, 6, 8]
     assert [p["mr_index"] for p in positions["levels"]] == [0, 1, 1, 1, 1, 2]

@@ -8,6 +8,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from backend.common.exceptions import ApplicationError
+from backend.common.tasks import task_send
 from backend.imaging.models import Instance, PreAnnotationRequest, Study
 from backend.learning import ml_bridge
 from backend.learning.models import LevelPrediction, ModelVersion
@@ -47,7 +48,14 @@ def model_version_promote(*, version: ModelVersion) -> ModelVersion:
     waiting = PreAnnotationRequest.objects.filter(status=PreAnnotationRequest.Status.PENDING).values("study")
     studies = Study.objects.filter(projects=version.project, modality="CT").exclude(pk__in=waiting)
     PreAnnotationRequest.objects.bulk_create([PreAnnotationRequest(study=s) for s in studies])
+    transaction.on_commit(_preannotation_wake)
     return version
+
+
+def _preannotation_wake() -> None:
+    from backend.learning.tasks import preannotate_pending
+
+    task_send(preannotate_pending)
 
 
 @transaction.atomic

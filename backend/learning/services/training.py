@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from backend.common.exceptions import ApplicationError
 from backend.common.levels import LEVELS
+from backend.common.tasks import task_send
 from backend.imaging.models import Instance
 from backend.learning import ml_bridge
 from backend.learning.models import ModelVersion, ReferenceLabel, TrainingRun
@@ -45,7 +46,11 @@ def training_run_start(
         ) from None
     from backend.learning.tasks import train_model
 
-    transaction.on_commit(lambda: train_model.apply_async((run.pk,), queue=settings.TRAINING_QUEUE))
+    def send() -> None:
+        if not task_send(train_model, run.pk, queue=settings.TRAINING_QUEUE):
+            training_run_fail(run=run, error="The task queue is unreachable; retry when it is back.")
+
+    transaction.on_commit(send)
     return run
 
 
@@ -191,19 +196,26 @@ def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
             }  # fmt: skip
             version.status = ModelVersion.Status.CHALLENGER
             version.save()
-            run.status, run.finished_at = TrainingRun.Status.SUCCEEDED, timezone.now()
-            run.progress = {**run.progress, "stage": "done"}
-            run.save(update_fields=["status", "finished_at", "progress"])
+            run.progress = {**run.progress, "stage": "gate"}
+            run.save(update_fields=["progress"])
     except ApplicationError as exc:
         logger.warning("training run %s failed: %s", run_id, exc.message)
         training_run_fail(run=run, error=exc.message)
         return run
     except Exception as exc:
         logger.exception("training run %s failed", run_id)
-        message = f"{type(exc).__name__}: {exc}"
-        training_run_fail(run=run, error=message)
+        training_run_fail(run=run, error=f"{type(exc).__name__}: {exc}")
         return run
-    model_version_gate(version=version)
+    try:
+        model_version_gate(version=version)
+    except Exception as exc:  # the trained challenger stays; an admin can evaluate and promote it by hand
+        logger.exception("the gate failed on %s", version)
+        ModelVersion.objects.filter(pk=version.pk).update(
+            metrics={**version.metrics, "gate": {"promoted": False, "reason": f"gate failed: {exc}"}}
+        )
+    run.status, run.finished_at = TrainingRun.Status.SUCCEEDED, timezone.now()
+    run.progress = {**run.progress, "stage": "done"}
+    run.save(update_fields=["status", "finished_at", "progress"])
     return run
 
 
