@@ -31,7 +31,6 @@ from backend.reading.models import Assignment, Case
 from backend.reading.services import (
     assignment_open,
     assignment_submit,
-    case_in_reference_set,
     level_annotation_save,
 )
 from ml.synthetic.readers import SimulatedReader, make_reader, read_level
@@ -116,7 +115,7 @@ def simulate_reading(
     turn = 0
     while (case := _next_case(project=project)) is not None:
         truth = truth_by_patient[case.pair.patient.patient_id]
-        frozen = case_in_reference_set(project=project, study_uid=case.pair.ct_study.study_uid)
+        frozen = case.in_reference_set
         readers = (
             panel
             if frozen

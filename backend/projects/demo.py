@@ -20,9 +20,22 @@ DEMO_USERS = [
 DEMO_SLUG = "demo"
 
 
-def demo_seed(*, patients: int, cohort_dir: Path | None = None, log=print) -> Project:
-    """Idempotent: accounts, the demo project, and (when patients > 0) its cohort ingested."""
-    project = project_get_or_create(slug=DEMO_SLUG, name="Demo: cervical stenosis")
+DEMO_PROJECT_SETTINGS = dict(
+    acquisition_strategy="entropy", blinded_share=0.1, reference_share=0.25, retrain_threshold=12,
+    training_preset="fast", kappa_every=2,
+)  # fmt: skip
+
+
+def demo_seed(
+    *, patients: int, cohort_dir: Path | None = None, simulated_share: float = 0.5, log=print
+) -> Project:
+    """Idempotent: accounts, the demo project, and (when patients > 0) its cohort ingested.
+
+    Simulated readers then read the reference set and `simulated_share` of the other cases, with
+    the learning loop running (a first model trained and promoted, suggestions, priorities,
+    agreement), so the dashboards have data and the demo readers find suggestions.
+    """
+    project = project_get_or_create(slug=DEMO_SLUG, name="Demo: cervical stenosis", **DEMO_PROJECT_SETTINGS)
     log("Demo accounts (username / password):")
     for username, password, experience, role in DEMO_USERS:
         profile, created = reader_ensure(
@@ -43,4 +56,23 @@ def demo_seed(*, patients: int, cohort_dir: Path | None = None, log=print) -> Pr
     log(f"Demo cohort: {job.stored} instances stored, {job.duplicates} already there, {job.failed} rejected")
     case_sync_for_project(project=project)  # ingestion made them; pairs an admin fixed since are caught here
     log(f"Demo cases: {project.cases.count()}")
+    if simulated_share > 0:
+        _demo_simulated_reading(project=project, cohort_dir=cohort_dir, share=simulated_share, log=log)
     return project
+
+
+def _demo_simulated_reading(*, project: Project, cohort_dir: Path, share: float, log) -> None:
+    from backend.learning.simulation import simulate_reading, simulation_panel_ensure
+
+    panel = simulation_panel_ensure(project=project, seniors=1, juniors=1, seed=2026)
+    if project.cases.filter(assignments__reader__in=[m.user for m in panel]).exists():
+        log("Demo reading by simulated readers: done already")
+        return
+    pool = [c for c in project.cases.select_related("pair__ct_study")
+            if not c.in_reference_set]  # fmt: skip
+    to_read = round(len(pool) * share)
+    log(
+        f"Simulated readers read the reference set and {to_read} of {len(pool)} other cases; the model learns ..."
+    )
+    simulate_reading(project=project, cohort_dir=cohort_dir, panel=panel, max_labels=6 * to_read, seed=2026,
+                     log=log)  # fmt: skip

@@ -38,6 +38,7 @@ def project_member_add(*, project: Project, user) -> Membership:
     return membership
 
 
-def project_get_or_create(*, slug: str, name: str = "") -> Project:
+def project_get_or_create(*, slug: str, name: str = "", **settings) -> Project:
+    """The project of that slug; created with these settings when missing."""
     project = Project.objects.filter(slug=slug).first()
-    return project or project_create(name=name or slug, slug=slug)
+    return project or project_create(name=name or slug, slug=slug, **settings)

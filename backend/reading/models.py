@@ -14,6 +14,9 @@ class Case(models.Model):
     pair = models.ForeignKey(StudyPair, on_delete=models.CASCADE, related_name="cases")
     blinded = models.BooleanField(default=False, help_text="read without model suggestions")
     priority = models.FloatField(default=0.0, help_text="active-learning priority; higher is read first")
+    in_reference_set = models.BooleanField(
+        default=False, help_text="in the project's frozen reference set: read first, never trained on"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -20,33 +20,41 @@ _UNSET = object()
 REFERENCE_PRIORITY = 100.0  # above any uncertainty score: the reference set is read first
 
 
-def case_in_reference_set(*, project: Project, study_uid: str) -> bool:
-    """Whether a case belongs to the project's frozen reference set (never trained on)."""
-    return stable_unit(project.slug, study_uid, "reference") < project.reference_share
-
-
-def case_cold_start_priority(*, project: Project, study_uid: str) -> float:
+def case_cold_start_priority(*, case: Case) -> float:
     """Random order until a model exists; the reference set is read first so the gate has ground."""
-    random = stable_unit(project.slug, study_uid, "random")
-    return (
-        REFERENCE_PRIORITY + random if case_in_reference_set(project=project, study_uid=study_uid) else random
-    )
+    random = stable_unit(case.project.slug, case.pair.ct_study.study_uid, "random")
+    return REFERENCE_PRIORITY + random if case.in_reference_set else random
 
 
+@transaction.atomic
 def case_sync_for_project(*, project: Project) -> list[Case]:
-    """A case for every paired CT study of the project that has none yet (idempotent)."""
+    """A case for every paired CT study of the project that has none yet (idempotent).
+
+    New cases join the frozen reference set while it holds less than `reference_share` of all
+    cases (in a random order within a batch), so even a small project gets one and it stays the
+    share it should be as studies arrive.
+    """
+    Project.objects.select_for_update().filter(pk=project.pk).first()  # one sync per project at a time
     pairs = StudyPair.objects.filter(ct_study__projects=project, mr_study__isnull=False).exclude(
         cases__project=project
     )
-    created = [
-        Case(
-            project=project,
-            pair=pair,
+    pairs = sorted(
+        pairs.select_related("ct_study"),
+        key=lambda p: stable_unit(project.slug, p.ct_study.study_uid, "order"),
+    )
+    total = project.cases.count()
+    in_reference = project.cases.filter(in_reference_set=True).count()
+    created = []
+    for pair in pairs:
+        total += 1
+        reference = in_reference < math.floor(project.reference_share * total + 0.5)
+        in_reference += reference
+        case = Case(
+            project=project, pair=pair, in_reference_set=reference,
             blinded=stable_unit(project.slug, pair.ct_study.study_uid, "blind") < project.blinded_share,
-            priority=case_cold_start_priority(project=project, study_uid=pair.ct_study.study_uid),
-        )
-        for pair in pairs.select_related("ct_study")
-    ]
+        )  # fmt: skip
+        case.priority = case_cold_start_priority(case=case)
+        created.append(case)
     return Case.objects.bulk_create(created, ignore_conflicts=True)
 
 

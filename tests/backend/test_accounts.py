@@ -114,7 +114,11 @@ def test_seed_demo_is_idempotent(capsys, tmp_path):
     call_command("seed_demo", "--patients", "2", "--cohort-dir", str(tmp_path / "cohort"))
     from backend.accounts.models import ReaderProfile
 
-    assert sorted(ReaderProfile.objects.values_list("user__username", "experience", "role")) == [
+    assert sorted(
+        ReaderProfile.objects.exclude(user__username__startswith="sim-").values_list(
+            "user__username", "experience", "role"
+        )
+    ) == [
         ("admin", "senior", "admin"),
         ("junior", "junior", "reader"),
         ("senior", "senior", "reader"),
@@ -130,4 +134,7 @@ def test_seed_demo_is_idempotent(capsys, tmp_path):
         Study.objects.get(modality="CT", patient__patient_id__endswith="0001").projects.values_list(
             "memberships__user__username", flat=True
         )
-    ) == {"admin", "senior", "junior"}
+    ) >= {"admin", "senior", "junior"}
+    read = Case.objects.filter(project__slug="demo", assignments__status="submitted").distinct()
+    assert [c.in_reference_set for c in read] == [True], "simulated readers read the reference set first"
+    assert "Demo reading by simulated readers: done already" in out

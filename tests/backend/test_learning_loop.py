@@ -35,7 +35,6 @@ from backend.reading.models import Case
 from backend.reading.services import (
     assignment_open,
     assignment_submit,
-    case_in_reference_set,
     case_sync_for_project,
     level_annotation_save,
 )
@@ -75,6 +74,13 @@ def _member(project, **kwargs):
     profile = ReaderFactory(**kwargs)
     project_member_add(project=project, user=profile.user)
     return profile
+
+
+def test_the_reference_set_holds_its_share_even_in_a_small_project(cohort):
+    project = _project(cohort, reference_share=0.25)
+    assert project.cases.count() == 8 and project.cases.filter(in_reference_set=True).count() == 2
+    assert all(c.priority >= 100 for c in project.cases.filter(in_reference_set=True))
+    assert all(c.priority < 1 for c in project.cases.filter(in_reference_set=False))
 
 
 def test_consensus_prefers_seniors_then_the_majority_and_breaks_ties_upwards():
@@ -170,9 +176,7 @@ def test_kappa_snapshots_match_scikit_learn_and_split_blinded_from_shown(cohort,
 def test_priorities_follow_the_champions_uncertainty_with_the_reference_set_first(cohort, checkpoint):
     project = _project(cohort, reference_share=0.3, acquisition_strategy="entropy")
     cases = list(Case.objects.filter(project=project).select_related("pair__ct_study"))
-    reference = [
-        c for c in cases if case_in_reference_set(project=project, study_uid=c.pair.ct_study.study_uid)
-    ]
+    reference = [c for c in cases if c.in_reference_set]
     assert 0 < len(reference) < len(cases)
     version = model_version_promote(version=model_version_register(project=project, checkpoint=checkpoint))
     preannotation_cycle()  # predictions, then priorities

@@ -10,7 +10,6 @@ from backend.common.exceptions import ApplicationError
 from backend.learning.models import AdjudicationItem, LevelPrediction, ModelVersion, ReferenceLabel
 from backend.projects.models import Project
 from backend.reading.models import Case, LevelAnnotation
-from backend.reading.services import case_in_reference_set
 
 DISAGREEMENT = 2  # grades apart before a senior must decide
 
@@ -81,7 +80,7 @@ def reference_labels_update(*, project: Project) -> dict[str, int]:
         labels.append(ReferenceLabel(
             case=case, level=level, grade=grade, source=source, n_readers=len(grades),
             box=_mean_box([b for *_, b in reads if b]),
-            frozen=case_in_reference_set(project=project, study_uid=case.pair.ct_study.study_uid),
+            frozen=case.in_reference_set,
         ))  # fmt: skip
     with transaction.atomic():
         AdjudicationItem.objects.bulk_create(new_items, ignore_conflicts=True)
@@ -128,6 +127,6 @@ def adjudication_resolve(*, item: AdjudicationItem, user, grade: int, note: str 
     ReferenceLabel.objects.update_or_create(
         case=case, level=item.level,
         defaults={"grade": grade, "source": ReferenceLabel.Source.ADJUDICATED, "n_readers": n_readers,
-                  "frozen": case_in_reference_set(project=case.project, study_uid=case.pair.ct_study.study_uid)},
+                  "frozen": case.in_reference_set},
     )  # fmt: skip
     return item

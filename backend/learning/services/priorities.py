@@ -7,7 +7,7 @@ from backend.learning import ml_bridge
 from backend.learning.models import LevelPrediction, ModelVersion
 from backend.projects.models import AcquisitionStrategy, Project
 from backend.reading.models import Assignment, Case
-from backend.reading.services import REFERENCE_PRIORITY, case_in_reference_set
+from backend.reading.services import REFERENCE_PRIORITY
 
 
 def _uncertainty(strategy: str, predictions: list[LevelPrediction]) -> float:
@@ -35,7 +35,7 @@ def case_priorities_update(*, project: Project) -> int:
     for case in cases:
         uid = case.pair.ct_study.study_uid
         random = stable_unit(project.slug, uid, "random")
-        if case_in_reference_set(project=project, study_uid=uid):
+        if case.in_reference_set:
             case.priority = REFERENCE_PRIORITY + random
         elif predictions.get(case.pair.ct_study_id):
             case.priority = 1.0 + _uncertainty(

@@ -71,9 +71,11 @@ class Command(BaseCommand):
             job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
             paths=sorted(cohort_dir.rglob("*.dcm")),
         )
-        cases = case_sync_for_project(project=project)
+        case_sync_for_project(project=project)
+        reference = project.cases.filter(in_reference_set=True).count()
         self.stdout.write(
-            f"Ingested {job.stored} instances ({job.duplicates} known); {len(cases)} new cases."
+            f"Ingested {job.stored} instances ({job.duplicates} known); {project.cases.count()} cases,"
+            f" {reference} in the frozen reference set."
         )
         readers = o["readers"]
         seniors = o["seniors"] if o["seniors"] is not None else max(1, readers // 3)
