@@ -7,6 +7,7 @@ to end through the detector's boxes; save one checkpoint bundle that `Predictor`
 """
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -55,6 +56,9 @@ class TrainConfig:
     detector_lr: float = 0.01
     detector_batch: int = 4
     detector_checkpoint: str | None = None  # reuse a trained detector (e.g. when a cohort has no boxes)
+    init_from: str | None = None  # warm start both stages from an earlier checkpoint of the same networks
+    min_detector_steps: int = 0  # small cohorts: more epochs, so the detector still sees enough batches
+    min_classifier_steps: int = 0
     classifier: str = "small_cnn"
     classifier_epochs: int = 60
     classifier_lr: float = 2e-3
@@ -73,7 +77,10 @@ class TrainConfig:
 
 PRESETS: dict[str, dict] = {
     "smoke": dict(max_patients=12, detector_epochs=2, classifier_epochs=3, patience=3, classifier_batch=32),
-    "fast": dict(detector_epochs=4, classifier_epochs=12, patience=5),  # the platform's demo loop: minutes
+    # The platform's loop: a few minutes on CPU whatever the number of labels, warm-started from the champion.
+    "fast": dict(
+        detector_epochs=4, classifier_epochs=12, patience=5, min_detector_steps=200, min_classifier_steps=300
+    ),
     "default": {},
     "paper": dict(classifier="efficientnet_b0", classifier_lr=1e-3, classifier_epochs=60, patience=12),
 }
@@ -196,6 +203,20 @@ def train(
     return result
 
 
+# Below this many validation levels the kappa is too noisy to pick an epoch or stop early on
+# (it would keep the first, barely trained, weights): the last weights are kept instead.
+MIN_VAL_LEVELS_TO_SELECT = 30
+
+
+def _warm_start(model: nn.Module, config: TrainConfig, stage: str) -> None:
+    """Start from an earlier checkpoint's weights of this stage when it is the same network."""
+    if not config.init_from:
+        return
+    bundle = torch.load(config.init_from, map_location="cpu", weights_only=False)
+    if bundle[stage]["name"] == getattr(config, stage):
+        model.load_state_dict(bundle[stage]["state"])
+
+
 def _train_detector(config, data: Reformats, split, device, amp, out: Path, progress) -> tuple[dict, dict]:
     if config.detector_checkpoint:
         bundle = torch.load(config.detector_checkpoint, map_location="cpu", weights_only=False)
@@ -214,10 +235,12 @@ def _train_detector(config, data: Reformats, split, device, amp, out: Path, prog
         dataset, batch_size=config.detector_batch, shuffle=True, collate_fn=detection_collate,
         generator=torch.Generator().manual_seed(config.seed),
     )  # fmt: skip
+    _warm_start(model, config, "detector")
+    epochs = max(config.detector_epochs, math.ceil(config.min_detector_steps / len(loader)))
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.SGD(params, lr=config.detector_lr, momentum=0.9, weight_decay=config.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=config.detector_lr, total_steps=config.detector_epochs * len(loader), pct_start=0.15
+        optimizer, max_lr=config.detector_lr, total_steps=epochs * len(loader), pct_start=0.15
     )
     scaler = torch.amp.GradScaler("cuda") if amp else None
     resume = out / "detector_last.pt"
@@ -241,7 +264,7 @@ def _train_detector(config, data: Reformats, split, device, amp, out: Path, prog
             progress(info)
 
     val_ids = [pid for pid in split["val"] if data.records[pid].boxes]
-    for epoch in range(start_epoch, config.detector_epochs):
+    for epoch in range(start_epoch, epochs):
         loss = train_one_epoch_detector(
             model, optimizer, loader, device, scaler=scaler, amp=amp, progress=step_progress
         )
@@ -290,6 +313,7 @@ def find_boxes(model: nn.Module, data: Reformats, ids: list[str], device, batch:
 
 def _train_classifier(config, data: Reformats, split, device, amp, out: Path, progress) -> tuple[dict, list]:
     model = build_classifier(config.classifier).to(device)
+    _warm_start(model, config, "classifier")
     train_set = ROIDataset(data.roi_samples(split["train"]), train=True, seed=config.seed)
     val_set = ROIDataset(data.roi_samples(split["val"]), train=False)
     loader = DataLoader(
@@ -302,7 +326,8 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.classifier_lr, weight_decay=config.weight_decay
     )
-    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=config.classifier_epochs)
+    epochs = max(config.classifier_epochs, math.ceil(config.min_classifier_steps / max(1, len(loader))))
+    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=epochs)
     scaler = torch.amp.GradScaler("cuda") if amp else None
     # Validation QWK jumps from epoch to epoch; an average of the weights is steadier to pick from.
     ema = (
@@ -323,9 +348,9 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
             history, stale = state["history"], state["stale"]
             if ema is not None:
                 ema.load_state_dict(state["ema"])
-    for epoch in range(start_epoch, config.classifier_epochs):
-        if stale >= config.patience:
-            break
+    for epoch in range(start_epoch, epochs):
+        if stale >= config.patience and epoch * len(loader) >= config.min_classifier_steps:
+            break  # early stopping, once the minimum number of steps is done
         loss = train_one_epoch_classifier(
             model, optimizer, loader, device, criterion, scaler=scaler, amp=amp, progress=progress,
             after_step=(lambda: ema.update_parameters(model)) if ema is not None else None,
@@ -338,8 +363,8 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
                         "val_accuracy": round(float((labels == predicted).mean()), 4)})  # fmt: skip
         if progress:
             progress({"stage": "classifier_epoch", **history[-1]})
-        if val_qwk > best:
-            best, stale = val_qwk, 0
+        if val_qwk > best or len(val_set) < MIN_VAL_LEVELS_TO_SELECT:
+            best, stale = max(best, val_qwk), 0
             best_state = {k: v.detach().cpu().clone() for k, v in kept.state_dict().items()}
         else:
             stale += 1

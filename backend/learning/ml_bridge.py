@@ -45,21 +45,22 @@ def training_config(*, preset_name: str) -> dict:
 
 def train_on_studies(
     *, studies: Sequence[dict], out: str, preset_name: str, seed: int = 0,
-    detector_checkpoint: str | None = None, progress: Callable[[dict], None] | None = None,
+    detector_checkpoint: str | None = None, init_from: str | None = None,
+    progress: Callable[[dict], None] | None = None,
 ) -> dict:  # fmt: skip
     """Train both stages on the platform's labels.
 
     Each study: {"key", "ct_files", "grades": {level: grade}, "boxes": {level: box}}. Without a
-    box at every level of every study the detector of `detector_checkpoint` is reused.
+    box at every level of every study the detector of `detector_checkpoint` is reused. With
+    `init_from` (the champion) both networks start from its weights.
     """
     records = [
         StudyRecord(patient_id=s["key"], ct_files=[Path(f) for f in s["ct_files"]], grades=s["grades"],
                     boxes=s["boxes"])
         for s in studies
     ]  # fmt: skip
-    config = preset(
-        preset_name, out=out, seed=seed, max_patients=None, detector_checkpoint=detector_checkpoint
-    )
+    config = preset(preset_name, out=out, seed=seed, max_patients=None, detector_checkpoint=detector_checkpoint,
+                    init_from=init_from)  # fmt: skip
     split = patient_split([r.patient_id for r in records], ratios=config.split_ratios, seed=seed)
     data = Reformats.load(records, progress)
     return train(config, progress=progress, data=(data, split))

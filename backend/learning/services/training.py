@@ -181,7 +181,8 @@ def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
         out = Path(settings.MODELS_DIR) / project.slug / f"v{number}"
         result = ml_bridge.train_on_studies(
             studies=studies, out=str(out), preset_name=project.training_preset, seed=number,
-            detector_checkpoint=None if all_boxes else champion.checkpoint, progress=progress,
+            detector_checkpoint=None if all_boxes else champion.checkpoint,
+            init_from=champion.checkpoint if champion else None, progress=progress,
         )  # fmt: skip
         summary = ml_bridge.checkpoint_summary(checkpoint=result["checkpoint"])
         with transaction.atomic():
@@ -193,6 +194,7 @@ def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
             version.training_snapshot = {
                 "labels": sum(len(s["grades"]) for s in studies), "studies": [s["key"] for s in studies],
                 "trained_at": timezone.now().isoformat(), "detector_reused": not all_boxes,
+                "warm_start": champion.label if champion else None,
             }  # fmt: skip
             version.status = ModelVersion.Status.CHALLENGER
             version.save()
