@@ -51,7 +51,7 @@ def run_loop(*, cohort: Path, work: Path, strategy: str, seed: int, args) -> dic
         [*manage, "simulate_reading", "--cohort-dir", str(cohort), "--project", f"le-seed{seed}",
          "--strategy", strategy, "--seed", str(seed), "--readers", str(args.readers),
          "--retrain-every", str(args.retrain_every), "--preset", args.preset,
-         "--reference-share", str(args.reference_share), "--json", str(out)]
+         "--reference-share", str(args.reference_share), "--json", str(out), "--stop-at-kappa", str(args.target)]
         + (["--max-labels", str(args.max_labels)] if args.max_labels else []),
         env=env, check=True, cwd=ROOT,
     )  # fmt: skip
@@ -73,12 +73,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--patients", type=int, default=80)
+    parser.add_argument("--patients", type=int, default=60)
     parser.add_argument("--image-size", type=int, default=128, help="smaller images: the loop runs faster")
     parser.add_argument("--strategies", default="random,entropy,bald")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--readers", type=int, default=3)
-    parser.add_argument("--retrain-every", type=int, default=36)
+    parser.add_argument("--retrain-every", type=int, default=24)
     parser.add_argument("--reference-share", type=float, default=0.25)
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--max-labels", type=int, default=None)

@@ -107,9 +107,11 @@ def _next_case(*, project: Project) -> Case | None:
 
 def simulate_reading(
     *, project: Project, cohort_dir: Path, panel: list[PanelMember], reads_per_case: int = 1,
-    max_labels: int | None = None, seed: int = 0, log: Callable[[str], None] = print,
+    max_labels: int | None = None, stop_at_kappa: float | None = None, seed: int = 0,
+    log: Callable[[str], None] = print,
 ) -> list[dict]:  # fmt: skip
-    """Run the loop until every case is read (or max_labels training labels); returns the learning curve."""
+    """Run the loop until every case is read, max_labels training labels are in, or a new version's
+    reference kappa reaches stop_at_kappa; returns the learning curve."""
     truth_by_patient = manifest_levels(cohort_dir=cohort_dir)
     curve: list[dict] = []
     turn = 0
@@ -147,5 +149,8 @@ def simulate_reading(
                 f" reference kappa {ref.get('kappa_quadratic', float('nan')):.3f} (n={ref.get('n', 0)})"
                 f"{' promoted' if point['promoted'] else ''}{' ' + run.error if run.error else ''}")  # fmt: skip
         if max_labels is not None and labels >= max_labels:
+            break
+        reached = curve and outcome["training_run"] and (curve[-1]["reference"].get("kappa_quadratic") or -1)
+        if stop_at_kappa is not None and reached and reached >= stop_at_kappa:
             break
     return curve

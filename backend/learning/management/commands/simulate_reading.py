@@ -41,6 +41,10 @@ class Command(BaseCommand):
         parser.add_argument(
             "--max-labels", type=int, default=None, help="stop after this many training labels"
         )
+        parser.add_argument(
+            "--stop-at-kappa", type=float, default=None,
+            help="stop once a new version's quadratic kappa on the reference set reaches this",
+        )  # fmt: skip
         parser.add_argument("--cohort-dir", type=Path, default=None)
         parser.add_argument(
             "--image-size", type=int, default=None, help="synthetic image size (smaller: faster)"
@@ -85,7 +89,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Readers: {', '.join(m.user.username for m in panel)}; reading ...")
         curve = simulate_reading(
             project=project, cohort_dir=cohort_dir, panel=panel, reads_per_case=o["reads_per_case"],
-            max_labels=o["max_labels"], seed=o["seed"], log=self.stdout.write,
+            max_labels=o["max_labels"], stop_at_kappa=o["stop_at_kappa"], seed=o["seed"], log=self.stdout.write,
         )  # fmt: skip
         summary = {"project": project.slug, "strategy": project.acquisition_strategy, "curve": curve}
         if o["json"]:
