@@ -53,6 +53,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
 class LevelPredictionAdmin(admin.ModelAdmin):
     list_display = ("model_version", "study", "level", "grade", "binary_probability", "entropy")
     list_filter = ("model_version", "level")
+    search_fields = ("study__study_uid", "study__patient__patient_id")
 
 
 @admin.register(TrainingRun)
@@ -69,6 +70,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     )
     list_filter = ("project", "status", "trigger")
     readonly_fields = ("progress", "heartbeat_at", "worker", "error")
+    search_fields = ("project__slug", "worker")
     actions = ["retry"]
 
     @admin.action(description="Retry failed trainings")
@@ -84,12 +86,14 @@ class TrainingRunAdmin(admin.ModelAdmin):
 class ReferenceLabelAdmin(admin.ModelAdmin):
     list_display = ("case", "level", "grade", "source", "n_readers", "frozen", "updated_at")
     list_filter = ("case__project", "source", "frozen", "level")
+    search_fields = ("case__pair__patient__patient_id",)
 
 
 @admin.register(AdjudicationItem)
 class AdjudicationItemAdmin(admin.ModelAdmin):
     list_display = ("case", "level", "reason", "status", "resolved_grade", "resolved_by", "created_at")
     list_filter = ("case__project", "status", "reason")
+    search_fields = ("case__pair__patient__patient_id",)
 
 
 @admin.register(KappaSnapshot)

@@ -16,9 +16,19 @@ class ProjectAdmin(admin.ModelAdmin):
         "slug",
         "acquisition_strategy",
         "blinded_share",
+        "reference_share",
         "retrain_threshold",
+        "training_preset",
         "deidentify",
     )
+    list_filter = ("acquisition_strategy", "training_preset")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [MembershipInline]
+
+
+@admin.register(Membership)
+class MembershipAdmin(admin.ModelAdmin):
+    list_display = ("user", "project", "created_at")
+    list_filter = ("project",)
+    search_fields = ("user__username", "project__slug")

@@ -29,3 +29,18 @@ class AnnotationEventAdmin(admin.ModelAdmin):
     list_display = ("annotation", "user", "action", "at")
     list_filter = ("action",)
     readonly_fields = ("annotation", "user", "action", "before", "after", "at")
+
+
+@admin.register(LevelAnnotation)
+class LevelAnnotationAdmin(admin.ModelAdmin):
+    list_display = (
+        "assignment",
+        "level",
+        "grade",
+        "model_version_shown",
+        "suggestion_shown",
+        "version",
+        "updated_at",
+    )
+    list_filter = ("assignment__case__project", "level", "grade", "suggestion_shown")
+    search_fields = ("assignment__reader__username", "model_version_shown")

@@ -180,3 +180,20 @@ def test_spa_shell_is_served_for_app_routes(client):
         response = client.get(route)
         assert response.status_code == 200, route
         assert b'<div id="root">' in b"".join(response.streaming_content)
+
+
+@pytest.mark.django_db
+def test_every_model_has_an_admin_page_that_lists_filters_and_searches(admin_client):
+    from django.apps import apps
+    from django.contrib import admin
+    from django.urls import reverse
+
+    models = [m for m in apps.get_models() if m.__module__.startswith("backend.")]
+    missing = [m.__name__ for m in models if m not in admin.site._registry]
+    assert not missing, f"models without an admin: {missing}"
+    for model in models:
+        model_admin = admin.site._registry[model]
+        assert model_admin.list_filter or model_admin.search_fields, f"{model.__name__}: no filters or search"
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        query = "?q=x" if model_admin.search_fields else ""
+        assert admin_client.get(url + query).status_code == 200, model.__name__
