@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "backend.reading",
     "backend.learning",
     "backend.exports",
+    "backend.dashboard",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,7 @@ api_patterns = [
     path("reading/", include("backend.reading.urls")),
     path("learning/", include("backend.learning.urls")),
     path("exports/", include("backend.exports.urls")),
+    path("dashboard/", include("backend.dashboard.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
 ]

@@ -1,0 +1,112 @@
+"""Dashboard data for project admins: thin views over the dashboard selectors (readers 403, anonymous 401)."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backend.accounts.permissions import IsProjectAdmin
+from backend.dashboard import model_selectors, outputs, selectors, worker_selectors
+from backend.learning.models import KappaSnapshot
+
+
+class DashboardApi(APIView):
+    permission_classes = [IsAuthenticated, IsProjectAdmin]
+
+
+class ProjectListApi(DashboardApi):
+    @extend_schema(
+        operation_id="dashboard_projects", responses={200: outputs.DashboardProjectOutput(many=True)}
+    )
+    def get(self, request: Request) -> Response:
+        return Response(list(selectors.project_list_for_dashboard()))
+
+
+def _project_view(operation_id: str, output, read, description: str):
+    """A GET of one project's dashboard data: the selector `read(project=...)` answers as it is."""
+
+    class ProjectDashboardApi(DashboardApi):
+        @extend_schema(operation_id=operation_id, responses={200: output}, description=description)
+        def get(self, request: Request, slug: str) -> Response:
+            return Response(read(project=selectors.project_for_dashboard(slug=slug)))
+
+    ProjectDashboardApi.__name__ = ProjectDashboardApi.__qualname__ = (
+        f"{operation_id.title().replace('_', '')}Api"
+    )
+    return ProjectDashboardApi
+
+
+SummaryApi = _project_view(
+    "dashboard_summary", outputs.SummaryOutput, selectors.dashboard_summary,
+    "The first screen: cases read, the champion, a training under way, open adjudications, model vs groups.",
+)  # fmt: skip
+LabelingProgressApi = _project_view(
+    "dashboard_labeling_progress", outputs.LabelingProgressOutput, selectors.labeling_progress,
+    "Submitted levels, readings and cases per day (with running totals) and per reader.",
+)  # fmt: skip
+GradeDistributionApi = _project_view(
+    "dashboard_grade_distribution", outputs.GradeDistributionOutput, selectors.grade_distribution,
+    "Grades 0-3 of the reference labels and of each reader group's submitted levels.",
+)  # fmt: skip
+ConfusionMatrixApi = _project_view(
+    "dashboard_confusion_matrix", outputs.ConfusionMatrixOutput, model_selectors.champion_confusion_matrix,
+    "The champion's confusion matrix on the frozen reference set (rows: reference grade).",
+)  # fmt: skip
+ModelRegistryApi = _project_view(
+    "dashboard_model_registry", outputs.RegistryRowOutput(many=True), model_selectors.model_registry,
+    "Every model version with its reference-set metrics, training labels and the gate's decision.",
+)  # fmt: skip
+LabelEfficiencyApi = _project_view(
+    "dashboard_label_efficiency", outputs.LabelEfficiencyOutput, model_selectors.label_efficiency,
+    "Training labels vs reference kappa of the project's versions; the benchmark's strategy curves if run.",
+)  # fmt: skip
+AdjudicationSummaryApi = _project_view(
+    "dashboard_adjudication_summary", outputs.AdjudicationSummaryOutput, selectors.adjudication_summary,
+    "Open and resolved adjudications, open ones by reason and level, the oldest open one.",
+)  # fmt: skip
+
+
+class KappaQuery(serializers.Serializer):
+    task = serializers.ChoiceField(choices=["4grade", "binary"], default="4grade")
+    weighting = serializers.ChoiceField(choices=["none", "quadratic"], default="quadratic")
+
+
+class KappaTimelineQuery(KappaQuery):
+    subset = serializers.ChoiceField(choices=["all", "shown", "blinded"], default="all")
+    kind = serializers.MultipleChoiceField(
+        choices=KappaSnapshot.Kind.choices, required=False,
+        help_text="rater pairs to plot (repeatable); default: model vs groups and group vs group",
+    )  # fmt: skip
+
+
+class KappaTimelineApi(DashboardApi):
+    @extend_schema(operation_id="dashboard_kappa_timeline", parameters=[KappaTimelineQuery],
+                   responses={200: outputs.KappaTimelineOutput},
+                   description="Kappa over time per rater pair, with intervals and the versions' promotions.")  # fmt: skip
+    def get(self, request: Request, slug: str) -> Response:
+        query = KappaTimelineQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        params = dict(query.validated_data)
+        kinds = tuple(sorted(params.pop("kind", None) or model_selectors.TIMELINE_KINDS))
+        project = selectors.project_for_dashboard(slug=slug)
+        return Response(model_selectors.kappa_timeline(project=project, kinds=kinds, **params))
+
+
+class KappaBySubsetApi(DashboardApi):
+    @extend_schema(operation_id="dashboard_kappa_by_subset", parameters=[KappaQuery],
+                   responses={200: outputs.KappaBySubsetOutput},
+                   description="The latest kappa on all cases, on cases shown with suggestions and on blinded ones.")  # fmt: skip
+    def get(self, request: Request, slug: str) -> Response:
+        query = KappaQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        project = selectors.project_for_dashboard(slug=slug)
+        return Response(model_selectors.kappa_by_subset(project=project, **query.validated_data))
+
+
+class WorkersHealthApi(DashboardApi):
+    @extend_schema(operation_id="dashboard_workers", responses={200: outputs.WorkersHealthOutput},
+                   description="Database, broker and Celery workers, and the tasks waiting on each queue.")  # fmt: skip
+    def get(self, request: Request) -> Response:
+        return Response(worker_selectors.workers_health())

@@ -1,0 +1,253 @@
+"""The shapes the dashboard endpoints answer with (documented in the OpenAPI schema).
+
+The views return the selectors' dicts as they are: these serializers describe them for the schema;
+running thousands of kappa points through DRF fields would cost more than the queries themselves.
+"""
+
+from rest_framework import serializers
+
+
+def _ci95():
+    return serializers.ListField(child=serializers.FloatField(allow_null=True), min_length=2, max_length=2)
+
+
+def _grade_counts():
+    return serializers.ListField(child=serializers.IntegerField(), min_length=4, max_length=4)
+
+
+class DashboardProjectOutput(serializers.Serializer):
+    slug = serializers.SlugField()
+    name = serializers.CharField()
+
+
+class ChampionSummaryOutput(serializers.Serializer):
+    model_version = serializers.CharField()
+    promoted_at = serializers.DateTimeField(allow_null=True)
+    reference_kappa = serializers.FloatField(allow_null=True)
+
+
+class ActiveTrainingOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    progress = serializers.JSONField()
+    labels_used = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+
+
+class GroupKappaOutput(serializers.Serializer):
+    group = serializers.CharField()
+    kappa = serializers.FloatField(allow_null=True)
+    ci95 = _ci95()
+    n = serializers.IntegerField()
+    taken_at = serializers.DateTimeField()
+
+
+class SummaryOutput(serializers.Serializer):
+    project = DashboardProjectOutput()
+    cases = serializers.IntegerField()
+    reference_cases = serializers.IntegerField()
+    cases_read = serializers.IntegerField()
+    readings = serializers.IntegerField()
+    levels_submitted = serializers.IntegerField()
+    readers = serializers.IntegerField()
+    champion = ChampionSummaryOutput(allow_null=True)
+    active_training = ActiveTrainingOutput(allow_null=True)
+    open_adjudications = serializers.IntegerField()
+    model_vs_groups = GroupKappaOutput(many=True)
+
+
+class ProgressDayOutput(serializers.Serializer):
+    day = serializers.DateField()
+    levels = serializers.IntegerField()
+    readings = serializers.IntegerField()
+    cases = serializers.IntegerField(help_text="cases read for the first time that day")
+    cumulative_levels = serializers.IntegerField()
+    cumulative_readings = serializers.IntegerField()
+    cumulative_cases = serializers.IntegerField()
+
+
+class ReaderProgressOutput(serializers.Serializer):
+    reader = serializers.CharField()
+    experience = serializers.CharField()
+    done = serializers.IntegerField()
+    drafts = serializers.IntegerField()
+    remaining = serializers.IntegerField()
+    levels = serializers.IntegerField()
+    median_seconds = serializers.FloatField(allow_null=True, help_text="median time per submitted case")
+    mean_seconds = serializers.FloatField(allow_null=True)
+
+
+class LabelingProgressOutput(serializers.Serializer):
+    total_cases = serializers.IntegerField()
+    by_day = ProgressDayOutput(many=True)
+    by_reader = ReaderProgressOutput(many=True)
+
+
+class ReferenceGradesOutput(serializers.Serializer):
+    frozen = _grade_counts()
+    training = _grade_counts()
+
+
+class GroupGradesOutput(serializers.Serializer):
+    experience = serializers.CharField()
+    counts = _grade_counts()
+    total = serializers.IntegerField()
+
+
+class GradeDistributionOutput(serializers.Serializer):
+    grades = serializers.ListField(child=serializers.IntegerField())
+    reference = ReferenceGradesOutput()
+    reader_groups = GroupGradesOutput(many=True)
+
+
+class TimelineKappaPointOutput(serializers.Serializer):
+    taken_at = serializers.DateTimeField()
+    trigger = serializers.CharField()
+    kappa = serializers.FloatField(allow_null=True)
+    ci95 = _ci95()
+    n = serializers.IntegerField()
+    model_version = serializers.CharField(allow_null=True)
+
+
+class KappaTimelineSeriesOutput(serializers.Serializer):
+    kind = serializers.CharField()
+    rater_a = serializers.CharField()
+    rater_b = serializers.CharField()
+    points = TimelineKappaPointOutput(many=True)
+
+
+class PromotionOutput(serializers.Serializer):
+    model_version = serializers.CharField()
+    number = serializers.IntegerField()
+    status = serializers.CharField()
+    promoted_at = serializers.DateTimeField()
+
+
+class KappaTimelineOutput(serializers.Serializer):
+    task = serializers.CharField()
+    weighting = serializers.CharField()
+    subset = serializers.CharField()
+    series = KappaTimelineSeriesOutput(many=True)
+    promotions = PromotionOutput(many=True)
+
+
+class KappaSubsetRowOutput(serializers.Serializer):
+    kind = serializers.CharField()
+    rater_a = serializers.CharField()
+    rater_b = serializers.CharField()
+    subset = serializers.ChoiceField(choices=["all", "shown", "blinded"])
+    kappa = serializers.FloatField(allow_null=True)
+    ci95 = _ci95()
+    n = serializers.IntegerField()
+    taken_at = serializers.DateTimeField()
+    model_version = serializers.CharField(allow_null=True)
+
+
+class KappaBySubsetOutput(serializers.Serializer):
+    task = serializers.CharField()
+    weighting = serializers.CharField()
+    rows = KappaSubsetRowOutput(many=True)
+
+
+class ReferenceMetricsOutput(serializers.Serializer):
+    n = serializers.IntegerField(allow_null=True)
+    kappa_quadratic = serializers.FloatField(allow_null=True)
+    kappa_quadratic_ci95 = _ci95()
+    accuracy = serializers.FloatField(allow_null=True)
+    binary_kappa = serializers.FloatField(allow_null=True)
+
+
+class ConfusionMatrixOutput(ReferenceMetricsOutput):
+    model_version = serializers.CharField(allow_null=True)
+    grades = serializers.ListField(child=serializers.IntegerField())
+    matrix = serializers.ListField(
+        child=serializers.ListField(child=serializers.IntegerField()), allow_null=True,
+        help_text="rows: reference grade 0-3; columns: the champion's grade",
+    )  # fmt: skip
+
+
+class RegistryRunOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    trigger = serializers.CharField()
+
+
+class GateOutput(serializers.Serializer):
+    promoted = serializers.BooleanField(allow_null=True)
+    reason = serializers.CharField(allow_null=True)
+
+
+class RegistryRowOutput(serializers.Serializer):
+    number = serializers.IntegerField()
+    model_version = serializers.CharField()
+    status = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    promoted_at = serializers.DateTimeField(allow_null=True)
+    error = serializers.CharField()
+    training_labels = serializers.IntegerField(allow_null=True)
+    training_run = RegistryRunOutput(allow_null=True)
+    reference = ReferenceMetricsOutput()
+    gate = GateOutput()
+
+
+class EfficiencyPointOutput(serializers.Serializer):
+    labels = serializers.IntegerField()
+    kappa_quadratic = serializers.FloatField(allow_null=True)
+    ci95 = _ci95()
+
+
+class ProjectEfficiencyPointOutput(EfficiencyPointOutput):
+    model_version = serializers.CharField()
+    status = serializers.CharField()
+
+
+class BenchmarkCurveOutput(serializers.Serializer):
+    seed = serializers.CharField()
+    points = EfficiencyPointOutput(many=True)
+
+
+class BenchmarkStrategyOutput(serializers.Serializer):
+    strategy = serializers.CharField()
+    mean_labels_to_target = serializers.FloatField(allow_null=True)
+    curves = BenchmarkCurveOutput(many=True)
+
+
+class LabelEfficiencyOutput(serializers.Serializer):
+    project_points = ProjectEfficiencyPointOutput(many=True)
+    benchmark = BenchmarkStrategyOutput(many=True)
+    benchmark_note = serializers.CharField()
+
+
+class AdjudicationSummaryOutput(serializers.Serializer):
+    open = serializers.IntegerField()
+    resolved = serializers.IntegerField()
+    open_by_reason = serializers.DictField(child=serializers.IntegerField())
+    open_by_level = serializers.DictField(child=serializers.IntegerField())
+    oldest_open_at = serializers.DateTimeField(allow_null=True)
+
+
+class CheckOutput(serializers.Serializer):
+    ok = serializers.BooleanField()
+    latency_ms = serializers.FloatField()
+    detail = serializers.CharField()
+    workers = serializers.ListField(child=serializers.CharField())
+
+
+class ChecksOutput(serializers.Serializer):
+    database = CheckOutput()
+    broker = CheckOutput()
+    worker = CheckOutput()
+
+
+class QueueOutput(serializers.Serializer):
+    name = serializers.CharField()
+    waiting = serializers.IntegerField()
+
+
+class WorkersHealthOutput(serializers.Serializer):
+    status = serializers.CharField(help_text="ok or unavailable")
+    checks = ChecksOutput()
+    transport = serializers.CharField()
+    workers = serializers.ListField(child=serializers.CharField())
+    queues = QueueOutput(many=True)
+    queue_error = serializers.CharField()
