@@ -1,5 +1,5 @@
 import { Suspense, lazy, useEffect, useState } from "react";
-import { Navigate, Route, Routes, useNavigate } from "react-router-dom";
+import { Link, Navigate, Route, Routes, useNavigate } from "react-router-dom";
 
 import { ApiError, Me, fetchMe, logout } from "./api";
 import { LoginPage } from "./pages/LoginPage";
@@ -11,6 +11,8 @@ import { WorklistPage } from "./pages/WorklistPage";
 const loadReadingPage = () => import("./pages/ReadingPage").then((m) => ({ default: m.ReadingPage }));
 const ReadingPage = lazy(loadReadingPage);
 if (window.location.pathname.startsWith("/read/")) void loadReadingPage();
+// The dashboard carries Chart.js: its own chunk, fetched only when a dashboard URL is opened.
+const DashboardPage = lazy(() => import("./pages/DashboardPage").then((m) => ({ default: m.DashboardPage })));
 
 export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
@@ -42,6 +44,14 @@ export function App() {
       {me && (
         <header className="topbar">
           <span className="brand">Cervical stenosis reading</span>
+          <nav className="topnav">
+            <Link to="/worklist">Worklist</Link>
+            {me.role === "admin" && (
+              <Link to="/dashboard" data-testid="dashboard-link">
+                Dashboard
+              </Link>
+            )}
+          </nav>
           <span data-testid="current-user">
             {me.username} · {me.experience ?? "—"} {me.role ?? ""}
           </span>
@@ -57,6 +67,18 @@ export function App() {
             me ? (
               <Suspense fallback={<p className="loading">Loading the reading view…</p>}>
                 <ReadingPage />
+              </Suspense>
+            ) : (
+              <Navigate to="/login" />
+            )
+          }
+        />
+        <Route
+          path="/dashboard"
+          element={
+            me ? (
+              <Suspense fallback={<p className="loading">Loading the dashboard…</p>}>
+                <DashboardPage />
               </Suspense>
             ) : (
               <Navigate to="/login" />
