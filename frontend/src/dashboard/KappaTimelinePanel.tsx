@@ -2,7 +2,7 @@ import type { ChartConfiguration, ChartDataset } from "chart.js";
 import { useMemo, useState } from "react";
 
 import { type KappaSeries, type KappaTimeline, fetchKappaTimeline } from "./api";
-import { PALETTE, dateTimeLabel, dayTick, useChart, withAlpha } from "./charts";
+import { PALETTE, dateTimeLabel, timeTick, useChart, withAlpha } from "./charts";
 import { ChartBox, Panel } from "./Panel";
 import { useLoad } from "./useLoad";
 
@@ -31,13 +31,15 @@ function seriesDatasets(series: KappaSeries, color: string): ChartDataset<"line"
 function timelineConfig(timeline: KappaTimeline): ChartConfiguration {
   const datasets = timeline.series.flatMap((s, i) => seriesDatasets(s, PALETTE[i % PALETTE.length]));
   const marks = timeline.promotions.map((p) => ({ x: Date.parse(p.promoted_at), label: `v${p.number}` }));
+  const times = timeline.series.flatMap((s) => s.points.map((p) => Date.parse(p.taken_at)));
+  const span = times.length ? Math.max(...times) - Math.min(...times) : 0;
   return {
     type: "line",
     data: { datasets },
     options: {
       parsing: false,
       scales: {
-        x: { type: "linear", ticks: { callback: dayTick, maxTicksLimit: 8 } },
+        x: { type: "linear", ticks: { callback: timeTick(span), maxTicksLimit: 8 } },
         y: { min: -0.2, max: 1, title: { display: true, text: `kappa (${timeline.weighting})` } },
       },
       plugins: {

@@ -96,7 +96,9 @@ export function withAlpha(hex: string, alpha: number): string {
   return `rgba(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255}, ${alpha})`;
 }
 
-export const dayTick = (value: number | string) => new Date(Number(value)).toISOString().slice(5, 10);
+/** Tick labels for a time axis in ms: month-day over long spans, hour:minute within two days. */
+export const timeTick = (spanMs: number) => (value: number | string) =>
+  new Date(Number(value)).toISOString().slice(spanMs > 2 * 86_400_000 ? 5 : 11, spanMs > 2 * 86_400_000 ? 10 : 16);
 export const dateTimeLabel = (value: number) => new Date(value).toISOString().slice(0, 16).replace("T", " ");
 
 /** A canvas that shows `config`; the chart is rebuilt whenever the config object changes. */

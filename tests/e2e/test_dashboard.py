@@ -1,0 +1,134 @@
+"""The admin dashboard in real Chromium, after a simulated reading run: the charts draw the run's data,
+training progress is live, promote works, and readers get 403.
+
+DASHBOARD_SCREENSHOTS=docs/images saves the dashboard as docs/images/dashboard*.png.
+"""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from backend.imaging.models import IngestJob
+from backend.imaging.services import ingest_job_create, ingest_job_run
+from backend.learning.models import KappaSnapshot, ModelVersion, TrainingRun
+from backend.learning.simulation import simulate_reading, simulation_panel_ensure
+from backend.projects.services import project_create
+from backend.reading.models import Assignment, LevelAnnotation
+from backend.reading.services import case_sync_for_project
+from tests.backend.factories import DEFAULT_PASSWORD, ReaderFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+# How much of a chart's canvas is drawn on (not transparent).
+CANVAS_INK = """(testId) => {
+  const canvas = document.querySelector(`[data-testid=${testId}] canvas`);
+  if (!canvas || !canvas.width) return 0;
+  const data = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height).data;
+  let ink = 0;
+  for (let i = 3; i < data.length; i += 4) if (data[i] > 0) ink++;
+  return ink / (data.length / 4);
+}"""
+CHARTS = ["chart-progress", "chart-readers", "chart-kappa-timeline", "chart-kappa-subsets", "chart-grades",
+          "chart-efficiency"]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def dashboard_cohort(tmp_path_factory) -> Path:
+    from ml.synthetic import CohortConfig, generate_cohort
+
+    root = tmp_path_factory.mktemp("dashboard-cohort")
+    generate_cohort(CohortConfig(out=root, patients=6, seed=3, image_size=64))
+    return root
+
+
+def simulated_project(cohort: Path):
+    """Six patients: two in the frozen reference set read by all three readers, four read once; a training
+    every 6 new levels (from 3 cases on) (smoke preset), agreement after every reading; readings spread over three days."""
+    project = project_create(name="Dashboard run", slug="dash-run", reference_share=0.34, blinded_share=0.34,
+                             retrain_threshold=6, training_preset="smoke", kappa_every=1)  # fmt: skip
+    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+                   paths=sorted(cohort.rglob("*.dcm")))  # fmt: skip
+    case_sync_for_project(project=project)
+    panel = simulation_panel_ensure(project=project, seniors=1, juniors=2, seed=0)
+    simulate_reading(project=project, cohort_dir=cohort, panel=panel, log=lambda _: None)
+    for k, assignment in enumerate(Assignment.objects.order_by("pk")):
+        Assignment.objects.filter(pk=assignment.pk).update(
+            submitted_at=assignment.submitted_at - timedelta(days=2 - k % 3)
+        )
+    return project
+
+
+def log_in(page, live_server, username: str) -> None:
+    page.goto(f"{live_server.url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", DEFAULT_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/worklist")
+
+
+def screenshot(page, name: str) -> None:
+    folder = os.environ.get("DASHBOARD_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+
+def test_an_admin_sees_the_simulated_run_on_the_dashboard_and_a_reader_gets_403(
+    live_server, page, dashboard_cohort, settings, tmp_path
+):
+    settings.MODELS_DIR = tmp_path
+    settings.HEALTH_CHECK_TIMEOUT = 0.5
+    project = simulated_project(dashboard_cohort)
+    versions = ModelVersion.objects.filter(project=project)
+    levels = LevelAnnotation.objects.filter(assignment__status="submitted").count()
+    snapshots = KappaSnapshot.objects.filter(project=project, kind__in=["model_group", "group_group"], task="4grade",
+                                             weighting="quadratic", subset="all").count()  # fmt: skip
+    assert versions.exists() and snapshots > 0 and levels == 6 * Assignment.objects.count()
+    run = TrainingRun.objects.create(project=project, status="running", trigger="manual", labels_used=levels,
+                                     progress={"stage": "classifier", "epoch": 1, "epochs": 4, "loss": 0.9})  # fmt: skip
+    ReaderFactory(username="dr-admin", role="admin", experience="senior")
+
+    log_in(page, live_server, "dr-admin")
+    page.get_by_test_id("dashboard-link").click()
+    page.wait_for_url("**/dashboard")
+    for chart in CHARTS:
+        page.locator(f"[data-testid={chart}]:not([data-points='0'])").wait_for(timeout=15_000)
+        assert page.evaluate(CANVAS_INK, chart) > 0.01, f"{chart} is blank"
+    assert page.get_by_test_id("chart-kappa-timeline").get_attribute("data-points") == str(snapshots)
+    assert f"{levels} levels" in page.get_by_test_id("progress-totals").inner_text()
+    assert page.get_by_test_id("chart-progress").get_attribute("data-points") == "3", "three days of readings"
+    assert page.locator("[data-testid^=registry-row-]").count() == versions.count()
+    assert page.locator("[data-testid^=reader-row-sim-]").count() == 3
+    champion = versions.get(status="champion")
+    matrix = page.get_by_test_id("confusion-matrix").locator("td")
+    assert sum(int(cell) for cell in matrix.all_inner_texts()) == champion.metrics["reference"]["n"]
+    assert page.get_by_test_id("card-champion").inner_text().startswith(champion.label)
+    page.get_by_test_id("queue-table").wait_for()
+
+    # live training progress: the panel polls while the run is active
+    assert "epoch 1/4" in page.get_by_test_id(f"run-progress-{run.pk}").inner_text()
+    TrainingRun.objects.filter(pk=run.pk).update(
+        progress={"stage": "classifier", "epoch": 3, "epochs": 4, "loss": 0.4}
+    )
+    page.get_by_test_id(f"run-progress-{run.pk}").get_by_text("epoch 3/4").wait_for(timeout=10_000)
+    screenshot(page, "dashboard.png")
+    TrainingRun.objects.filter(pk=run.pk).update(status="failed", error="stopped by the test")
+    page.get_by_test_id("training-polling").get_by_text("No training under way").wait_for(timeout=10_000)
+
+    other = versions.exclude(status__in=["champion", "failed", "training"]).first()
+    assert other is not None, "two trainings: one version is champion, the other can be promoted"
+    page.get_by_test_id(f"promote-{other.number}").click()  # by hand, through the learning API
+    page.get_by_test_id(f"registry-row-{other.number}").locator(".badge.champion").wait_for()
+    assert ModelVersion.objects.get(pk=other.pk).status == "champion"
+    assert not page.page_errors
+
+    page.get_by_role("button", name="Log out").click()
+    ReaderFactory(username="dr-reader", experience="junior")
+    log_in(page, live_server, "dr-reader")
+    assert page.get_by_test_id("dashboard-link").count() == 0
+    page.goto(f"{live_server.url}/dashboard")
+    assert "403" in page.get_by_test_id("dashboard-forbidden").inner_text()
+    response = page.request.get(f"{live_server.url}/api/dashboard/projects/dash-run/summary/")
+    assert response.status == 403
