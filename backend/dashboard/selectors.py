@@ -97,9 +97,10 @@ def _median_seconds_by_reader(project: Project) -> dict[int, float]:
     }  # fmt: skip
 
 
-def labeling_progress_by_reader(*, project: Project) -> list[dict]:
+def labeling_progress_by_reader(*, project: Project, total_cases: int | None = None) -> list[dict]:
     """Each member (and anyone else who submitted): cases done and remaining, levels, median and mean time per case."""
-    total_cases = Case.objects.filter(project=project).count()
+    if total_cases is None:
+        total_cases = Case.objects.filter(project=project).count()
     readers: dict[int, dict] = {}
     members = Membership.objects.filter(project=project).values(
         "user_id", "user__username", "user__reader_profile__experience"
@@ -141,10 +142,11 @@ def _rounded(value: float | None) -> float | None:
 
 
 def labeling_progress(*, project: Project) -> dict:
+    total_cases = Case.objects.filter(project=project).count()
     return {
-        "total_cases": Case.objects.filter(project=project).count(),
+        "total_cases": total_cases,
         "by_day": labeling_progress_by_day(project=project),
-        "by_reader": labeling_progress_by_reader(project=project),
+        "by_reader": labeling_progress_by_reader(project=project, total_cases=total_cases),
     }
 
 
