@@ -8,17 +8,28 @@ import { useLoad } from "./useLoad";
 const POLL_MS = 3000;
 const isActive = (run: TrainingRun) => run.status === "queued" || run.status === "running";
 
+function progressText(run: TrainingRun): string {
+  const { stage, epoch, epochs, loss, done, total } = run.progress ?? {};
+  const parts = [stage ?? run.status];
+  if (stage === "load" && done != null && total) parts.push(`${done}/${total} studies`);
+  // ml may run more epochs than planned (a minimum number of steps per stage): then the count alone
+  if (epoch != null) parts.push(epochs && epoch <= epochs ? `epoch ${epoch}/${epochs}` : `epoch ${epoch}`);
+  if (loss != null) parts.push(`loss ${Number(loss).toFixed(3)}`);
+  return parts.join(" · ");
+}
+
+function progressShare(run: TrainingRun): number {
+  if (run.status === "succeeded") return 1;
+  const { stage, epoch, epochs, done, total } = run.progress ?? {};
+  if (stage === "load" && done != null && total) return done / total;
+  return epoch != null && epochs ? Math.min(1, epoch / epochs) : 0;
+}
+
 function RunProgress({ run }: { run: TrainingRun }) {
-  const { stage, epoch, epochs, loss } = run.progress ?? {};
-  const share = epoch != null && epochs ? Math.min(1, epoch / epochs) : run.status === "succeeded" ? 1 : 0;
   return (
     <div className="run-progress" data-testid={`run-progress-${run.id}`}>
-      <div className="bar"><div style={{ width: `${Math.round(100 * share)}%` }} /></div>
-      <span>
-        {stage ?? run.status}
-        {epoch != null && epochs ? ` · epoch ${epoch}/${epochs}` : ""}
-        {loss != null ? ` · loss ${Number(loss).toFixed(3)}` : ""}
-      </span>
+      <div className="bar"><div style={{ width: `${Math.round(100 * progressShare(run))}%` }} /></div>
+      <span>{progressText(run)}</span>
     </div>
   );
 }
@@ -54,6 +65,7 @@ export function TrainingRunsPanel({ slug, onFinished }: { slug: string; onFinish
     <Panel title="Training runs" testId="panel-training" error={runs.error} loading={!runs.data} actions={start}>
       {message && <p className="message error" role="alert">{message}</p>}
       <p className="muted" data-testid="training-polling">{anyActive ? `Live: refreshed every ${POLL_MS / 1000} s.` : "No training under way."}</p>
+      <div className="scroll">
       <table className="grid-table">
         <thead><tr><th>Run</th><th>Status</th><th>Trigger</th><th>Labels</th><th>Progress</th><th>Version</th><th /></tr></thead>
         <tbody>
@@ -70,6 +82,7 @@ export function TrainingRunsPanel({ slug, onFinished }: { slug: string; onFinish
           ))}
         </tbody>
       </table>
+      </div>
     </Panel>
   );
 }

@@ -162,6 +162,8 @@ export interface TrainingProgress {
   epoch?: number;
   epochs?: number;
   loss?: number;
+  done?: number;
+  total?: number;
   history?: { loss?: number }[];
 }
 
