@@ -286,7 +286,7 @@ def test_structured_report_round_trip(project, readings, admin_client):
     ds = pydicom.dcmread(io.BytesIO(response.content))
     assert ds.SOPClassUID == ComprehensiveSRStorage and ds.Modality == "SR"
     ct, mr = case.pair.ct_study, case.pair.mr_study
-    assert ds.StudyInstanceUID == ct.study_uid and ds.PatientID == "P0"
+    assert ds.StudyInstanceUID == ct.study_uid and ds.PatientID == case.pair.patient.patient_id
     assert (ds.CompletionFlag, ds.VerificationFlag) == ("COMPLETE", "UNVERIFIED")
     # The most recently submitted reading is the junior's.
     assert _level_grades(ds) == dict(zip(LEVELS, GRADES["junior"], strict=True))
