@@ -111,7 +111,11 @@ def test_annotations_csv_has_every_level_with_provenance(project, readings, admi
     senior = {r["level"]: r for r in rows if r["reader"] == "dr-senior"}
     assert list(senior) == list(LEVELS)
     row = senior["C4/5"]
-    assert row["project"] == "spine" and row["case_id"] == str(case.pk) and row["patient_id"] == "P0"
+    assert (
+        row["project"] == "spine"
+        and row["case_id"] == str(case.pk)
+        and row["patient_id"] == case.pair.patient.patient_id
+    )
     assert row["ct_study_uid"] == case.pair.ct_study.study_uid
     assert row["mr_study_uid"] == case.pair.mr_study.study_uid
     assert (row["grade"], row["binary"]) == ("2", "true")
