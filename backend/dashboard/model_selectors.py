@@ -11,6 +11,7 @@ from django.db.models import F, Max, Q
 from django.db.models.fields.json import KeyTransform
 
 from backend.learning.models import KappaSnapshot, ModelVersion
+from backend.learning.selectors import kappa_series
 from backend.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -46,24 +47,8 @@ def kappa_timeline(
     kinds: tuple[str, ...] = TIMELINE_KINDS,
 ) -> dict:  # fmt: skip
     """One series per rater pair (model vs each group, group vs group by default), with promotion marks."""
-    rows = (
-        KappaSnapshot.objects.filter(project=project, task=task, weighting=weighting, subset=subset, kind__in=kinds)
-        .order_by("taken_at", "pk")
-        .values("kind", "rater_a", "rater_b", "taken_at", "trigger", "kappa", "ci_low", "ci_high", "n",
-                "model_version__number")
-    )  # fmt: skip
-    series: dict[tuple, dict] = {}
-    for row in rows:
-        entry = series.setdefault(
-            (row["kind"], row["rater_a"], row["rater_b"]),
-            {"kind": row["kind"], "rater_a": row["rater_a"], "rater_b": row["rater_b"], "points": []},
-        )
-        entry["points"].append({
-            "taken_at": row["taken_at"], "trigger": row["trigger"], "kappa": row["kappa"],
-            "ci95": [row["ci_low"], row["ci_high"]], "n": row["n"],
-            "model_version": _label(project, row["model_version__number"]),
-        })  # fmt: skip
-    return {"task": task, "weighting": weighting, "subset": subset, "series": list(series.values()),
+    series = kappa_series(project=project, kinds=kinds, task=task, weighting=weighting, subset=subset)
+    return {"task": task, "weighting": weighting, "subset": subset, "series": series,
             "promotions": promotions(project=project)}  # fmt: skip
 
 

@@ -17,13 +17,10 @@ from django.db.models.functions import Cast
 from backend.common.exceptions import ApplicationError
 from backend.common.levels import LEVELS
 from backend.imaging.models import Instance, Modality, Series
+from backend.learning.ml_bridge import REFORMAT_SPACING_MM
 from backend.learning.models import ModelVersion
 from backend.projects.models import Project
 from backend.reading.models import Assignment, Case, LevelAnnotation
-
-# Patient-z distance between two rows (and patient-y between two columns) of the CT sagittal
-# reformat that boxes live in: ml.imaging.REFORMAT_SPACING_MM (a test keeps them equal).
-REFORMAT_SPACING_MM = 0.5
 
 ANNOTATION_STATUSES = ("submitted",)
 ITERATOR_CHUNK = 2000

@@ -11,7 +11,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from backend.common.exceptions import ApplicationError
-from backend.common.tasks import task_send
 from backend.imaging.ingest import Ingester, IngestOutcome
 from backend.imaging.models import IngestJob, Patient, Study, StudyPair
 from backend.projects.models import Project
@@ -38,13 +37,6 @@ def ingest_job_create(*, source: str, project: Project | None, user=None, stagin
         staging_dir=str(staging_dir or ""),
         deidentify=project.deidentify if deidentify_data is None and project else bool(deidentify_data),
     )  # fmt: skip
-
-
-def _preannotation_wake() -> None:
-    """New CT studies get the champion's suggestions now rather than at the next scheduled pass."""
-    from backend.learning.tasks import preannotate_pending
-
-    task_send(preannotate_pending)
 
 
 def ingest_job_run(*, job: IngestJob, paths: Iterable[Path] | None = None,
@@ -74,7 +66,9 @@ def ingest_job_run(*, job: IngestJob, paths: Iterable[Path] | None = None,
 
             case_sync_for_project(project=job.project)
         if job.stored:
-            transaction.on_commit(_preannotation_wake)
+            from backend.learning.services import preannotation_wake
+
+            transaction.on_commit(preannotation_wake)
         job.status = IngestJob.Status.DONE
     except Exception:
         job.status = IngestJob.Status.FAILED

@@ -147,7 +147,11 @@ class KappaSeriesApi(APIView):
     def get(self, request: Request, slug: str) -> Response:
         query = KappaQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        series = selectors.kappa_series(project=_project(request, slug), **query.validated_data)
+        params = dict(query.validated_data)
+        kind = params.pop("kind", None)
+        series = selectors.kappa_series(
+            project=_project(request, slug), kinds=[kind] if kind else None, **params
+        )
         return Response(KappaSeriesOutput(series, many=True).data)
 
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 from ml.acquisition import margin
 from ml.data import StudyRecord, patient_split
+from ml.imaging import REFORMAT_SPACING_MM  # mm between rows (and columns) of the CT sagittal reformat
 from ml.metrics import kappa_with_interval
 from ml.predict import LevelPrediction, Predictor
-from ml.train import PRESETS, Reformats, preset, train
+from ml.train import Reformats, preset, train
 
-TRAINING_PRESETS = tuple(PRESETS)
+__all__ = ["REFORMAT_SPACING_MM"]  # re-exported for the selectors that place boxes
 
 
 @lru_cache(maxsize=4)

@@ -1,3 +1,5 @@
+from collections.abc import Sequence
+
 from backend.learning.models import AdjudicationItem, LevelPrediction, ModelVersion
 from backend.projects.models import Project
 
@@ -31,24 +33,38 @@ def training_runs_for_project(*, project: Project):
 
 
 def kappa_series(
-    *, project: Project, kind: str | None = None, task: str = "4grade", weighting: str = "quadratic",
+    *, project: Project, kinds: Sequence[str] | None = None, task: str = "4grade", weighting: str = "quadratic",
     subset: str = "all",
 ) -> list[dict]:  # fmt: skip
-    """Kappa over time, one series per rater pair, with intervals and the model version of each point."""
-    rows = project.kappa_snapshots.filter(task=task, weighting=weighting, subset=subset).select_related(
-        "model_version"
-    )
-    if kind:
-        rows = rows.filter(kind=kind)
+    """Kappa over time, one series per rater pair, with intervals and the model version of each point.
+
+    Reads only the columns it shows (a version's metrics and training snapshot stay in the database).
+    """
+    rows = project.kappa_snapshots.filter(task=task, weighting=weighting, subset=subset)
+    if kinds:
+        rows = rows.filter(kind__in=kinds)
     series: dict[tuple, dict] = {}
-    for row in rows.order_by("taken_at", "pk"):
-        key = (row.kind, row.rater_a, row.rater_b)
+    for row in rows.order_by("taken_at", "pk").values(
+        "kind",
+        "rater_a",
+        "rater_b",
+        "taken_at",
+        "trigger",
+        "kappa",
+        "ci_low",
+        "ci_high",
+        "n",
+        "model_version__number",
+    ):
         entry = series.setdefault(
-            key, {"kind": row.kind, "rater_a": row.rater_a, "rater_b": row.rater_b, "points": []}
+            (row["kind"], row["rater_a"], row["rater_b"]),
+            {"kind": row["kind"], "rater_a": row["rater_a"], "rater_b": row["rater_b"], "points": []},
         )
+        number = row["model_version__number"]
         entry["points"].append({
-            "taken_at": row.taken_at, "trigger": row.trigger, "kappa": row.kappa, "ci95": [row.ci_low, row.ci_high],
-            "n": row.n, "model_version": row.model_version.label if row.model_version else None,
+            "taken_at": row["taken_at"], "trigger": row["trigger"], "kappa": row["kappa"],
+            "ci95": [row["ci_low"], row["ci_high"]], "n": row["n"],
+            "model_version": None if number is None else f"{project.slug}-v{number}",
         })  # fmt: skip
     return list(series.values())
 

@@ -126,10 +126,12 @@ def simulate_reading(
         turn += 0 if frozen else 1
         for member in readers:
             case_read_simulated(case=case, member=member, truth=truth, seed=seed)
-        outcome = project_labels_submitted(project=project)
+        outcome = project_labels_submitted(project=project, queue_training=False)
         truth_of = lambda c: truth_by_patient[c.pair.patient.patient_id]  # noqa: E731
         if _adjudicate(project=project, panel=panel, truth_of=truth_of, seed=seed):
-            again = project_labels_submitted(project=project)  # the adjudicated grades join the labels
+            again = project_labels_submitted(
+                project=project, queue_training=False
+            )  # the adjudicated grades join the labels
             outcome["training_run"] = outcome["training_run"] or again["training_run"]
         labels = ReferenceLabel.objects.filter(case__project=project, frozen=False).count()
         if outcome["training_run"]:

@@ -6,6 +6,7 @@ from django.db.models import Exists, OuterRef
 
 from backend.common.exceptions import ApplicationError
 from backend.common.levels import LEVELS
+from backend.learning.ml_bridge import REFORMAT_SPACING_MM  # row 0 of the reformat is the most superior slice
 from backend.learning.selectors import champion_label, study_suggestions
 from backend.reading.models import Assignment, Case
 
@@ -65,11 +66,6 @@ def case_suggestions(*, case: Case) -> dict:
     if case.blinded:
         return {"blinded": True, "levels": []}
     return {"blinded": False, **study_suggestions(project=case.project, study_id=case.pair.ct_study_id)}
-
-
-# Rows of the CT sagittal reformat that model boxes live in are this many mm of patient z apart
-# (ml.imaging.REFORMAT_SPACING_MM; row 0 is the most superior slice). A test keeps them equal.
-REFORMAT_SPACING_MM = 0.5
 
 
 def _normal(orientation) -> tuple[float, float, float] | None:

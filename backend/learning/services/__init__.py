@@ -14,6 +14,7 @@ from backend.learning.services.registry import (
     model_version_register,
     model_version_rollback,
     preannotation_requests_process,
+    preannotation_wake,
     study_preannotate,
 )
 from backend.learning.services.training import (
@@ -39,6 +40,7 @@ __all__ = [
     "model_version_rollback",
     "preannotation_cycle",
     "preannotation_requests_process",
+    "preannotation_wake",
     "project_labels_submitted",
     "project_suggestions_refreshed",
     "reference_labels_update",

@@ -10,11 +10,11 @@ from backend.learning.services.training import training_run_maybe_start
 from backend.projects.models import Project
 
 
-def project_labels_submitted(*, project: Project) -> dict:
+def project_labels_submitted(*, project: Project, queue_training: bool = True) -> dict:
     """After submitted readings: reference labels, disagreements, agreement, maybe a training."""
     labels = reference_labels_update(project=project)
     snapshot_rows = kappa_snapshot_maybe(project=project)
-    run = training_run_maybe_start(project=project)
+    run = training_run_maybe_start(project=project, queue=queue_training)
     return {**labels, "kappa_rows": snapshot_rows, "training_run": run.pk if run else None}
 
 

@@ -48,11 +48,12 @@ def model_version_promote(*, version: ModelVersion) -> ModelVersion:
     waiting = PreAnnotationRequest.objects.filter(status=PreAnnotationRequest.Status.PENDING).values("study")
     studies = Study.objects.filter(projects=version.project, modality="CT").exclude(pk__in=waiting)
     PreAnnotationRequest.objects.bulk_create([PreAnnotationRequest(study=s) for s in studies])
-    transaction.on_commit(_preannotation_wake)
+    transaction.on_commit(preannotation_wake)
     return version
 
 
-def _preannotation_wake() -> None:
+def preannotation_wake() -> None:
+    """Pre-annotate pending studies now rather than at the next scheduled pass."""
     from backend.learning.tasks import preannotate_pending
 
     task_send(preannotate_pending)

@@ -31,7 +31,11 @@ def training_labels_count(*, project: Project) -> int:
 
 
 def training_run_start(
-    *, project: Project, trigger: str = TrainingRun.Trigger.MANUAL, retry_of: TrainingRun | None = None
+    *,
+    project: Project,
+    trigger: str = TrainingRun.Trigger.MANUAL,
+    retry_of: TrainingRun | None = None,
+    queue: bool = True,
 ) -> TrainingRun:
     """Queue a training of the project's model; 409 while another one is queued or running."""
     if trigger not in TrainingRun.Trigger.values:
@@ -50,18 +54,23 @@ def training_run_start(
         if not task_send(train_model, run.pk, queue=settings.TRAINING_QUEUE):
             training_run_fail(run=run, error="The task queue is unreachable; retry when it is back.")
 
-    transaction.on_commit(send)
+    if queue:  # a caller that runs the training itself (the simulation) must not race a worker for it
+        transaction.on_commit(send)
     return run
 
 
-def training_run_maybe_start(*, project: Project) -> TrainingRun | None:
-    """Start a training once `retrain_threshold` new training labels came in since the last one."""
-    if TrainingRun.objects.filter(project=project, status__in=TrainingRun.ACTIVE).exists():
-        return None
+def _new_labels_since_last_training(*, project: Project) -> int:
     last = project.training_runs.exclude(status=TrainingRun.Status.FAILED).aggregate(n=Max("labels_used"))[
         "n"
     ]
-    if training_labels_count(project=project) - (last or 0) < project.retrain_threshold:
+    return training_labels_count(project=project) - (last or 0)
+
+
+def training_run_maybe_start(*, project: Project, queue: bool = True) -> TrainingRun | None:
+    """Start a training once `retrain_threshold` new training labels came in since the last one."""
+    if TrainingRun.objects.filter(project=project, status__in=TrainingRun.ACTIVE).exists():
+        return None
+    if _new_labels_since_last_training(project=project) < project.retrain_threshold:
         return None
     studies = (
         ReferenceLabel.objects.filter(case__project=project, frozen=False).values("case").distinct().count()
@@ -69,7 +78,7 @@ def training_run_maybe_start(*, project: Project) -> TrainingRun | None:
     if studies < MIN_TRAINING_STUDIES:
         return None
     try:
-        return training_run_start(project=project, trigger=TrainingRun.Trigger.THRESHOLD)
+        return training_run_start(project=project, trigger=TrainingRun.Trigger.THRESHOLD, queue=queue)
     except ApplicationError:  # another process started one meanwhile
         return None
 
@@ -78,10 +87,7 @@ def training_runs_start_scheduled() -> list[TrainingRun]:
     """The nightly retraining: every project with new labels since its last training."""
     started = []
     for project in Project.objects.all():
-        last = project.training_runs.exclude(status=TrainingRun.Status.FAILED).aggregate(
-            n=Max("labels_used")
-        )["n"]
-        if training_labels_count(project=project) > (last or 0):
+        if _new_labels_since_last_training(project=project) > 0:
             try:
                 started.append(training_run_start(project=project, trigger=TrainingRun.Trigger.SCHEDULE))
             except ApplicationError:
