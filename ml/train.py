@@ -36,6 +36,7 @@ from ml.engine import (
     train_one_epoch_classifier,
     train_one_epoch_detector,
 )
+from ml.losses import GradeLoss
 from ml.metrics import detection_level_recall, grading_metrics, kappa, per_level_recall, with_intervals
 from ml.models import build_classifier, build_detector
 
@@ -66,6 +67,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     patience: int = 15
     class_weighting: bool = True
+    binary_loss_weight: float = 0.0  # weight of the binary term on P(grade >= 2) in the loss
     ema_decay: float = 0.99  # the classifier kept is an exponential moving average of its weights (0: off)
     amp: bool = True
     device: str | None = None  # cuda when available, else cpu
@@ -322,7 +324,7 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
     )  # fmt: skip
     val_loader = DataLoader(val_set, batch_size=256)
     weights = train_set.class_weights().to(device) if config.class_weighting else None
-    criterion = nn.CrossEntropyLoss(weight=weights, label_smoothing=0.05)
+    criterion = GradeLoss(weight=weights, label_smoothing=0.05, binary_weight=config.binary_loss_weight)
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.classifier_lr, weight_decay=config.weight_decay
     )

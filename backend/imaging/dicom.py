@@ -12,12 +12,14 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
+from backend.imaging.raw_header import RawHeader, read_raw_header
+
 SUPPORTED_MODALITIES = ("CT", "MR")
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
 
 
 class DicomRejected(Exception):
-    """This file cannot be stored; `code` names why (not_dicom, truncated, no_pixel_data, ...)."""
+    """This file cannot be stored; `code` names why (not_dicom, truncated, malformed, no_pixel_data, ...)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)
@@ -114,6 +116,11 @@ HEADER_KEYWORDS = (
 )  # fmt: skip
 
 
+def read_header(content: bytes) -> Dataset | RawHeader:
+    """What check_dicom needs of a file's bytes: read directly when the file is plain, else by pydicom."""
+    return read_raw_header(content) or read_dicom(content, header_only=True)
+
+
 def read_dicom(source: str | Path | bytes, *, header_only: bool = False) -> Dataset:
     """Read a file (or its bytes) as DICOM, or raise DicomRejected saying why not.
 
@@ -134,12 +141,19 @@ def read_dicom(source: str | Path | bytes, *, header_only: bool = False) -> Data
     return ds
 
 
-def check_dicom(ds: Dataset, *, cache: dict | None = None) -> DicomHeader:
+def check_dicom(ds: Dataset | RawHeader, *, cache: dict | None = None) -> DicomHeader:
     """The header fields the platform stores, after checking the file can be shown and used.
 
-    With a cache (one per ingest job), repeated header values are converted once.
+    With a cache (one per ingest job), repeated header values of a pydicom Dataset are converted once.
     """
-    header = CachedHeader(ds, cache) if cache is not None else ds
+    try:
+        return _checked_header(ds, cache)
+    except (NotImplementedError, ValueError, TypeError, KeyError, AttributeError, OverflowError) as exc:
+        raise DicomRejected("malformed", f"a header element cannot be read: {exc}") from None
+
+
+def _checked_header(ds: Dataset | RawHeader, cache: dict | None) -> DicomHeader:
+    header = CachedHeader(ds, cache) if cache is not None and isinstance(ds, Dataset) else ds
     missing = [k for k in REQUIRED_UIDS if not _text(header, k)]
     if missing:
         raise DicomRejected("missing_tag", f"required attribute(s) missing: {', '.join(missing)}")

@@ -15,12 +15,19 @@ from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, transaction
 
 from backend.imaging.deidentify import deidentify
-from backend.imaging.dicom import DicomHeader, DicomRejected, check_dicom, geometry_mismatch, read_dicom
+from backend.imaging.dicom import (
+    DicomHeader,
+    DicomRejected,
+    check_dicom,
+    geometry_mismatch,
+    read_dicom,
+    read_header,
+)
 from backend.imaging.models import Instance, Patient, PreAnnotationRequest, PseudonymEntry, Series, Study
 from backend.projects.models import Project
 
 BATCH_SIZE = 200
-IO_THREADS = 4
+WRITE_THREADS = 8
 
 
 @dataclass(frozen=True)
@@ -56,28 +63,26 @@ class Ingester:
         self._series: dict[str, _SeriesState] = {}
         self._folders: set[Path] = set()
         self._values: dict = {}  # converted header values by raw bytes, shared by the job's files
-        self._io = ThreadPoolExecutor(max_workers=IO_THREADS, thread_name_prefix="ingest-io")
+        self._io = ThreadPoolExecutor(max_workers=WRITE_THREADS, thread_name_prefix="ingest-write")
 
     def ingest(self, files: Iterable[tuple[Path, str]]) -> Iterator[IngestOutcome]:
         """(path, display name) pairs in, one outcome per file out, in order."""
-        batch: list[tuple[Path, str]] = []
-        for item in files:
-            batch.append(item)
-            if len(batch) >= self.batch_size:
+        try:
+            for batch in _chunks(files, self.batch_size):
                 yield from self._batch(batch)
-                batch = []
-        if batch:
-            yield from self._batch(batch)
-        self._io.shutdown(wait=True)
+        finally:
+            self._io.shutdown(wait=True)
 
     # -- one batch ------------------------------------------------------------------------------
+    # Files are read and parsed in this thread, then the batch's new files are created by a pool
+    # of threads while this one waits: creating a file costs ~1 ms of waiting on the disk here, and
+    # creates overlap well, but threads that do I/O while this one parses wait on the GIL instead.
     def _batch(self, batch: list[tuple[Path, str]]) -> list[IngestOutcome]:
         outcomes: dict[int, IngestOutcome] = {}
         checked: dict[int, _Checked] = {}
-        contents = self._io.map(_read_bytes, [path for path, _ in batch])  # file I/O overlaps parsing
-        for k, ((_, name), content) in enumerate(zip(batch, contents, strict=True)):
+        for k, (path, name) in enumerate(batch):
             try:
-                checked[k] = self._check(content, name)
+                checked[k] = self._check(_read_bytes(path), name)
             except DicomRejected as exc:
                 outcomes[k] = IngestOutcome(name, "rejected", exc.code, exc.message)
         stored_before = set(
@@ -94,29 +99,38 @@ class Ingester:
             else:
                 seen.add(uid)
                 fresh[k] = item
+        files: dict[int, str] = {}
+        failure = None
+        writes = {
+            k: self._io.submit(self._store_file, item.header, item.content) for k, item in fresh.items()
+        }
+        for k, write in writes.items():
+            try:
+                files[k] = write.result()
+            except OSError as exc:  # e.g. a full disk: nothing of this batch is kept
+                failure = exc
+        if failure is not None:
+            _delete(list(files.values()))
+            raise failure
         try:
-            outcomes.update(self._store(fresh))
+            outcomes.update(self._store(fresh, files))
         except IntegrityError:
             # Another process stored some of these meanwhile: fall back to one file at a time.
-            self._forget()
             for k, item in fresh.items():
                 outcomes[k] = self._one_by_one(item) if len(fresh) > 1 else _duplicate(item)
         return [outcomes[k] for k in range(len(batch))]
 
     def _one_by_one(self, item: _Checked) -> IngestOutcome:
         try:
-            return self._store({0: item})[0]
+            return self._store({0: item}, {0: self._store_file(item.header, item.content)})[0]
         except IntegrityError:
-            self._forget()
             return _duplicate(item)
 
     def _check(self, content: bytes | OSError, name: str) -> _Checked:
         if isinstance(content, OSError):
             raise DicomRejected("unreadable", f"cannot read the file: {content}")
         if not self.deidentify:
-            return _Checked(
-                name, content, check_dicom(read_dicom(content, header_only=True), cache=self._values)
-            )
+            return _Checked(name, content, check_dicom(read_header(content), cache=self._values))
         ds = read_dicom(content)
         pseudonym, original_id, original_name = deidentify(ds, secret=settings.SECRET_KEY)
         PseudonymEntry.objects.get_or_create(
@@ -128,10 +142,10 @@ class Ingester:
         ds.save_as(buffer, enforce_file_format=True)
         return _Checked(name, buffer.getvalue(), header)
 
-    def _store(self, fresh: dict[int, _Checked]) -> dict[int, IngestOutcome]:
+    def _store(self, fresh: dict[int, _Checked], files: dict[int, str]) -> dict[int, IngestOutcome]:
+        """Rows for the written files, in one transaction; a failure removes every file again."""
         outcomes: dict[int, IngestOutcome] = {}
         accepted: list[tuple[int, _Checked, _SeriesState]] = []
-        written: list[str] = []
         try:
             with transaction.atomic():
                 for k, item in fresh.items():
@@ -153,17 +167,13 @@ class Ingester:
                     if state.orientation is None:
                         state.orientation = header.image_orientation
                     accepted.append((k, item, state))
-                # Creating files is the slow part: a few threads write them side by side.
-                written.extend(
-                    self._io.map(lambda entry: self._store_file(entry[1].header, entry[1].content), accepted)
-                )
-                Instance.objects.bulk_create([_instance(item.header, state.series, name, len(item.content))
-                                              for (_, item, state), name in zip(accepted, written, strict=True)])  # fmt: skip
+                Instance.objects.bulk_create([_instance(item.header, state.series, files[k], len(item.content))
+                                              for k, item, state in accepted])  # fmt: skip
         except Exception:
-            for name in written:  # the rows are gone with the transaction: so are their files
-                default_storage.delete(name)
+            _delete(list(files.values()))  # the rows are gone with the transaction: so are their files
             self._forget()
             raise
+        _delete([files[k] for k in outcomes])  # the rejected ones
         for k, item, _ in accepted:
             header = item.header
             outcomes[k] = IngestOutcome(
@@ -204,20 +214,22 @@ class Ingester:
                 )
             return state
         study = self._study(header)
-        series, _ = Series.objects.get_or_create(
-            series_uid=header.series_uid,
-            defaults={
-                "study": study, "modality": header.modality, "series_number": header.series_number,
-                "description": header.series_description, "frame_of_reference_uid": header.frame_of_reference_uid,
-                "rows": header.rows, "columns": header.columns, "pixel_spacing": header.pixel_spacing,
-                "slice_thickness": header.slice_thickness,
-            },
-        )  # fmt: skip
-        if series.study_id != study.id:
+        series = Series.objects.filter(series_uid=header.series_uid).first()
+        orientation = None
+        if series is None:  # a concurrent insert fails the batch's transaction: the batch falls back
+            series = Series.objects.create(
+                series_uid=header.series_uid, study=study, modality=header.modality,
+                series_number=header.series_number, description=header.series_description,
+                frame_of_reference_uid=header.frame_of_reference_uid, rows=header.rows, columns=header.columns,
+                pixel_spacing=header.pixel_spacing, slice_thickness=header.slice_thickness,
+            )  # fmt: skip
+        elif series.study_id != study.id:
             raise DicomRejected("inconsistent_series", f"series {series.series_uid} belongs to another study")
+        else:
+            first = series.instances.only("image_orientation").first()
+            orientation = first.image_orientation if first else None
         series.study = study
-        first = series.instances.only("image_orientation").first()
-        state = _SeriesState(series, first.image_orientation if first else None)
+        state = _SeriesState(series, orientation)
         self._series[header.series_uid] = state
         return state
 
@@ -231,19 +243,21 @@ class Ingester:
             return study
         patient = self._patients.get(header.patient_id)
         if patient is None:
-            patient, _ = Patient.objects.get_or_create(
+            patient = Patient.objects.filter(patient_id=header.patient_id).first() or Patient.objects.create(
                 patient_id=header.patient_id,
-                defaults={"name": header.patient_name, "birth_date": header.birth_date, "sex": header.sex},
+                name=header.patient_name,
+                birth_date=header.birth_date,
+                sex=header.sex,
             )
             self._patients[header.patient_id] = patient
-        study, created = Study.objects.get_or_create(
-            study_uid=header.study_uid,
-            defaults={
-                "patient": patient, "modality": header.modality, "study_date": header.study_date,
-                "study_time": header.study_time, "accession_number": header.accession_number,
-                "description": header.study_description,
-            },
-        )  # fmt: skip
+        study = Study.objects.filter(study_uid=header.study_uid).first()
+        created = study is None
+        if created:
+            study = Study.objects.create(
+                study_uid=header.study_uid, patient=patient, modality=header.modality,
+                study_date=header.study_date, study_time=header.study_time,
+                accession_number=header.accession_number, description=header.study_description,
+            )  # fmt: skip
         if study.patient_id != patient.id:
             raise DicomRejected("inconsistent_patient", f"study {study.study_uid} belongs to another patient")
         study.patient = patient
@@ -253,6 +267,22 @@ class Ingester:
             PreAnnotationRequest.objects.create(study=study)  # the learning loop's pre-annotation queue
         self._studies[header.study_uid] = study
         return study
+
+
+def _chunks(items: Iterable, size: int) -> Iterator[list]:
+    batch = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _delete(names: list[str]) -> None:
+    for name in names:
+        default_storage.delete(name)
 
 
 def _read_bytes(path: Path) -> bytes | OSError:

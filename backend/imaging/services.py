@@ -59,8 +59,9 @@ def ingest_job_run(*, job: IngestJob, paths: Iterable[Path] | None = None,
                 progress(outcome)
             if k % 25 == 0:
                 job.save(update_fields=["processed_files", "stored", "duplicates", "failed", "errors"])
-        for patient in Patient.objects.filter(patient_id__in=patients):
-            study_pair_auto(patient=patient)
+        study_pairs_auto(
+            patient_ids=Patient.objects.filter(patient_id__in=patients).values_list("pk", flat=True)
+        )
         if job.project is not None:
             from backend.reading.services import case_sync_for_project
 
@@ -143,24 +144,43 @@ def _unzip(upload, folder: Path) -> int:
 
 def study_pair_auto(*, patient: Patient) -> list[StudyPair]:
     """Pair each CT study with the MR study of the same patient closest in date within the window."""
+    return study_pairs_auto(patient_ids=[patient.pk])
+
+
+def study_pairs_auto(*, patient_ids: Iterable[int]) -> list[StudyPair]:
+    """study_pair_auto for many patients in a fixed number of queries; admins' choices stay."""
     window = settings.PAIRING_WINDOW_DAYS
-    mr_studies = list(patient.studies.filter(modality="MR"))
-    pairs = []
-    for ct in patient.studies.filter(modality="CT"):
-        pair = StudyPair.objects.filter(ct_study=ct).first()
+    studies = list(
+        Study.objects.filter(patient_id__in=list(patient_ids)).only(
+            "id", "patient_id", "modality", "study_date"
+        )
+    )
+    existing = {pair.ct_study_id: pair for pair in StudyPair.objects.filter(ct_study__in=studies)}
+    mr_by_patient: dict[int, list[Study]] = {}
+    for study in studies:
+        if study.modality == "MR" and study.study_date:
+            mr_by_patient.setdefault(study.patient_id, []).append(study)
+    pairs, created, changed = [], [], []
+    for ct in (study for study in studies if study.modality == "CT"):
+        pair = existing.get(ct.pk)
         if pair is not None and pair.set_by_admin:
             pairs.append(pair)
             continue
         candidates = [
-            (abs((mr.study_date - ct.study_date).days), mr)
-            for mr in mr_studies
-            if mr.study_date and ct.study_date and abs((mr.study_date - ct.study_date).days) <= window
+            (abs((mr.study_date - ct.study_date).days), mr.pk)
+            for mr in mr_by_patient.get(ct.patient_id, [])
+            if ct.study_date and abs((mr.study_date - ct.study_date).days) <= window
         ]
-        gap, mr = min(candidates, key=lambda item: item[0]) if candidates else (None, None)
-        pair, _ = StudyPair.objects.update_or_create(
-            ct_study=ct, defaults={"patient": patient, "mr_study": mr, "day_gap": gap}
-        )
+        gap, mr_id = min(candidates) if candidates else (None, None)
+        if pair is None:
+            pair = StudyPair(patient_id=ct.patient_id, ct_study=ct, mr_study_id=mr_id, day_gap=gap)
+            created.append(pair)
+        elif (pair.mr_study_id, pair.day_gap) != (mr_id, gap):
+            pair.mr_study_id, pair.day_gap = mr_id, gap
+            changed.append(pair)
         pairs.append(pair)
+    StudyPair.objects.bulk_create(created)
+    StudyPair.objects.bulk_update(changed, ["mr_study", "day_gap", "updated_at"])
     return pairs
 
 

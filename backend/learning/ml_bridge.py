@@ -1,22 +1,31 @@
-"""The only door from Django into `ml`: file paths and plain values in, plain values out."""
+"""The only door from Django into `ml`: file paths and plain values in, plain values out.
+
+What needs PyTorch (training, prediction) is imported when first called: web processes, which
+only read kappas and constants, do not load it (it costs them ~700 MB of memory).
+"""
+
+from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ml.acquisition import margin
-from ml.data import StudyRecord, patient_split
 from ml.imaging import REFORMAT_SPACING_MM  # mm between rows (and columns) of the CT sagittal reformat
 from ml.metrics import kappa_with_interval
-from ml.predict import LevelPrediction, Predictor
-from ml.train import Reformats, preset, train
+
+if TYPE_CHECKING:
+    from ml.predict import LevelPrediction, Predictor
 
 __all__ = ["REFORMAT_SPACING_MM"]  # re-exported for the selectors that place boxes
 
 
 @lru_cache(maxsize=4)
 def _predictor(checkpoint: str) -> Predictor:
+    from ml.predict import Predictor
+
     return Predictor.from_checkpoint(checkpoint, device="cpu")
 
 
@@ -41,6 +50,8 @@ def checkpoint_summary(*, checkpoint: str) -> dict:
 
 
 def training_config(*, preset_name: str) -> dict:
+    from ml.train import preset
+
     return preset(preset_name).as_dict()
 
 
@@ -55,6 +66,9 @@ def train_on_studies(
     box at every level of every study the detector of `detector_checkpoint` is reused. With
     `init_from` (the champion) both networks start from its weights.
     """
+    from ml.data import StudyRecord, patient_split
+    from ml.train import Reformats, preset, train
+
     records = [
         StudyRecord(patient_id=s["key"], ct_files=[Path(f) for f in s["ct_files"]], grades=s["grades"],
                     boxes=s["boxes"])

@@ -252,14 +252,17 @@ def test_a_batch_that_races_another_writer_falls_back_file_by_file(tmp_path):
     class RacingIngester(Ingester):
         raced = False
 
-        def _store(self, fresh):
-            if not self.raced:  # another process stores the first file between our check and our insert
+        def _store(self, fresh, files):
+            if not self.raced:  # another process stores the first file between our write and our insert
                 self.raced = True
                 assert instance_ingest(path=paths[0]).status == "stored"
-            return super()._store(fresh)
+            return super()._store(fresh, files)
 
     outcomes = list(RacingIngester().ingest([(p, p.name) for p in paths]))
     assert [o.status for o in outcomes] == ["duplicate", "stored", "stored"]
     assert Instance.objects.count() == 3
-    stored_files = sorted(Path(p).name for p in Path(Instance.objects.first().file.path).parent.iterdir())
-    assert stored_files == sorted(f"{ds.SOPInstanceUID}.dcm" for ds in series), "no stray copies left behind"
+    folder = Path(Instance.objects.first().file.path).parent
+    assert sorted(folder.iterdir()) == sorted(Path(i.file.path) for i in Instance.objects.all()), (
+        "every stored file has its row, no stray copies"
+    )
+    assert {i.sop_uid for i in Instance.objects.all()} == {ds.SOPInstanceUID for ds in series}

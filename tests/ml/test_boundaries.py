@@ -37,3 +37,19 @@ def test_importing_every_ml_module_loads_no_web_framework():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_web_process_does_not_load_pytorch():
+    """Django's URLconf and WSGI app come up without torch: it would cost every web worker ~700 MB."""
+    code = (
+        "import os, sys\n"
+        "os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'backend.config.settings')\n"
+        "import django; django.setup()\n"
+        "import backend.config.wsgi\n"
+        "from django.urls import get_resolver\n"
+        "get_resolver().url_patterns\n"
+        "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            cwd=ML_DIR.parent)  # fmt: skip
+    assert result.returncode == 0, result.stderr
