@@ -234,6 +234,10 @@ HEALTH_CHECK_TIMEOUT = float(os.environ.get("HEALTH_CHECK_TIMEOUT", "2.0"))
 PAIRING_WINDOW_DAYS = int(os.environ.get("PAIRING_WINDOW_DAYS", "30"))
 # Uploads larger than this are ingested by a worker; smaller ones at once.
 INGEST_ASYNC_BYTES = int(os.environ.get("INGEST_ASYNC_BYTES", str(50 * 1024 * 1024)))
+# Jobs of at least INGEST_PROCESSES_MIN_FILES files are read, checked and copied by this many worker
+# processes while the job's own process writes the database (0: never).
+INGEST_PROCESSES = int(os.environ.get("INGEST_PROCESSES", str(min(4, os.cpu_count() or 1))))
+INGEST_PROCESSES_MIN_FILES = int(os.environ.get("INGEST_PROCESSES_MIN_FILES", "400"))
 DATA_UPLOAD_MAX_NUMBER_FILES = 10000
 FILE_UPLOAD_TEMP_DIR = str(MEDIA_ROOT / "tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)

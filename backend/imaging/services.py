@@ -2,6 +2,7 @@
 
 import logging
 import shutil
+import time
 import zipfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,6 +18,7 @@ from backend.projects.models import Project
 
 logger = logging.getLogger(__name__)
 ZIP_MAGIC = b"PK\x03\x04"
+PROGRESS_SAVE_INTERVAL_S = 0.5
 
 
 def instance_ingest(*, path: Path, project: Project | None = None, deidentify_data: bool = False,
@@ -46,19 +48,24 @@ def ingest_job_run(*, job: IngestJob, paths: Iterable[Path] | None = None,
     job.status, job.total_files = IngestJob.Status.RUNNING, len(files)
     job.save(update_fields=["status", "total_files"])
     patients: set[str] = set()
-    ingester = Ingester(project=job.project, deidentify_data=job.deidentify)
+    big = len(files) >= settings.INGEST_PROCESSES_MIN_FILES
+    ingester = Ingester(
+        project=job.project, deidentify_data=job.deidentify, processes=settings.INGEST_PROCESSES if big else 0
+    )
     named = (
         (path, str(path.relative_to(job.staging_dir)) if job.staging_dir else str(path)) for path in files
     )
+    saved_at = time.monotonic()
     try:
-        for k, outcome in enumerate(ingester.ingest(named), start=1):
+        for outcome in ingester.ingest(named):
             _count(job, outcome)
             if outcome.patient_id:
                 patients.add(outcome.patient_id)
             if progress:
                 progress(outcome)
-            if k % 25 == 0:
+            if time.monotonic() - saved_at >= PROGRESS_SAVE_INTERVAL_S:  # what the progress API shows
                 job.save(update_fields=["processed_files", "stored", "duplicates", "failed", "errors"])
+                saved_at = time.monotonic()
         study_pairs_auto(
             patient_ids=Patient.objects.filter(patient_id__in=patients).values_list("pk", flat=True)
         )
