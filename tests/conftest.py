@@ -95,9 +95,11 @@ def stop_celery_worker(process: subprocess.Popen) -> None:
 
 
 def worker_env(media_root: Path) -> dict:
+    """The worker's environment: the test database and media; every ingest job it runs uses worker
+    processes (as large ones do), so that path is exercised inside Celery's own pool."""
     return dict(
         os.environ, DATABASE_URL=database_url_of_test_db(), PYTHONUNBUFFERED="1", MEDIA_ROOT=str(media_root),
-        MODELS_DIR=str(media_root / "models"),
+        MODELS_DIR=str(media_root / "models"), INGEST_PROCESSES="2", INGEST_PROCESSES_MIN_FILES="1",
     )  # fmt: skip
 
 
