@@ -21,11 +21,15 @@ from ml.synthetic import CohortConfig, generate_cohort, load_manifest  # noqa: E
 from ml.train import preset, train  # noqa: E402
 
 
-def ensure_cohort(path: Path, *, patients: int, seed: int, shift: str | None = None) -> dict:
+def ensure_cohort(
+    path: Path, *, patients: int, seed: int, shift: str | None = None, first_index: int = 0
+) -> dict:
     if (path / "manifest.json").is_file():
         return load_manifest(path)
     print(f"generating {patients} patients into {path} ...", file=sys.stderr)
-    return generate_cohort(CohortConfig(out=path, patients=patients, seed=seed, shift=shift, workers=2))
+    return generate_cohort(
+        CohortConfig(out=path, patients=patients, seed=seed, shift=shift, first_index=first_index, workers=2)
+    )
 
 
 def main() -> None:
@@ -34,6 +38,12 @@ def main() -> None:
     )
     parser.add_argument("--cohort", type=Path, default=Path("var/cohort300"))
     parser.add_argument("--shifted", type=Path, default=Path("var/cohort_shift60"))
+    parser.add_argument(
+        "--holdout", type=Path, default=Path("var/cohort300_holdout150"),
+        help="150 more patients of the same generator and seed (patients 300-449): a 900-level check "
+        "of what the 180-level test split measures with a CI of +-3 points",
+    )  # fmt: skip
+    parser.add_argument("--binary-loss-weight", type=float, default=None)
     parser.add_argument("--out", type=Path, default=Path("var/models/bench"))
     parser.add_argument("--preset", default="default")
     parser.add_argument("--classifier", default=None)
@@ -42,14 +52,18 @@ def main() -> None:
 
     manifest = ensure_cohort(args.cohort, patients=300, seed=0)
     ensure_cohort(args.shifted, patients=60, seed=1, shift="other")
+    holdout_manifest = ensure_cohort(args.holdout, patients=150, seed=0, first_index=300)
     overrides = {"classifier": args.classifier} if args.classifier else {}
     if args.no_class_weighting:
         overrides["class_weighting"] = False
+    if args.binary_loss_weight is not None:
+        overrides["binary_loss_weight"] = args.binary_loss_weight
     config = preset(args.preset, cohort=str(args.cohort), out=str(args.out), **overrides)
     started = time.perf_counter()
     result = train(config)
     minutes = (time.perf_counter() - started) / 60
     shifted = evaluate_checkpoint(result["checkpoint"], str(args.shifted), split="all")
+    holdout = evaluate_checkpoint(result["checkpoint"], str(args.holdout), split="all")
     test = result["test"]
     oracle = manifest["oracle"]
     figures = {
@@ -73,6 +87,15 @@ def main() -> None:
             100 * (test["4grade"]["accuracy"] - shifted["4grade"]["accuracy"]), 1
         ),
         "shifted_detection_recall": round(shifted["detection"]["level_recall_iou50"], 4),
+        "holdout_levels": holdout["n"],
+        "holdout_accuracy_4grade": round(holdout["4grade"]["accuracy"], 4),
+        "holdout_accuracy_4grade_ci95": [round(v, 3) for v in holdout["4grade"]["accuracy_ci95"]],
+        "holdout_accuracy_binary": round(holdout["binary"]["accuracy"], 4),
+        "holdout_accuracy_binary_ci95": [round(v, 3) for v in holdout["binary"]["accuracy_ci95"]],
+        "holdout_kappa_quadratic_4grade": round(holdout["4grade"]["kappa_quadratic"], 4),
+        "holdout_oracle_4grade": holdout_manifest["oracle"]["accuracy_4grade"],
+        "holdout_oracle_binary": holdout_manifest["oracle"]["accuracy_binary"],
+        "accuracy_binary_ci95": [round(v, 3) for v in test["binary"]["accuracy_ci95"]],
         "reader_agreement": test["reader_agreement"],
     }
     print(json.dumps(figures, indent=1))

@@ -66,7 +66,6 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--binary-loss-weight", type=float, help="weight of the P(grade >= 2) term in the loss"
     )
-    parser.add_argument("--test-views", type=int, help="crops averaged per level when grading (1-5)")
     parser.add_argument("--max-patients", type=int)
     parser.add_argument("--device")
     parser.add_argument("--json", type=Path, help="write the JSON result here instead of stdout")

@@ -204,21 +204,6 @@ def crop_roi(
     return to_channels(crop_hu(hu, box, jitter=jitter))
 
 
-# Test-time views: the box itself, then moved by 5% of its size along each axis.
-VIEW_SHIFTS = ((0.0, 0.0), (0.05, 0.0), (-0.05, 0.0), (0.0, 0.05), (0.0, -0.05))
-
-
-def crop_views(hu: np.ndarray, box: Sequence[float], views: int) -> np.ndarray:
-    """`views` crops of the box's region, (views, 3, H, W): the box first, then shifted copies."""
-    if not 1 <= views <= len(VIEW_SHIFTS):
-        raise ValueError(f"views must be 1..{len(VIEW_SHIFTS)}, not {views}")
-    x0, y0, x1, y1 = (float(v) for v in box)
-    w, h = x1 - x0, y1 - y0
-    return np.stack(
-        [crop_roi(hu, [x0 + dx * w, y0 + dy * h, x1 + dx * w, y1 + dy * h]) for dx, dy in VIEW_SHIFTS[:views]]
-    )
-
-
 def crop_hu(hu: np.ndarray, box: Sequence[float], *, jitter: np.random.Generator | None = None) -> np.ndarray:
     """The box's region in HU, resampled to CROP_SIZE."""
     x0, y0, x1, y1 = (float(v) for v in box)
@@ -249,14 +234,9 @@ class ROIDataset(Dataset):
     """Per-level crops with their grade: the classifier's samples."""
 
     def __init__(
-        self,
-        samples: list[tuple[np.ndarray, list[float], int]],
-        *,
-        train: bool,
-        seed: int = 0,
-        views: int = 1,
+        self, samples: list[tuple[np.ndarray, list[float], int]], *, train: bool, seed: int = 0
     ) -> None:
-        self.samples, self.train, self.views = samples, train, views
+        self.samples, self.train = samples, train
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -266,8 +246,6 @@ class ROIDataset(Dataset):
         hu, box, grade = self.samples[index]
         if self.train:
             crop = to_channels(scanner_augment(crop_hu(hu, box, jitter=self.rng), self.rng))
-        elif self.views > 1:
-            crop = crop_views(hu, box, self.views)  # (views, 3, H, W): predict_probabilities averages them
         else:
             crop = crop_roi(hu, box)
         return torch.from_numpy(crop), grade

@@ -87,14 +87,6 @@ def train_one_epoch_classifier(
     return total / max(count, 1)
 
 
-def classify(model: nn.Module, crops: torch.Tensor) -> torch.Tensor:
-    """Grade probabilities of (N, 3, H, W) crops, or of (N, views, 3, H, W) averaged over the views."""
-    if crops.dim() == 5:
-        n, views = crops.shape[:2]
-        return classify(model, crops.flatten(0, 1)).view(n, views, -1).mean(1)
-    return torch.softmax(model(crops).float(), dim=1)
-
-
 @torch.no_grad()
 def predict_probabilities(model: nn.Module, loader: DataLoader, device: torch.device, *, amp: bool = False):
     """Softmax probabilities and the labels of every sample in the loader."""
@@ -102,7 +94,8 @@ def predict_probabilities(model: nn.Module, loader: DataLoader, device: torch.de
     probabilities, labels = [], []
     for crops, grades in loader:
         with autocast(device, amp):
-            probabilities.append(classify(model, crops.to(device)).cpu())
+            logits = model(crops.to(device))
+        probabilities.append(torch.softmax(logits.float(), dim=1).cpu())
         labels.append(torch.as_tensor(grades))
     return torch.cat(probabilities).numpy(), torch.cat(labels).numpy()
 

@@ -14,8 +14,8 @@ import torch
 
 from ml import LEVELS
 from ml.acquisition import entropy, mutual_information
-from ml.data import crop_views, to_channels
-from ml.engine import classify, detect_levels, enable_mc_dropout
+from ml.data import crop_roi, to_channels
+from ml.engine import detect_levels, enable_mc_dropout
 from ml.imaging import CTVolume, load_ct_volume, sagittal_reformat
 from ml.models import build_classifier, build_detector
 from ml.train import CHECKPOINT_FORMAT
@@ -45,7 +45,6 @@ class Predictor:
         self.config = bundle["config"]
         self.metrics = bundle.get("metrics", {})
         self.binary_threshold = float(bundle["classifier"].get("binary_threshold", 0.5))
-        self.views = int(bundle["classifier"].get("views", 1))  # test-time views averaged per level
         self.detector = build_detector(bundle["detector"]["name"])
         self.detector.load_state_dict(bundle["detector"]["state"])
         self.detector.to(self.device).eval()
@@ -67,16 +66,20 @@ class Predictor:
         levels = [level for level in LEVELS if level in found]
         if not levels:
             return []
-        crops = torch.from_numpy(
-            np.stack([crop_views(image, found[level][0], self.views) for level in levels])
+        crops = torch.from_numpy(np.stack([crop_roi(image, found[level][0]) for level in levels])).to(
+            self.device
         )
-        crops = crops.to(self.device)
         self.classifier.eval()
-        probabilities = classify(self.classifier, crops).cpu().numpy()
+        probabilities = torch.softmax(self.classifier(crops).float(), dim=1).cpu().numpy()
         information = None
         if mc_samples > 0:
             enable_mc_dropout(self.classifier)
-            samples = np.stack([classify(self.classifier, crops).cpu().numpy() for _ in range(mc_samples)])
+            samples = np.stack(
+                [
+                    torch.softmax(self.classifier(crops).float(), dim=1).cpu().numpy()
+                    for _ in range(mc_samples)
+                ]
+            )
             self.classifier.eval()
             information = mutual_information(samples)
         return [

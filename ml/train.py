@@ -68,9 +68,6 @@ class TrainConfig:
     patience: int = 15
     class_weighting: bool = True
     binary_loss_weight: float = 0.0  # weight of the binary term on P(grade >= 2) in the loss
-    test_views: int = (
-        1  # crops averaged per level when grading (1: the box only; up to 5, ml.data.VIEW_SHIFTS)
-    )
     ema_decay: float = 0.99  # the classifier kept is an exponential moving average of its weights (0: off)
     amp: bool = True
     device: str | None = None  # cuda when available, else cpu
@@ -176,10 +173,9 @@ def train(
     classifier.load_state_dict(classifier_state)
     classifier.to(device)
 
-    views = config.test_views
-    threshold = binary_threshold_on(classifier, data, split["val"], device, amp=amp, views=views)
+    threshold = binary_threshold_on(classifier, data, split["val"], device, amp=amp)
     test = evaluate_split(
-        detector, classifier, data, split["test"], device, amp=amp, binary_threshold=threshold, views=views
+        detector, classifier, data, split["test"], device, amp=amp, binary_threshold=threshold
     )
     bundle = {
         "format": CHECKPOINT_FORMAT,
@@ -193,7 +189,6 @@ def train(
             "state": classifier_state,
             "history": classifier_history,
             "binary_threshold": threshold,
-            "views": views,
         },  # fmt: skip
         "metrics": {"test": test},
         "train_seconds": round(time.perf_counter() - started, 1),
@@ -385,11 +380,9 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
     return best_state, history
 
 
-def binary_threshold_on(
-    classifier, data: Reformats, ids: list[str], device, *, amp: bool = False, views: int = 1
-) -> float:
+def binary_threshold_on(classifier, data: Reformats, ids: list[str], device, *, amp: bool = False) -> float:
     """The P(grade >= 2) cut that grades the validation levels best (0.5 unless another is better)."""
-    loader = DataLoader(ROIDataset(data.roi_samples(ids), train=False, views=views), batch_size=256)
+    loader = DataLoader(ROIDataset(data.roi_samples(ids), train=False), batch_size=256)
     probabilities, labels = predict_probabilities(classifier, loader, device, amp=amp)
     if len(labels) == 0:
         return 0.5
@@ -401,7 +394,7 @@ def binary_threshold_on(
 
 def evaluate_split(
     detector, classifier, data: Reformats, ids: list[str], device, *, amp: bool = False,
-    binary_threshold: float = 0.5, views: int = 1,
+    binary_threshold: float = 0.5,
 ) -> dict:  # fmt: skip
     """End-to-end grading of the given patients through the detector's boxes, plus agreement with readers."""
     found = find_boxes(detector, data, ids, device)
@@ -416,7 +409,7 @@ def evaluate_split(
                 continue
             samples.append((data.images[pid], found[pid][level][0], record.grades[level]))
             keys.append((pid, level))
-    loader = DataLoader(ROIDataset(samples, train=False, views=views), batch_size=256)
+    loader = DataLoader(ROIDataset(samples, train=False), batch_size=256)
     probabilities, labels = predict_probabilities(classifier, loader, device, amp=amp)
     predicted = probabilities.argmax(1)
     significant = (probabilities[:, 2:].sum(1) >= binary_threshold).astype(int)  # binary from P(grade >= 2)
@@ -425,7 +418,6 @@ def evaluate_split(
     result["per_level_accuracy"] = per_level_recall(labels, predicted, levels)
     result["levels_not_graded"] = missed
     result["binary_threshold"] = binary_threshold
-    result["views"] = views
     result["detection"] = detection_level_recall(
         [data.records[p].boxes for p in ids if data.records[p].boxes],
         [_detected_only(found[p]) for p in ids if data.records[p].boxes],

@@ -13,15 +13,11 @@ import torch
 from ml import LEVELS
 from ml.acquisition import entropy, margin, mutual_information
 from ml.data import (
-    CROP_SIZE,
     CohortError,
-    crop_roi,
-    crop_views,
     load_csv_cohort,
     patient_split,
     reference_grades,
 )
-from ml.engine import classify
 from ml.losses import GradeLoss
 from ml.metrics import bootstrap_ci, box_iou, detection_level_recall, grading_metrics
 from ml.models import CLASSIFIERS, build_classifier, build_detector, postprocess_levels
@@ -103,23 +99,6 @@ def test_the_binary_loss_term_is_the_cross_entropy_of_p_grade_2_or_more():
     by_hand = -(torch.log(1 - p_significant[0]) + torch.log(p_significant[1])) / 2
     both = GradeLoss(label_smoothing=0.0, binary_weight=0.5)(logits, grades)
     assert both.item() == pytest.approx(plain.item() + 0.5 * by_hand.item(), rel=1e-5)
-
-
-def test_test_time_views_average_the_probabilities_of_shifted_crops():
-    torch.manual_seed(0)
-    model = build_classifier("small_cnn").eval()
-    hu = np.random.default_rng(0).normal(0, 300, (160, 160)).astype(np.float32)
-    box = [40.0, 50.0, 88.0, 86.0]
-    views = torch.from_numpy(crop_views(hu, box, 3))
-    assert views.shape == (3, 3, *CROP_SIZE)
-    assert torch.equal(views[0], torch.from_numpy(crop_roi(hu, box))), "the first view is the box itself"
-    with torch.no_grad():
-        each = torch.softmax(model(views), 1)
-        averaged = classify(model, views[None])[0]
-    assert torch.allclose(averaged, each.mean(0), atol=1e-6)
-    assert not torch.allclose(each[0], each[1]), "the views differ"
-    with pytest.raises(ValueError, match="views"):
-        crop_views(hu, box, 9)
 
 
 def _qwk_by_hand(a, b, k=4):
