@@ -65,7 +65,7 @@ class TrainConfig:
     classifier_lr: float = 2e-3
     classifier_batch: int = 64
     weight_decay: float = 1e-4
-    patience: int = 15
+    patience: int = 10  # epochs without a better validation QWK (of the EMA weights) before stopping
     class_weighting: bool = True
     binary_loss_weight: float = 0.0  # weight of the binary term on P(grade >= 2) in the loss
     ema_decay: float = 0.99  # the classifier kept is an exponential moving average of its weights (0: off)
