@@ -109,12 +109,13 @@ class Ingester:
                 for batch in itertools.islice(batches, BATCHES_AHEAD):
                     submit(batch)
                 while pending:
-                    batch, futures = pending.popleft()
+                    batch, futures = pending[0]  # stays pending until its results are in hand
                     if (following := next(batches, None)) is not None:
                         submit(following)
                     prepared = [item for future in futures for item in future.result()]
+                    pending.popleft()
                     yield from self._record(len(batch), *self._from_workers(batch, prepared))
-            finally:  # stopped early: the copies made ahead have no rows and must go
+            finally:  # stopped early or failed: the copies made ahead have no rows and must go
                 for _, futures in pending:
                     for future in futures:
                         if not future.cancel() and future.exception() is None:

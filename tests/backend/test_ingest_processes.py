@@ -68,3 +68,18 @@ def test_stopping_half_way_leaves_no_copies_without_rows(tmp_path):
     outcomes.close()  # batches prepared ahead by the workers are dropped
     assert 2 <= Instance.objects.count() < 12
     assert_every_file_has_its_row(*series)
+
+
+def test_a_worker_failing_to_write_leaves_no_copies_of_its_batch(tmp_path):
+    first = F.write_series(tmp_path / "a", 4)
+    second = F.write_series(tmp_path / "b", 4, study_uid=first[0].StudyInstanceUID)
+    study = Path(default_storage.location) / "dicom" / first[0].StudyInstanceUID
+    study.mkdir(parents=True)
+    (study / second[0].SeriesInstanceUID).write_text("a file where the series folder goes: like a full disk")
+    paths = sorted(tmp_path.rglob("*.dcm"))
+    with pytest.raises(OSError):
+        list(Ingester(batch_size=8, processes=2).ingest([(p, p.name) for p in paths]))
+    assert Instance.objects.count() == 0
+    assert not (study / first[0].SeriesInstanceUID).exists() or not any(
+        (study / first[0].SeriesInstanceUID).iterdir()
+    )
