@@ -183,7 +183,11 @@ def study_pairs_auto(*, patient_ids: Iterable[int]) -> list[StudyPair]:
             pair = StudyPair(patient_id=ct.patient_id, ct_study=ct, mr_study_id=mr_id, day_gap=gap)
             created.append(pair)
         elif (pair.mr_study_id, pair.day_gap) != (mr_id, gap):
-            pair.mr_study_id, pair.day_gap = mr_id, gap
+            pair.mr_study_id, pair.day_gap, pair.updated_at = (
+                mr_id,
+                gap,
+                timezone.now(),
+            )  # bulk_update skips auto_now
             changed.append(pair)
         pairs.append(pair)
     StudyPair.objects.bulk_create(created)

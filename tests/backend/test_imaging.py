@@ -112,6 +112,11 @@ def test_ct_and_mri_pair_within_the_window_and_admins_override(tmp_path, setting
     run_folder(tmp_path)
     pair = StudyPair.objects.get(ct_study__study_uid=ct[0].StudyInstanceUID)
     assert pair.mr_study.study_uid == near[0].StudyInstanceUID and pair.day_gap == 10
+    nearer = F.write_series(tmp_path / "mr3", 1, patient_id="P7", modality="MR", study_date=date(2025, 1, 12))
+    run_folder(tmp_path / "mr3")  # a later ingest re-pairs the patient's CT with the closer MR
+    pair.refresh_from_db()
+    assert (pair.mr_study.study_uid, pair.day_gap) == (nearer[0].StudyInstanceUID, 2)
+    assert StudyPair.objects.count() == 1, "one pair per CT study; the MR-only patient has none"
     far = Study.objects.get(patient__patient_id="P7", study_date=date(2025, 3, 30))
     study_pair_set(pair=pair, mr_study=far)
     study_pair_auto(patient=pair.patient)
