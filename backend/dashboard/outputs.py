@@ -6,6 +6,8 @@ running thousands of kappa points through DRF fields would cost more than the qu
 
 from rest_framework import serializers
 
+from backend.learning.outputs import KappaSeriesOutput
+
 
 def _ci95():
     return serializers.ListField(child=serializers.FloatField(allow_null=True), min_length=2, max_length=2)
@@ -100,22 +102,6 @@ class GradeDistributionOutput(serializers.Serializer):
     reader_groups = GroupGradesOutput(many=True)
 
 
-class TimelineKappaPointOutput(serializers.Serializer):
-    taken_at = serializers.DateTimeField()
-    trigger = serializers.CharField()
-    kappa = serializers.FloatField(allow_null=True)
-    ci95 = _ci95()
-    n = serializers.IntegerField()
-    model_version = serializers.CharField(allow_null=True)
-
-
-class KappaTimelineSeriesOutput(serializers.Serializer):
-    kind = serializers.CharField()
-    rater_a = serializers.CharField()
-    rater_b = serializers.CharField()
-    points = TimelineKappaPointOutput(many=True)
-
-
 class PromotionOutput(serializers.Serializer):
     model_version = serializers.CharField()
     number = serializers.IntegerField()
@@ -127,7 +113,7 @@ class KappaTimelineOutput(serializers.Serializer):
     task = serializers.CharField()
     weighting = serializers.CharField()
     subset = serializers.CharField()
-    series = KappaTimelineSeriesOutput(many=True)
+    series = KappaSeriesOutput(many=True)
     promotions = PromotionOutput(many=True)
 
 

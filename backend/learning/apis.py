@@ -9,6 +9,7 @@ from backend.accounts.permissions import IsProjectAdmin
 from backend.common.exceptions import ApplicationError
 from backend.learning import selectors, services
 from backend.learning.models import AdjudicationItem, KappaSnapshot, ModelVersion, TrainingRun
+from backend.learning.outputs import KappaSeriesOutput
 from backend.projects.selectors import project_list_for_user
 
 
@@ -118,22 +119,6 @@ class KappaQuery(serializers.Serializer):
     task = serializers.ChoiceField(choices=["4grade", "binary"], default="4grade")
     weighting = serializers.ChoiceField(choices=["none", "quadratic"], default="quadratic")
     subset = serializers.ChoiceField(choices=["all", "shown", "blinded"], default="all")
-
-
-class KappaPointOutput(serializers.Serializer):
-    taken_at = serializers.DateTimeField()
-    trigger = serializers.CharField()
-    kappa = serializers.FloatField(allow_null=True)
-    ci95 = serializers.ListField(child=serializers.FloatField(allow_null=True))
-    n = serializers.IntegerField()
-    model_version = serializers.CharField(allow_null=True)
-
-
-class KappaSeriesOutput(serializers.Serializer):
-    kind = serializers.CharField()
-    rater_a = serializers.CharField()
-    rater_b = serializers.CharField()
-    points = KappaPointOutput(many=True)
 
 
 class KappaSeriesApi(APIView):
