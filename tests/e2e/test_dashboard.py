@@ -17,7 +17,8 @@ from backend.learning.simulation import simulate_reading, simulation_panel_ensur
 from backend.projects.services import project_create
 from backend.reading.models import Assignment, LevelAnnotation
 from backend.reading.services import case_sync_for_project
-from tests.backend.factories import DEFAULT_PASSWORD, ReaderFactory
+from tests.backend.factories import ReaderFactory
+from tests.e2e.pages import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
@@ -58,14 +59,6 @@ def simulated_project(cohort: Path):
             submitted_at=assignment.submitted_at - timedelta(days=2 - k % 3)
         )
     return project
-
-
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEFAULT_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/worklist")
 
 
 def screenshot(page, name: str) -> None:

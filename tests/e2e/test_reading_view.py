@@ -4,8 +4,9 @@ import pytest
 
 from backend.projects.services import project_member_add
 from backend.reading.models import Assignment, Case, LevelAnnotation
-from tests.backend.factories import DEFAULT_PASSWORD, ReaderFactory
+from tests.backend.factories import ReaderFactory
 from tests.backend.reading_data import synthetic_reading_project
+from tests.e2e.pages import log_in
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 LEVELS = ["C2/3", "C3/4", "C4/5", "C5/6", "C6/7", "C7/T1"]
@@ -25,14 +26,6 @@ def reader_in(project, username: str):
     reader = ReaderFactory(username=username)
     project_member_add(project=project, user=reader.user)
     return reader
-
-
-def log_in(page, live_server, username: str) -> None:
-    page.goto(f"{live_server.url}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", DEFAULT_PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/worklist")
 
 
 def wait_until_loaded(page) -> None:
