@@ -54,6 +54,7 @@ class PreparedFile:
 
 
 _values: dict = {}  # each worker process converts repeated header values once
+_folders: set[Path] = set()  # and creates each series folder once
 
 
 def prepare_files(paths: list[str], media_root: str) -> list[PreparedFile]:
@@ -69,7 +70,9 @@ def prepare_files(paths: list[str], media_root: str) -> list[PreparedFile]:
                 prepared.append(PreparedFile(None, exc.code, exc.message))
                 continue
             target = Path(media_root) / stored_name(header)
-            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.parent not in _folders:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _folders.add(target.parent)
             written = stored_name(header) if create_exclusive(target, content) else None
             prepared.append(PreparedFile(header, written=written, size=len(content)))
     except OSError:  # e.g. a full disk: this chunk leaves nothing behind
