@@ -66,6 +66,10 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--binary-loss-weight", type=float, help="weight of the P(grade >= 2) term in the loss"
     )
+    parser.add_argument(
+        "--roi-crop", choices=["physical", "box"],
+        help="classifier crop: a fixed 24 x 32 mm window at the box (default) or the box stretched",
+    )  # fmt: skip
     parser.add_argument("--max-patients", type=int)
     parser.add_argument("--device")
     parser.add_argument("--json", type=Path, help="write the JSON result here instead of stdout")

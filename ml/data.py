@@ -24,6 +24,12 @@ from ml.imaging import SagittalReformat, load_ct_volume, sagittal_reformat, wind
 # Display windows stacked as the three input channels: bone, soft tissue, canal contents.
 WINDOWS = ((400.0, 1800.0), (40.0, 400.0), (20.0, 160.0))
 CROP_SIZE = (48, 64)  # rows (cranio-caudal) x cols (antero-posterior)
+# How a level's box becomes the classifier's crop. "physical": CROP_SIZE of the reformat's own
+# pixels (24 x 32 mm) centred on the box, so that a millimetre of canal is the same number of
+# pixels in every crop (stenosis is absolute: the canal against a cord of ~8 mm); "box": the box
+# stretched to CROP_SIZE, which scales every canal to the box's width (checkpoints from before
+# roi_crop existed were trained so).
+ROI_CROPS = ("physical", "box")
 
 
 class CohortError(ValueError):
@@ -198,24 +204,34 @@ class DetectionDataset(Dataset):
 
 
 def crop_roi(
-    hu: np.ndarray, box: Sequence[float], *, jitter: np.random.Generator | None = None
-) -> np.ndarray:
-    """The box's region, resized to CROP_SIZE, as 3 channels; optional random shift/scale jitter."""
-    return to_channels(crop_hu(hu, box, jitter=jitter))
+    hu: np.ndarray, box: Sequence[float], *, roi_crop: str = "physical",
+    jitter: np.random.Generator | None = None,
+) -> np.ndarray:  # fmt: skip
+    """The level's crop (see ROI_CROPS) as 3 channels; optional random shift (and scale) jitter."""
+    return to_channels(crop_hu(hu, box, roi_crop=roi_crop, jitter=jitter))
 
 
-def crop_hu(hu: np.ndarray, box: Sequence[float], *, jitter: np.random.Generator | None = None) -> np.ndarray:
-    """The box's region in HU, resampled to CROP_SIZE."""
+def crop_hu(
+    hu: np.ndarray, box: Sequence[float], *, roi_crop: str = "physical",
+    jitter: np.random.Generator | None = None,
+) -> np.ndarray:  # fmt: skip
+    """The level's crop in HU, resampled to CROP_SIZE."""
+    if roi_crop not in ROI_CROPS:
+        raise ValueError(f"unknown roi_crop {roi_crop!r}; known: {', '.join(ROI_CROPS)}")
     x0, y0, x1, y1 = (float(v) for v in box)
-    if jitter is not None:
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    if roi_crop == "box":
         w, h = x1 - x0, y1 - y0
-        dx, dy = jitter.normal(0, 0.06 * w), jitter.normal(0, 0.06 * h)
-        scale = jitter.uniform(0.92, 1.08)
-        cx, cy = (x0 + x1) / 2 + dx, (y0 + y1) / 2 + dy
-        x0, x1 = cx - w * scale / 2, cx + w * scale / 2
-        y0, y1 = cy - h * scale / 2, cy + h * scale / 2
-    rows = np.linspace(y0, y1, CROP_SIZE[0])
-    cols = np.linspace(x0, x1, CROP_SIZE[1])
+    else:
+        h, w = CROP_SIZE[0] - 1, CROP_SIZE[1] - 1
+    if jitter is not None:
+        cx += jitter.normal(0, 0.06 * (x1 - x0))
+        cy += jitter.normal(0, 0.06 * (y1 - y0))
+        if roi_crop == "box":  # a physical crop keeps its scale: millimetres are what is graded
+            scale = jitter.uniform(0.92, 1.08)
+            w, h = w * scale, h * scale
+    rows = np.linspace(cy - h / 2, cy + h / 2, CROP_SIZE[0])
+    cols = np.linspace(cx - w / 2, cx + w / 2, CROP_SIZE[1])
     rr, cc = np.meshgrid(rows, cols, indexing="ij")
     return map_coordinates(hu, [rr, cc], order=1, mode="nearest").astype(np.float32)
 
@@ -234,9 +250,10 @@ class ROIDataset(Dataset):
     """Per-level crops with their grade: the classifier's samples."""
 
     def __init__(
-        self, samples: list[tuple[np.ndarray, list[float], int]], *, train: bool, seed: int = 0
-    ) -> None:
-        self.samples, self.train = samples, train
+        self, samples: list[tuple[np.ndarray, list[float], int]], *, train: bool, seed: int = 0,
+        roi_crop: str = "physical",
+    ) -> None:  # fmt: skip
+        self.samples, self.train, self.roi_crop = samples, train, roi_crop
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -245,9 +262,10 @@ class ROIDataset(Dataset):
     def __getitem__(self, index: int):
         hu, box, grade = self.samples[index]
         if self.train:
-            crop = to_channels(scanner_augment(crop_hu(hu, box, jitter=self.rng), self.rng))
+            patch = crop_hu(hu, box, roi_crop=self.roi_crop, jitter=self.rng)
+            crop = to_channels(scanner_augment(patch, self.rng))
         else:
-            crop = crop_roi(hu, box)
+            crop = crop_roi(hu, box, roi_crop=self.roi_crop)
         return torch.from_numpy(crop), grade
 
     def class_weights(self) -> torch.Tensor:

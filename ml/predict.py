@@ -45,6 +45,7 @@ class Predictor:
         self.config = bundle["config"]
         self.metrics = bundle.get("metrics", {})
         self.binary_threshold = float(bundle["classifier"].get("binary_threshold", 0.5))
+        self.roi_crop = self.config.get("roi_crop", "box")  # checkpoints without it cropped to the box
         self.detector = build_detector(bundle["detector"]["name"])
         self.detector.load_state_dict(bundle["detector"]["state"])
         self.detector.to(self.device).eval()
@@ -66,9 +67,9 @@ class Predictor:
         levels = [level for level in LEVELS if level in found]
         if not levels:
             return []
-        crops = torch.from_numpy(np.stack([crop_roi(image, found[level][0]) for level in levels])).to(
-            self.device
-        )
+        crops = torch.from_numpy(
+            np.stack([crop_roi(image, found[level][0], roi_crop=self.roi_crop) for level in levels])
+        ).to(self.device)
         self.classifier.eval()
         probabilities = torch.softmax(self.classifier(crops).float(), dim=1).cpu().numpy()
         information = None

@@ -50,6 +50,7 @@ class TrainConfig:
     labels_csv: str | None = None
     out: str = "var/models/run"
     seed: int = 0
+    split_seed: int | None = None  # seed of the patient split; None: seed (other seeds, same split)
     split_ratios: tuple[int, int, int] = (8, 1, 1)
     max_patients: int | None = None
     detector: str = "light"
@@ -61,6 +62,7 @@ class TrainConfig:
     min_detector_steps: int = 0  # small cohorts: more epochs, so the detector still sees enough batches
     min_classifier_steps: int = 0
     classifier: str = "small_cnn"
+    roi_crop: str = "physical"  # how a box becomes the classifier's crop (ml.data.ROI_CROPS)
     classifier_epochs: int = 60
     classifier_lr: float = 2e-3
     classifier_batch: int = 64
@@ -143,7 +145,8 @@ def load_data(config: TrainConfig, progress: Callable[[dict], None] | None = Non
     records = load_cohort(config.cohort, config.labels_csv)
     if config.max_patients:
         records = records[: config.max_patients]
-    split = patient_split([r.patient_id for r in records], ratios=config.split_ratios, seed=config.seed)
+    split_seed = config.seed if config.split_seed is None else config.split_seed
+    split = patient_split([r.patient_id for r in records], ratios=config.split_ratios, seed=split_seed)
     return Reformats.load(records, progress), split
 
 
@@ -173,10 +176,11 @@ def train(
     classifier.load_state_dict(classifier_state)
     classifier.to(device)
 
-    threshold = binary_threshold_on(classifier, data, split["val"], device, amp=amp)
+    threshold = binary_threshold_on(classifier, data, split["val"], device, amp=amp, roi_crop=config.roi_crop)
     test = evaluate_split(
-        detector, classifier, data, split["test"], device, amp=amp, binary_threshold=threshold
-    )
+        detector, classifier, data, split["test"], device, amp=amp, binary_threshold=threshold,
+        roi_crop=config.roi_crop,
+    )  # fmt: skip
     bundle = {
         "format": CHECKPOINT_FORMAT,
         "config": config.as_dict(),
@@ -316,8 +320,10 @@ def find_boxes(model: nn.Module, data: Reformats, ids: list[str], device, batch:
 def _train_classifier(config, data: Reformats, split, device, amp, out: Path, progress) -> tuple[dict, list]:
     model = build_classifier(config.classifier).to(device)
     _warm_start(model, config, "classifier")
-    train_set = ROIDataset(data.roi_samples(split["train"]), train=True, seed=config.seed)
-    val_set = ROIDataset(data.roi_samples(split["val"]), train=False)
+    train_set = ROIDataset(
+        data.roi_samples(split["train"]), train=True, seed=config.seed, roi_crop=config.roi_crop
+    )
+    val_set = ROIDataset(data.roi_samples(split["val"]), train=False, roi_crop=config.roi_crop)
     loader = DataLoader(
         train_set, batch_size=config.classifier_batch, shuffle=True,
         generator=torch.Generator().manual_seed(config.seed),
@@ -380,9 +386,11 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
     return best_state, history
 
 
-def binary_threshold_on(classifier, data: Reformats, ids: list[str], device, *, amp: bool = False) -> float:
+def binary_threshold_on(
+    classifier, data: Reformats, ids: list[str], device, *, amp: bool = False, roi_crop: str = "physical"
+) -> float:
     """The P(grade >= 2) cut that grades the validation levels best (0.5 unless another is better)."""
-    loader = DataLoader(ROIDataset(data.roi_samples(ids), train=False), batch_size=256)
+    loader = DataLoader(ROIDataset(data.roi_samples(ids), train=False, roi_crop=roi_crop), batch_size=256)
     probabilities, labels = predict_probabilities(classifier, loader, device, amp=amp)
     if len(labels) == 0:
         return 0.5
@@ -394,7 +402,7 @@ def binary_threshold_on(classifier, data: Reformats, ids: list[str], device, *, 
 
 def evaluate_split(
     detector, classifier, data: Reformats, ids: list[str], device, *, amp: bool = False,
-    binary_threshold: float = 0.5,
+    binary_threshold: float = 0.5, roi_crop: str = "physical",
 ) -> dict:  # fmt: skip
     """End-to-end grading of the given patients through the detector's boxes, plus agreement with readers."""
     found = find_boxes(detector, data, ids, device)
@@ -409,7 +417,7 @@ def evaluate_split(
                 continue
             samples.append((data.images[pid], found[pid][level][0], record.grades[level]))
             keys.append((pid, level))
-    loader = DataLoader(ROIDataset(samples, train=False), batch_size=256)
+    loader = DataLoader(ROIDataset(samples, train=False, roi_crop=roi_crop), batch_size=256)
     probabilities, labels = predict_probabilities(classifier, loader, device, amp=amp)
     predicted = probabilities.argmax(1)
     significant = (probabilities[:, 2:].sum(1) >= binary_threshold).astype(int)  # binary from P(grade >= 2)

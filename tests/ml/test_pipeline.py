@@ -13,7 +13,9 @@ import torch
 from ml import LEVELS
 from ml.acquisition import entropy, margin, mutual_information
 from ml.data import (
+    CROP_SIZE,
     CohortError,
+    crop_hu,
     load_csv_cohort,
     patient_split,
     reference_grades,
@@ -24,7 +26,7 @@ from ml.models import CLASSIFIERS, build_classifier, build_detector, postprocess
 from ml.models.classifiers import PAPER_MODELS
 from ml.models.detector import complete_levels
 from ml.predict import Predictor
-from ml.train import preset, train
+from ml.train import load_data, preset, train
 
 
 def test_registry_has_the_papers_four_and_sixteen_more_or_less():
@@ -108,6 +110,28 @@ def _qwk_by_hand(a, b, k=4):
     expected = np.outer(observed.sum(1), observed.sum(0)) / observed.sum()
     weights = np.array([[(i - j) ** 2 for j in range(k)] for i in range(k)]) / (k - 1) ** 2
     return 1 - (weights * observed).sum() / (weights * expected).sum()
+
+
+def _band_width(crop: np.ndarray) -> int:
+    """Columns of the crop's middle row inside the bright band."""
+    return int((crop[CROP_SIZE[0] // 2] > 0).sum())
+
+
+def test_physical_crops_keep_millimetres_and_box_crops_stretch_them():
+    hu = np.full((200, 200), -1000.0, np.float32)
+    hu[:, 92:108] = 100.0  # a 16-pixel (8 mm) canal
+    narrow, wide = [80.0, 85.0, 121.0, 115.0], [72.0, 85.0, 129.0, 115.0]  # same centre, 41 and 57 px wide
+    assert _band_width(crop_hu(hu, narrow)) == _band_width(crop_hu(hu, wide)) == 16
+    stretched = (
+        _band_width(crop_hu(hu, narrow, roi_crop="box")),
+        _band_width(crop_hu(hu, wide, roi_crop="box")),
+    )
+    assert stretched[0] >= 22 and stretched[1] <= 19  # about 16 x 63/40 and 16 x 63/56
+    rng = np.random.default_rng(0)
+    jittered = {_band_width(crop_hu(hu, narrow, jitter=rng)) for _ in range(20)}
+    assert jittered <= {15, 16, 17}, "augmentation shifts a physical crop but never rescales it"
+    with pytest.raises(ValueError, match="unknown roi_crop"):
+        crop_hu(hu, narrow, roi_crop="square")
 
 
 def test_metrics_match_hand_computed_values():
@@ -233,6 +257,14 @@ def test_training_is_deterministic_and_resumes(tiny_cohort, smoke_model, tmp_pat
     assert resumed["test"] == again["test"]
 
 
+def test_split_seed_keeps_the_split_while_the_seed_changes(tiny_cohort):
+    cohort, _ = tiny_cohort
+    splits = {seed: load_data(preset("smoke", cohort=str(cohort), seed=seed))[1] for seed in range(4)}
+    assert any(split != splits[0] for split in splits.values()), "the seed alone moves the split"
+    for seed in range(4):
+        assert load_data(preset("smoke", cohort=str(cohort), seed=seed, split_seed=0))[1] == splits[0]
+
+
 def test_predictor_on_a_study_without_manifest(tiny_cohort, smoke_model):
     cohort, manifest = tiny_cohort
     out, _ = smoke_model
@@ -250,6 +282,10 @@ def test_predictor_on_a_study_without_manifest(tiny_cohort, smoke_model):
         assert len(lv.box) == 4 and lv.box[0] < lv.box[2] and lv.box[1] < lv.box[3]
     with pytest.raises(ValueError, match="not a pipeline checkpoint"):
         Predictor({"format": "something else"})
+    assert predictor.roi_crop == "physical"
+    older = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
+    del older["config"]["roi_crop"]
+    assert Predictor(older).roi_crop == "box", "checkpoints from before roi_crop were trained on box crops"
 
 
 def test_cli_trains_a_real_cohort_layout_and_predicts(tiny_cohort, smoke_model, tmp_path):
