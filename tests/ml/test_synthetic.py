@@ -17,6 +17,7 @@ from ml import LEVELS
 from ml.imaging import load_ct_volume, sagittal_reformat
 from ml.synthetic import CohortConfig, generate_cohort, make_panel, oracle_accuracy, read_level
 from ml.synthetic import anatomy as A
+from ml.synthetic.oracle import oracle_on_patients
 from ml.synthetic.render import Placement, ct_tissue_hu, mr_tissue_t2
 from ml.synthetic.scanners import PROFILES, sample_ct
 from ml.synthetic.schema import MANIFEST_SCHEMA
@@ -215,6 +216,20 @@ def test_oracle_on_a_hand_made_cohort():
     assert result["accuracy_4grade"] == 1.0 and result["accuracy_binary"] == 1.0
     patients[0]["levels"][0]["grade"] = 3  # one label the rule cannot get
     assert oracle_accuracy({"patients": patients})["accuracy_4grade"] < 1.0
+    # Fitted on patients P1-P9 and scored on P0 alone: P0's one odd label is 1 of its 20 levels.
+    fitted = oracle_on_patients(
+        {"patients": patients}, fit_on=[f"P{i}" for i in range(1, 10)], score_on=["P0"]
+    )
+    assert fitted == {"accuracy_4grade": 0.95, "accuracy_binary": 0.95, "n_levels": 20}
+    other_cohort = {"patients": patients[1:3]}
+    assert (
+        oracle_on_patients({"patients": patients}, fit_on=["P3", "P4"], score_manifest=other_cohort)[
+            "n_levels"
+        ]
+        == 40
+    )
+    with pytest.raises(ValueError, match="levels to fit on"):
+        oracle_on_patients({"patients": patients}, fit_on=["nobody"])
 
 
 def test_oracle_ceiling_is_high_but_not_perfect(population):
