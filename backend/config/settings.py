@@ -199,6 +199,8 @@ CELERY_BEAT_SCHEDULE = {
 TRAINING_QUEUE = os.environ.get("TRAINING_QUEUE", "training")
 CELERY_TASK_ROUTES = {"learning.train_model": {"queue": TRAINING_QUEUE}}
 TRAINING_STALE_AFTER_S = int(os.environ.get("TRAINING_STALE_AFTER_S", "900"))
+# A run still queued this long after its task was sent is sent again (a broker restart loses messages).
+TRAINING_RESEND_AFTER_S = int(os.environ.get("TRAINING_RESEND_AFTER_S", "1800"))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 
 # Security: on whenever DEBUG is off (production behind TLS).

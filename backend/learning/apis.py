@@ -69,7 +69,8 @@ class TrainingRunOutput(serializers.ModelSerializer):
     class Meta:
         model = TrainingRun
         fields = ["id", "project", "status", "trigger", "labels_used", "progress", "model_version", "worker",
-                  "error", "retry_of", "created_at", "started_at", "heartbeat_at", "finished_at"]  # fmt: skip
+                  "error", "retry_of", "created_at", "sent_at", "started_at", "heartbeat_at",
+                  "finished_at"]  # fmt: skip
 
 
 class TrainingRunListApi(APIView):

@@ -33,6 +33,7 @@ def retrain_scheduled() -> list[int]:
 
 
 @shared_task(name="learning.reap_stale_trainings")
-def reap_stale_trainings() -> int:
-    """Trainings whose worker went silent end as failed, so they can be retried."""
-    return services.training_runs_reap()
+def reap_stale_trainings() -> dict:
+    """Trainings whose worker went silent end as failed, so they can be retried; trainings whose
+    task message was lost are sent again."""
+    return {"failed": services.training_runs_reap(), "resent": services.training_runs_resend_lost()}

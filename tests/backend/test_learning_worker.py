@@ -3,8 +3,10 @@
 import os
 import signal
 import time
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from backend.common.levels import LEVELS
@@ -15,7 +17,9 @@ from backend.learning.services import (
     model_version_promote,
     model_version_register,
     reference_labels_update,
+    training_run_execute,
     training_run_start,
+    training_runs_resend_lost,
 )
 from backend.learning.simulation import manifest_levels
 from backend.projects.services import project_create, project_member_add
@@ -165,3 +169,20 @@ def test_a_worker_killed_mid_training_leaves_the_version_failed_and_the_run_retr
         assert done.model_version.status in ("champion", "challenger")
     finally:
         stop_celery_worker(worker)
+
+
+def test_a_training_whose_task_was_lost_is_sent_again_and_runs(celery_worker_process):
+    project = project_create(name="Lost", slug="lost", blinded_share=0.0, reference_share=0.0)
+    lost = training_run_start(project=project, queue=False)  # its message never reached a worker
+    assert training_runs_resend_lost(resend_after_s=3600) == 0, "not yet overdue"
+    TrainingRun.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    assert training_runs_resend_lost(resend_after_s=3600) == 1
+    assert training_runs_resend_lost(resend_after_s=3600) == 0, "just sent: not again"
+    ran = wait_for(lambda: TrainingRun.objects.filter(pk=lost.pk).exclude(status="queued").first(), timeout=60,
+                   what="the worker to take the resent run")  # fmt: skip
+    assert ran.sent_at is not None and ran.worker.startswith("test-")
+    assert ran.status == "failed" and "at least 3 read studies" in ran.error  # it ran: this project has none
+    # Only queued runs are sent again, and a duplicate message arriving late leaves the run alone.
+    TrainingRun.objects.filter(pk=lost.pk).update(sent_at=timezone.now() - timedelta(hours=2))
+    assert training_runs_resend_lost(resend_after_s=3600) == 0
+    assert training_run_execute(run_id=lost.pk).finished_at == ran.finished_at

@@ -25,6 +25,7 @@ from backend.learning.services.training import (
     training_run_retry,
     training_run_start,
     training_runs_reap,
+    training_runs_resend_lost,
     training_runs_start_scheduled,
 )
 
@@ -53,5 +54,6 @@ __all__ = [
     "training_run_retry",
     "training_run_start",
     "training_runs_reap",
+    "training_runs_resend_lost",
     "training_runs_start_scheduled",
 ]

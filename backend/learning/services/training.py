@@ -8,7 +8,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.utils import timezone
 
 from backend.common.exceptions import ApplicationError
@@ -48,15 +48,23 @@ def training_run_start(
         raise ApplicationError(
             "A training of this project is queued or running already.", code="training_active", status=409
         ) from None
-    from backend.learning.tasks import train_model
 
     def send() -> None:
-        if not task_send(train_model, run.pk, queue=settings.TRAINING_QUEUE):
+        if not _training_run_send(run=run):
             training_run_fail(run=run, error="The task queue is unreachable; retry when it is back.")
 
     if queue:  # a caller that runs the training itself (the simulation) must not race a worker for it
         transaction.on_commit(send)
     return run
+
+
+def _training_run_send(*, run: TrainingRun) -> bool:
+    from backend.learning.tasks import train_model
+
+    if not task_send(train_model, run.pk, queue=settings.TRAINING_QUEUE):
+        return False
+    TrainingRun.objects.filter(pk=run.pk).update(sent_at=timezone.now())
+    return True
 
 
 def _new_labels_since_last_training(*, project: Project) -> int:
@@ -250,3 +258,24 @@ def training_runs_reap(*, worker: str | None = None, stale_after_s: float | None
     for run in {r.pk: r for r in found}.values():
         training_run_fail(run=run, error=f"The worker {run.worker or '?'} stopped during training.")
     return len({r.pk for r in found})
+
+
+def training_runs_resend_lost(*, resend_after_s: float | None = None) -> int:
+    """Send the task of runs still queued long after it was sent (or made) once more.
+
+    A broker that restarts without persistence loses queued messages, and a run left queued
+    blocks its project's trainings for good. Sending twice is safe: a worker starts a run only
+    while it is queued (training_run_execute claims it atomically) and skips it otherwise.
+    """
+    resend_after_s = settings.TRAINING_RESEND_AFTER_S if resend_after_s is None else resend_after_s
+    cutoff = timezone.now() - timedelta(seconds=resend_after_s)
+    lost = TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED).filter(
+        Q(sent_at__lt=cutoff) | Q(sent_at__isnull=True, created_at__lt=cutoff)
+    )
+    resent = 0
+    for run in lost:
+        logger.warning(
+            "training run %s queued since %s: sending its task again", run.pk, run.sent_at or run.created_at
+        )
+        resent += _training_run_send(run=run)
+    return resent
