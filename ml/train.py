@@ -277,7 +277,7 @@ def _train_detector(config, data: Reformats, split, device, amp, out: Path, prog
         recall = detection_recall(model, data, val_ids, device)
         history.append({"epoch": epoch + 1, "loss": round(loss, 4), **recall})
         if progress:
-            progress({"stage": "detector_epoch", **history[-1]})
+            progress({"stage": "detector_epoch", **history[-1], "epochs": epochs})
         if recall["level_recall_iou50"] + recall["mean_iou"] / 100 > best:
             best = recall["level_recall_iou50"] + recall["mean_iou"] / 100
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
@@ -370,7 +370,7 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
         history.append({"epoch": epoch + 1, "loss": round(loss, 4), "val_qwk": round(val_qwk, 4),
                         "val_accuracy": round(float((labels == predicted).mean()), 4)})  # fmt: skip
         if progress:
-            progress({"stage": "classifier_epoch", **history[-1]})
+            progress({"stage": "classifier_epoch", **history[-1], "epochs": epochs})
         if val_qwk > best or len(val_set) < MIN_VAL_LEVELS_TO_SELECT:
             best, stale = max(best, val_qwk), 0
             best_state = {k: v.detach().cpu().clone() for k, v in kept.state_dict().items()}

@@ -49,12 +49,6 @@ def checkpoint_summary(*, checkpoint: str) -> dict:
     return json_safe({"config": predictor.config, "metrics": predictor.metrics})
 
 
-def training_config(*, preset_name: str) -> dict:
-    from ml.train import preset
-
-    return preset(preset_name).as_dict()
-
-
 def train_on_studies(
     *, studies: Sequence[dict], out: str, preset_name: str, seed: int = 0,
     detector_checkpoint: str | None = None, init_from: str | None = None,

@@ -265,6 +265,17 @@ def test_split_seed_keeps_the_split_while_the_seed_changes(tiny_cohort):
         assert load_data(preset("smoke", cohort=str(cohort), seed=seed, split_seed=0))[1] == splits[0]
 
 
+def test_epoch_progress_counts_the_epochs_that_will_run(tiny_cohort, smoke_model, tmp_path):
+    cohort, _ = tiny_cohort
+    out, _ = smoke_model
+    config = preset("smoke", cohort=str(cohort), out=str(tmp_path), classifier_epochs=1, patience=100,
+                    min_classifier_steps=5, detector_checkpoint=str(out / "model.pt"))  # fmt: skip
+    epochs = []
+    train(config, progress=lambda info: epochs.append(info) if info["stage"] == "classifier_epoch" else None)
+    # One training patient's 6 levels are one batch: 5 steps take 5 epochs, not the configured 1.
+    assert [(e["epoch"], e["epochs"]) for e in epochs] == [(k, 5) for k in range(1, 6)]
+
+
 def test_predictor_on_a_study_without_manifest(tiny_cohort, smoke_model):
     cohort, manifest = tiny_cohort
     out, _ = smoke_model

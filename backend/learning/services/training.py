@@ -131,15 +131,15 @@ def _training_studies(*, project: Project) -> list[dict]:
 class _Progress:
     """The ml progress callback: keeps the run's progress and heartbeat, a write every few seconds."""
 
-    def __init__(self, run: TrainingRun, config_epochs: dict[str, int], every_s: float = 2.0) -> None:
-        self.run, self.epochs, self.every_s, self.last = run, config_epochs, every_s, 0.0
+    def __init__(self, run: TrainingRun, every_s: float = 2.0) -> None:
+        self.run, self.every_s, self.last = run, every_s, 0.0
 
     def __call__(self, info: dict) -> None:
         stage = info.get("stage", "")
         state = dict(self.run.progress)
         if stage in ("detector_epoch", "classifier_epoch"):
             kind = stage.split("_")[0]
-            state.update(stage=kind, epoch=info.get("epoch"), epochs=self.epochs[kind], loss=info.get("loss"),
+            state.update(stage=kind, epoch=info.get("epoch"), epochs=info.get("epochs"), loss=info.get("loss"),
                          history=[*state.get("history", []), {**info, "stage": kind}][-200:])  # fmt: skip
         elif stage == "load":
             state.update(stage="load", done=info.get("done"), total=info.get("total"))
@@ -188,10 +188,7 @@ def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
             raise ApplicationError(
                 "The readers drew no ROI boxes and no champion detector exists to reuse.", code="no_boxes"
             )
-        config = ml_bridge.training_config(preset_name=project.training_preset)
-        progress = _Progress(
-            run, {"detector": config["detector_epochs"], "classifier": config["classifier_epochs"]}
-        )
+        progress = _Progress(run)
         out = Path(settings.MODELS_DIR) / project.slug / f"v{number}"
         result = ml_bridge.train_on_studies(
             studies=studies, out=str(out), preset_name=project.training_preset, seed=number,
