@@ -48,9 +48,7 @@ def main() -> None:
         image = sagittal_reformat(load_ct_volume(record.ct_files)).image
         load.append(time.perf_counter() - started)
         tensor = torch.from_numpy(to_channels(image))
-        crops = torch.from_numpy(
-            np.stack([crop_roi(image, lv.box, roi_crop=predictor.roi_crop) for lv in levels])
-        )
+        crops = torch.from_numpy(np.stack([crop_roi(image, lv.box, roi=predictor.roi) for lv in levels]))
         with torch.no_grad():
             started = time.perf_counter()
             predictor.detector([tensor])

@@ -21,8 +21,12 @@ from torch.utils.data import Dataset
 from ml import LEVELS
 from ml.imaging import SagittalReformat, load_ct_volume, sagittal_reformat, window
 
-# Display windows stacked as the three input channels: bone, soft tissue, canal contents.
-WINDOWS = ((400.0, 1800.0), (40.0, 400.0), (20.0, 160.0))
+# Display windows (centre, width in HU) stacked as the three input channels. The detector's: bone,
+# soft tissue, canal contents.
+DETECTOR_WINDOWS = ((400.0, 1800.0), (40.0, 400.0), (20.0, 160.0))
+# The classifier's: bone, canal contents, and a narrow window in which CSF (~0-15 HU) and cord
+# (~20-30 HU) differ, so that whether any CSF is left around the cord shows.
+ROI_WINDOWS = ((400.0, 1800.0), (20.0, 160.0), (18.0, 60.0))
 CROP_SIZE = (48, 64)  # rows (cranio-caudal) x cols (antero-posterior)
 # How a level's box becomes the classifier's crop. "physical": CROP_SIZE of the reformat's own
 # pixels (24 x 32 mm) centred on the box, so that a millimetre of canal is the same number of
@@ -30,6 +34,30 @@ CROP_SIZE = (48, 64)  # rows (cranio-caudal) x cols (antero-posterior)
 # stretched to CROP_SIZE, which scales every canal to the box's width (checkpoints from before
 # roi_crop existed were trained so).
 ROI_CROPS = ("physical", "box")
+
+
+@dataclass(frozen=True)
+class RoiInput:
+    """What the classifier sees of a level: how its box is cropped and through which windows."""
+
+    crop: str = "physical"
+    windows: tuple[tuple[float, float], ...] = ROI_WINDOWS
+
+    def __post_init__(self) -> None:
+        if self.crop not in ROI_CROPS:
+            raise ValueError(f"unknown roi_crop {self.crop!r}; known: {', '.join(ROI_CROPS)}")
+
+    @classmethod
+    def from_config(cls, config: dict) -> "RoiInput":
+        """From a TrainConfig dict; checkpoints older than these keys used box crops through the
+        detector's windows."""
+        windows = config.get("roi_windows", DETECTOR_WINDOWS)
+        return cls(
+            crop=config.get("roi_crop", "box"), windows=tuple((float(c), float(w)) for c, w in windows)
+        )
+
+
+DEFAULT_ROI = RoiInput()
 
 
 class CohortError(ValueError):
@@ -172,9 +200,9 @@ def reformat_study(record: StudyRecord) -> SagittalReformat:
     return sagittal_reformat(load_ct_volume(record.ct_files))
 
 
-def to_channels(hu: np.ndarray) -> np.ndarray:
-    """HU image to the 3-channel float32 input (bone, soft tissue, canal windows)."""
-    return np.stack([window(hu, center=c, width=w) for c, w in WINDOWS]).astype(np.float32)
+def to_channels(hu: np.ndarray, windows: Sequence[tuple[float, float]] = DETECTOR_WINDOWS) -> np.ndarray:
+    """HU image to the float32 input, one channel per display window."""
+    return np.stack([window(hu, center=c, width=w) for c, w in windows]).astype(np.float32)
 
 
 class DetectionDataset(Dataset):
@@ -204,30 +232,30 @@ class DetectionDataset(Dataset):
 
 
 def crop_roi(
-    hu: np.ndarray, box: Sequence[float], *, roi_crop: str = "physical",
+    hu: np.ndarray, box: Sequence[float], *, roi: RoiInput = DEFAULT_ROI,
     jitter: np.random.Generator | None = None,
 ) -> np.ndarray:  # fmt: skip
-    """The level's crop (see ROI_CROPS) as 3 channels; optional random shift (and scale) jitter."""
-    return to_channels(crop_hu(hu, box, roi_crop=roi_crop, jitter=jitter))
+    """The level's crop as the classifier's channels; optional random shift (and scale) jitter."""
+    return to_channels(crop_hu(hu, box, crop=roi.crop, jitter=jitter), roi.windows)
 
 
 def crop_hu(
-    hu: np.ndarray, box: Sequence[float], *, roi_crop: str = "physical",
+    hu: np.ndarray, box: Sequence[float], *, crop: str = "physical",
     jitter: np.random.Generator | None = None,
 ) -> np.ndarray:  # fmt: skip
-    """The level's crop in HU, resampled to CROP_SIZE."""
-    if roi_crop not in ROI_CROPS:
-        raise ValueError(f"unknown roi_crop {roi_crop!r}; known: {', '.join(ROI_CROPS)}")
+    """The level's crop (see ROI_CROPS) in HU, resampled to CROP_SIZE."""
+    if crop not in ROI_CROPS:
+        raise ValueError(f"unknown roi_crop {crop!r}; known: {', '.join(ROI_CROPS)}")
     x0, y0, x1, y1 = (float(v) for v in box)
     cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    if roi_crop == "box":
+    if crop == "box":
         w, h = x1 - x0, y1 - y0
     else:
         h, w = CROP_SIZE[0] - 1, CROP_SIZE[1] - 1
     if jitter is not None:
         cx += jitter.normal(0, 0.06 * (x1 - x0))
         cy += jitter.normal(0, 0.06 * (y1 - y0))
-        if roi_crop == "box":  # a physical crop keeps its scale: millimetres are what is graded
+        if crop == "box":  # a physical crop keeps its scale: millimetres are what is graded
             scale = jitter.uniform(0.92, 1.08)
             w, h = w * scale, h * scale
     rows = np.linspace(cy - h / 2, cy + h / 2, CROP_SIZE[0])
@@ -251,9 +279,9 @@ class ROIDataset(Dataset):
 
     def __init__(
         self, samples: list[tuple[np.ndarray, list[float], int]], *, train: bool, seed: int = 0,
-        roi_crop: str = "physical",
+        roi: RoiInput = DEFAULT_ROI,
     ) -> None:  # fmt: skip
-        self.samples, self.train, self.roi_crop = samples, train, roi_crop
+        self.samples, self.train, self.roi = samples, train, roi
         self.rng = np.random.default_rng(seed)
 
     def __len__(self) -> int:
@@ -262,10 +290,10 @@ class ROIDataset(Dataset):
     def __getitem__(self, index: int):
         hu, box, grade = self.samples[index]
         if self.train:
-            patch = crop_hu(hu, box, roi_crop=self.roi_crop, jitter=self.rng)
-            crop = to_channels(scanner_augment(patch, self.rng))
+            patch = crop_hu(hu, box, crop=self.roi.crop, jitter=self.rng)
+            crop = to_channels(scanner_augment(patch, self.rng), self.roi.windows)
         else:
-            crop = crop_roi(hu, box, roi_crop=self.roi_crop)
+            crop = crop_roi(hu, box, roi=self.roi)
         return torch.from_numpy(crop), grade
 
     def class_weights(self) -> torch.Tensor:

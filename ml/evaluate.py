@@ -24,6 +24,6 @@ def evaluate_checkpoint(
     data = Reformats.load(records, progress)
     result = evaluate_split(
         predictor.detector, predictor.classifier, data, list(data.records), predictor.device,
-        binary_threshold=predictor.binary_threshold, roi_crop=predictor.roi_crop,
+        binary_threshold=predictor.binary_threshold, roi=predictor.roi,
     )  # fmt: skip
     return {"checkpoint": checkpoint, "cohort": cohort, "split": split, "patients": len(records), **result}

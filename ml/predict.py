@@ -14,7 +14,7 @@ import torch
 
 from ml import LEVELS
 from ml.acquisition import entropy, mutual_information
-from ml.data import crop_roi, to_channels
+from ml.data import RoiInput, crop_roi, to_channels
 from ml.engine import detect_levels, enable_mc_dropout
 from ml.imaging import CTVolume, load_ct_volume, sagittal_reformat
 from ml.models import build_classifier, build_detector
@@ -45,7 +45,7 @@ class Predictor:
         self.config = bundle["config"]
         self.metrics = bundle.get("metrics", {})
         self.binary_threshold = float(bundle["classifier"].get("binary_threshold", 0.5))
-        self.roi_crop = self.config.get("roi_crop", "box")  # checkpoints without it cropped to the box
+        self.roi = RoiInput.from_config(self.config)
         self.detector = build_detector(bundle["detector"]["name"])
         self.detector.load_state_dict(bundle["detector"]["state"])
         self.detector.to(self.device).eval()
@@ -68,7 +68,7 @@ class Predictor:
         if not levels:
             return []
         crops = torch.from_numpy(
-            np.stack([crop_roi(image, found[level][0], roi_crop=self.roi_crop) for level in levels])
+            np.stack([crop_roi(image, found[level][0], roi=self.roi) for level in levels])
         ).to(self.device)
         self.classifier.eval()
         probabilities = torch.softmax(self.classifier(crops).float(), dim=1).cpu().numpy()

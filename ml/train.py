@@ -21,8 +21,11 @@ from torch.utils.data import DataLoader
 
 from ml import LEVELS
 from ml.data import (
+    DEFAULT_ROI,
+    ROI_WINDOWS,
     DetectionDataset,
     ROIDataset,
+    RoiInput,
     StudyRecord,
     detection_collate,
     load_cohort,
@@ -63,6 +66,7 @@ class TrainConfig:
     min_classifier_steps: int = 0
     classifier: str = "small_cnn"
     roi_crop: str = "physical"  # how a box becomes the classifier's crop (ml.data.ROI_CROPS)
+    roi_windows: tuple[tuple[float, float], ...] = ROI_WINDOWS  # the crop's channels: (centre, width) HU
     classifier_epochs: int = 60
     classifier_lr: float = 2e-3
     classifier_batch: int = 64
@@ -176,10 +180,11 @@ def train(
     classifier.load_state_dict(classifier_state)
     classifier.to(device)
 
-    threshold = binary_threshold_on(classifier, data, split["val"], device, amp=amp, roi_crop=config.roi_crop)
+    roi = RoiInput.from_config(config.as_dict())
+    threshold = binary_threshold_on(classifier, data, split["val"], device, amp=amp, roi=roi)
     test = evaluate_split(
         detector, classifier, data, split["test"], device, amp=amp, binary_threshold=threshold,
-        roi_crop=config.roi_crop,
+        roi=roi,
     )  # fmt: skip
     bundle = {
         "format": CHECKPOINT_FORMAT,
@@ -321,9 +326,12 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
     model = build_classifier(config.classifier).to(device)
     _warm_start(model, config, "classifier")
     train_set = ROIDataset(
-        data.roi_samples(split["train"]), train=True, seed=config.seed, roi_crop=config.roi_crop
+        data.roi_samples(split["train"]),
+        train=True,
+        seed=config.seed,
+        roi=RoiInput.from_config(config.as_dict()),
     )
-    val_set = ROIDataset(data.roi_samples(split["val"]), train=False, roi_crop=config.roi_crop)
+    val_set = ROIDataset(data.roi_samples(split["val"]), train=False, roi=train_set.roi)
     loader = DataLoader(
         train_set, batch_size=config.classifier_batch, shuffle=True,
         generator=torch.Generator().manual_seed(config.seed),
@@ -387,10 +395,10 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
 
 
 def binary_threshold_on(
-    classifier, data: Reformats, ids: list[str], device, *, amp: bool = False, roi_crop: str = "physical"
+    classifier, data: Reformats, ids: list[str], device, *, amp: bool = False, roi: RoiInput = DEFAULT_ROI
 ) -> float:
     """The P(grade >= 2) cut that grades the validation levels best (0.5 unless another is better)."""
-    loader = DataLoader(ROIDataset(data.roi_samples(ids), train=False, roi_crop=roi_crop), batch_size=256)
+    loader = DataLoader(ROIDataset(data.roi_samples(ids), train=False, roi=roi), batch_size=256)
     probabilities, labels = predict_probabilities(classifier, loader, device, amp=amp)
     if len(labels) == 0:
         return 0.5
@@ -402,7 +410,7 @@ def binary_threshold_on(
 
 def evaluate_split(
     detector, classifier, data: Reformats, ids: list[str], device, *, amp: bool = False,
-    binary_threshold: float = 0.5, roi_crop: str = "physical",
+    binary_threshold: float = 0.5, roi: RoiInput = DEFAULT_ROI,
 ) -> dict:  # fmt: skip
     """End-to-end grading of the given patients through the detector's boxes, plus agreement with readers."""
     found = find_boxes(detector, data, ids, device)
@@ -417,7 +425,7 @@ def evaluate_split(
                 continue
             samples.append((data.images[pid], found[pid][level][0], record.grades[level]))
             keys.append((pid, level))
-    loader = DataLoader(ROIDataset(samples, train=False, roi_crop=roi_crop), batch_size=256)
+    loader = DataLoader(ROIDataset(samples, train=False, roi=roi), batch_size=256)
     probabilities, labels = predict_probabilities(classifier, loader, device, amp=amp)
     predicted = probabilities.argmax(1)
     significant = (probabilities[:, 2:].sum(1) >= binary_threshold).astype(int)  # binary from P(grade >= 2)

@@ -14,8 +14,12 @@ from ml import LEVELS
 from ml.acquisition import entropy, margin, mutual_information
 from ml.data import (
     CROP_SIZE,
+    DETECTOR_WINDOWS,
+    ROI_WINDOWS,
     CohortError,
+    RoiInput,
     crop_hu,
+    crop_roi,
     load_csv_cohort,
     patient_split,
     reference_grades,
@@ -123,15 +127,27 @@ def test_physical_crops_keep_millimetres_and_box_crops_stretch_them():
     narrow, wide = [80.0, 85.0, 121.0, 115.0], [72.0, 85.0, 129.0, 115.0]  # same centre, 41 and 57 px wide
     assert _band_width(crop_hu(hu, narrow)) == _band_width(crop_hu(hu, wide)) == 16
     stretched = (
-        _band_width(crop_hu(hu, narrow, roi_crop="box")),
-        _band_width(crop_hu(hu, wide, roi_crop="box")),
+        _band_width(crop_hu(hu, narrow, crop="box")),
+        _band_width(crop_hu(hu, wide, crop="box")),
     )
     assert stretched[0] >= 22 and stretched[1] <= 19  # about 16 x 63/40 and 16 x 63/56
     rng = np.random.default_rng(0)
     jittered = {_band_width(crop_hu(hu, narrow, jitter=rng)) for _ in range(20)}
     assert jittered <= {15, 16, 17}, "augmentation shifts a physical crop but never rescales it"
     with pytest.raises(ValueError, match="unknown roi_crop"):
-        crop_hu(hu, narrow, roi_crop="square")
+        crop_hu(hu, narrow, crop="square")
+
+
+def test_the_classifier_sees_cord_and_csf_apart():
+    hu = np.full((100, 100), 8.0, np.float32)  # CSF
+    hu[:, 50:] = 26.0  # cord
+    box = [20.0, 20.0, 80.0, 80.0]
+    crop = crop_roi(hu, box)  # the default: physical crop, ROI_WINDOWS
+    row = CROP_SIZE[0] // 2
+    cord_minus_csf = crop[:, row, -1] - crop[:, row, 0]
+    assert cord_minus_csf.max() > 0.25, "one channel shows the 18 HU between CSF and cord plainly"
+    old = crop_roi(hu, box, roi=RoiInput(crop="physical", windows=DETECTOR_WINDOWS))
+    assert (old[:, row, -1] - old[:, row, 0]).max() < 0.15
 
 
 def test_metrics_match_hand_computed_values():
@@ -293,10 +309,12 @@ def test_predictor_on_a_study_without_manifest(tiny_cohort, smoke_model):
         assert len(lv.box) == 4 and lv.box[0] < lv.box[2] and lv.box[1] < lv.box[3]
     with pytest.raises(ValueError, match="not a pipeline checkpoint"):
         Predictor({"format": "something else"})
-    assert predictor.roi_crop == "physical"
+    assert predictor.roi == RoiInput(crop="physical", windows=ROI_WINDOWS)
     older = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
-    del older["config"]["roi_crop"]
-    assert Predictor(older).roi_crop == "box", "checkpoints from before roi_crop were trained on box crops"
+    del older["config"]["roi_crop"], older["config"]["roi_windows"]
+    assert Predictor(older).roi == RoiInput(crop="box", windows=DETECTOR_WINDOWS), (
+        "checkpoints from before these keys cropped the box through the detector's windows"
+    )
 
 
 def test_cli_trains_a_real_cohort_layout_and_predicts(tiny_cohort, smoke_model, tmp_path):
