@@ -1,6 +1,9 @@
 """Model registry and pre-annotation, with a real (tiny) checkpoint trained by `ml`."""
 
+import threading
+
 import pytest
+from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from backend.common.exceptions import ApplicationError
@@ -127,3 +130,33 @@ def test_promote_and_rollback_through_the_api(project, checkpoint):
     reader.force_authenticate(reader_profile.user)
     assert reader.get(f"{base}/model-versions/").status_code == 200
     assert reader.post(f"{base}/rollback/").status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_another_pass_holds_is_skipped_not_served_twice(project, checkpoint):
+    if connection.vendor != "postgresql":
+        pytest.skip("skipping locked rows needs PostgreSQL (SQLite has a single writer anyway)")
+    _, path = checkpoint
+    model_version_promote(version=model_version_register(project=project, checkpoint=path))
+    held = PreAnnotationRequest.objects.filter(status="pending").order_by("pk").first()
+    locked, release = threading.Event(), threading.Event()
+
+    def other_pass() -> None:  # e.g. the beat's pass while a promotion's wake-up runs another
+        with transaction.atomic():
+            PreAnnotationRequest.objects.select_for_update().get(pk=held.pk)
+            locked.set()
+            release.wait(30)
+        connection.close()
+
+    thread = threading.Thread(target=other_pass)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        result = preannotation_requests_process()
+    finally:
+        release.set()
+        thread.join()
+    assert result["done"] == 2
+    held.refresh_from_db()
+    assert held.status == "pending" and not LevelPrediction.objects.filter(study=held.study).exists()
+    assert preannotation_requests_process()["done"] == 1, "served once the other pass lets go"

@@ -1,5 +1,7 @@
 """What the learning loop does when readers submit and when suggestions are refreshed."""
 
+from django.db import transaction
+
 from backend.imaging.models import PreAnnotationRequest
 from backend.learning.models import KappaSnapshot, ModelVersion
 from backend.learning.services.agreement import kappa_snapshot_maybe, kappa_snapshot_take
@@ -26,15 +28,18 @@ def project_suggestions_refreshed(*, project: Project) -> dict:
     if pending:
         return {"waiting": True}
     ranked = case_priorities_update(project=project)
-    champion = project.model_versions.filter(status=ModelVersion.Status.CHAMPION).first()
     rows = 0
-    if (
-        champion is not None
-        and not champion.kappasnapshot_set.filter(trigger=KappaSnapshot.Trigger.MODEL_VERSION).exists()
-    ):
-        rows = kappa_snapshot_take(
-            project=project, trigger=KappaSnapshot.Trigger.MODEL_VERSION, model_version=champion
+    with transaction.atomic():  # the champion's row lock: two passes at once take its figures once
+        champion = (
+            project.model_versions.select_for_update().filter(status=ModelVersion.Status.CHAMPION).first()
         )
+        if (
+            champion is not None
+            and not champion.kappasnapshot_set.filter(trigger=KappaSnapshot.Trigger.MODEL_VERSION).exists()
+        ):
+            rows = kappa_snapshot_take(
+                project=project, trigger=KappaSnapshot.Trigger.MODEL_VERSION, model_version=champion
+            )
     return {"ranked": ranked, "kappa_rows": rows}
 
 

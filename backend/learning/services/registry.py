@@ -108,29 +108,37 @@ def study_preannotate(*, study: Study, version: ModelVersion) -> list[LevelPredi
 
 
 def preannotation_requests_process(*, limit: int = 100) -> dict[str, int]:
-    """Serve pending pre-annotation requests with each project's champion; without one they wait."""
+    """Serve pending pre-annotation requests with each project's champion; without one they wait.
+
+    Each request is claimed under a row lock that other workers skip, so two passes at once (the
+    beat's and a promotion's wake-up) never serve the same study twice.
+    """
     done = failed = waiting = 0
     served: set[int] = set()
-    for request in PreAnnotationRequest.objects.filter(
-        status=PreAnnotationRequest.Status.PENDING
-    ).select_related("study")[:limit]:
-        champions = list(
-            ModelVersion.objects.filter(
-                project__in=request.study.projects.all(), status=ModelVersion.Status.CHAMPION
+    pending = PreAnnotationRequest.objects.filter(status=PreAnnotationRequest.Status.PENDING)
+    for request_id in list(pending.values_list("pk", flat=True)[:limit]):
+        with transaction.atomic():
+            request = pending.select_for_update(skip_locked=True).filter(pk=request_id).first()
+            if request is None:  # another pass holds it or has served it
+                continue
+            champions = list(
+                ModelVersion.objects.filter(
+                    project__in=request.study.projects.all(), status=ModelVersion.Status.CHAMPION
+                )
             )
-        )
-        if not champions:
-            waiting += 1
-            continue
-        try:
-            for champion in champions:
-                study_preannotate(study=request.study, version=champion)
-                served.add(champion.project_id)
-            request.status = PreAnnotationRequest.Status.DONE
-            done += 1
-        except Exception:
-            logger.exception("pre-annotation of study %s failed", request.study_id)
-            request.status = PreAnnotationRequest.Status.FAILED
-            failed += 1
-        request.save(update_fields=["status"])
+            if not champions:
+                waiting += 1
+                continue
+            try:
+                with transaction.atomic():
+                    for champion in champions:
+                        study_preannotate(study=request.study, version=champion)
+                        served.add(champion.project_id)
+                request.status = PreAnnotationRequest.Status.DONE
+                done += 1
+            except Exception:
+                logger.exception("pre-annotation of study %s failed", request.study_id)
+                request.status = PreAnnotationRequest.Status.FAILED
+                failed += 1
+            request.save(update_fields=["status"])
     return {"done": done, "failed": failed, "waiting": waiting, "project_ids": sorted(served)}
