@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ml.data import DETECTOR_WINDOWS, ROI_WINDOWS  # noqa: E402
 from ml.evaluate import evaluate_checkpoint  # noqa: E402
 from ml.synthetic import CohortConfig, generate_cohort, load_manifest  # noqa: E402
 from ml.synthetic.oracle import oracle_on_patients  # noqa: E402
@@ -56,7 +57,12 @@ def main() -> None:
     parser.add_argument("--preset", default="default")
     parser.add_argument("--classifier", default=None)
     parser.add_argument("--no-class-weighting", action="store_true", help="plain cross-entropy")
-    parser.add_argument("--roi-crop", choices=["physical", "box"], default=None)
+    parser.add_argument(
+        "--roi-crop", choices=["physical", "box"], default=None,
+        help="box, with --roi-windows detector: the older classifier input (checkpoints without roi_crop)",
+    )  # fmt: skip
+    parser.add_argument("--roi-windows", choices=["classifier", "detector"], default=None,
+                        help="the crop's channels: ROI_WINDOWS (default) or the detector's")  # fmt: skip
     parser.add_argument(
         "--classifier-seeds", type=int, nargs="*", default=[],
         help="more classifier seeds to train behind the same detector on the same split",
@@ -73,6 +79,8 @@ def main() -> None:
         overrides["binary_loss_weight"] = args.binary_loss_weight
     if args.roi_crop:
         overrides["roi_crop"] = args.roi_crop
+    if args.roi_windows:
+        overrides["roi_windows"] = ROI_WINDOWS if args.roi_windows == "classifier" else DETECTOR_WINDOWS
     config = preset(args.preset, cohort=str(args.cohort), out=str(args.out), **overrides)
     started = time.perf_counter()
     data = load_data(config)
