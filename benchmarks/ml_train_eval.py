@@ -25,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ml.data import DETECTOR_WINDOWS, ROI_WINDOWS  # noqa: E402
 from ml.evaluate import evaluate_checkpoint  # noqa: E402
+from ml.predict import Predictor  # noqa: E402
 from ml.synthetic import CohortConfig, generate_cohort, load_manifest  # noqa: E402
 from ml.synthetic.oracle import oracle_on_patients  # noqa: E402
 from ml.train import load_data, preset, train  # noqa: E402
@@ -131,10 +132,28 @@ def main() -> None:
         "accuracy_binary_ci95": [round(v, 3) for v in test["binary"]["accuracy_ci95"]],
         "reader_agreement": test["reader_agreement"],
     }
+    figures["test_binary_errors"] = binary_errors(result["checkpoint"], data, manifest)
     if args.classifier_seeds:
         figures["classifier_seeds"] = seed_spread(config, data, result, holdout, args)
     print(json.dumps(figures, indent=1))
     (args.out / "benchmark.json").write_text(json.dumps(figures, indent=1))
+
+
+def binary_errors(checkpoint: str, data, manifest: dict) -> list[dict]:
+    """The test split's binary errors with the generator's severity (grade = its floor): how close
+    each is to the grade 1 / 2 cut, and how sure the model was."""
+    predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
+    truth = {p["patient_id"]: {lv["level"]: lv for lv in p["levels"]} for p in manifest["patients"]}
+    reformats, split = data
+    errors = []
+    for pid in split["test"]:
+        for level in predictor.predict_study(reformats.records[pid].ct_files):
+            true = truth[pid][level.level]
+            if level.significant != (true["grade"] >= 2):
+                errors.append({"patient": pid, "level": level.level, "grade": true["grade"],
+                               "predicted": level.grade, "severity": true["severity"],
+                               "p_significant": level.binary_probability})  # fmt: skip
+    return errors
 
 
 def seed_spread(config, data, first: dict, first_holdout: dict, args) -> dict:
