@@ -147,7 +147,7 @@ def binary_errors(checkpoint: str, data, manifest: dict) -> list[dict]:
     reformats, split = data
     errors = []
     for pid in split["test"]:
-        for level in predictor.predict_study(reformats.records[pid].ct_files):
+        for level in predictor.predict_reformat(reformats.images[pid]):
             true = truth[pid][level.level]
             if level.significant != (true["grade"] >= 2):
                 errors.append({"patient": pid, "level": level.level, "grade": true["grade"],

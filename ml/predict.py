@@ -62,7 +62,11 @@ class Predictor:
         self, study: CTVolume | Sequence[str | Path], *, mc_samples: int = 0
     ) -> list[LevelPrediction]:
         volume = study if isinstance(study, CTVolume) else load_ct_volume(study)
-        image = sagittal_reformat(volume).image
+        return self.predict_reformat(sagittal_reformat(volume).image, mc_samples=mc_samples)
+
+    @torch.no_grad()
+    def predict_reformat(self, image: np.ndarray, *, mc_samples: int = 0) -> list[LevelPrediction]:
+        """The same on a study's sagittal reformat (HU), when it is at hand already."""
         found = detect_levels(self.detector, [torch.from_numpy(to_channels(image))], self.device)[0]
         levels = [level for level in LEVELS if level in found]
         if not levels:

@@ -82,6 +82,10 @@ class TrainConfig:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def roi(self) -> RoiInput:
+        return RoiInput(crop=self.roi_crop, windows=self.roi_windows)
+
 
 PRESETS: dict[str, dict] = {
     "smoke": dict(max_patients=12, detector_epochs=2, classifier_epochs=3, patience=3, classifier_batch=32),
@@ -180,11 +184,10 @@ def train(
     classifier.load_state_dict(classifier_state)
     classifier.to(device)
 
-    roi = RoiInput.from_config(config.as_dict())
-    threshold = binary_threshold_on(classifier, data, split["val"], device, amp=amp, roi=roi)
+    threshold = binary_threshold_on(classifier, data, split["val"], device, amp=amp, roi=config.roi)
     test = evaluate_split(
         detector, classifier, data, split["test"], device, amp=amp, binary_threshold=threshold,
-        roi=roi,
+        roi=config.roi,
     )  # fmt: skip
     bundle = {
         "format": CHECKPOINT_FORMAT,
@@ -329,7 +332,7 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
         data.roi_samples(split["train"]),
         train=True,
         seed=config.seed,
-        roi=RoiInput.from_config(config.as_dict()),
+        roi=config.roi,
     )
     val_set = ROIDataset(data.roi_samples(split["val"]), train=False, roi=train_set.roi)
     loader = DataLoader(
