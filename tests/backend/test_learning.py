@@ -1,8 +1,11 @@
 """Model registry and pre-annotation, with a real (tiny) checkpoint trained by `ml`."""
 
+import io
 import threading
+from pathlib import Path
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import connection, transaction
 from rest_framework.test import APIClient
 
@@ -11,6 +14,7 @@ from backend.imaging.models import IngestJob, PreAnnotationRequest, Study
 from backend.imaging.services import ingest_job_create, ingest_job_run
 from backend.learning.models import LevelPrediction, ModelVersion
 from backend.learning.services import (
+    model_version_import,
     model_version_promote,
     model_version_register,
     model_version_rollback,
@@ -163,3 +167,46 @@ def test_a_request_another_pass_holds_is_skipped_not_served_twice(project, check
     held.refresh_from_db()
     assert held.status == "pending" and not LevelPrediction.objects.filter(study=held.study).exists()
     assert preannotation_requests_process()["done"] == 1, "served once the other pass lets go"
+
+
+def test_an_imported_checkpoint_is_copied_into_the_project_and_judged_by_the_gate(
+    project, checkpoint, tmp_path, settings
+):
+    _, path = checkpoint
+    settings.MODELS_DIR = tmp_path / "models"
+    source = tmp_path / "trained-elsewhere.pt"
+    source.write_bytes(Path(path).read_bytes())
+    first = model_version_import(project=project, checkpoint=source, note="GPU run 7")
+    source.unlink()  # the project keeps its own copy
+    assert (first.number, first.status) == (1, "champion")
+    assert first.checkpoint == str(tmp_path / "models" / "loop" / "v1" / "model.pt")
+    assert first.training_snapshot["note"] == "GPU run 7"
+    assert first.metrics["gate"]["reason"] == "no champion yet"
+    assert preannotation_requests_process()["done"] == 3
+    # With a champion and no frozen reference labels the gate cannot judge: it stays a challenger.
+    second = model_version_import(project=project, checkpoint=first.checkpoint)
+    assert second.status == "challenger" and "promote by hand" in second.metrics["gate"]["reason"]
+    forced = model_version_import(project=project, checkpoint=first.checkpoint, promote=True)
+    assert forced.status == "champion" and ModelVersion.objects.filter(status="champion").get() == forced
+
+
+def test_importing_a_foreign_file_or_into_a_missing_project_fails_clearly(project, tmp_path, settings):
+    settings.MODELS_DIR = tmp_path / "models"
+    (tmp_path / "bad.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ApplicationError) as caught:
+        model_version_import(project=project, checkpoint=tmp_path / "bad.pt")
+    assert caught.value.code == "bad_checkpoint"
+    assert not ModelVersion.objects.exists() and not (tmp_path / "models").exists()
+    with pytest.raises(CommandError, match="Not a model checkpoint"):
+        call_command("model_import", "loop", str(tmp_path / "bad.pt"))
+    with pytest.raises(CommandError, match="No project 'nope'"):
+        call_command("model_import", "nope", str(tmp_path / "bad.pt"))
+
+
+def test_the_import_command_can_leave_the_version_to_an_admin(project, checkpoint, tmp_path, settings):
+    _, path = checkpoint
+    settings.MODELS_DIR = tmp_path / "models"
+    out = io.StringIO()
+    call_command("model_import", "loop", path, "--no-gate", stdout=out)
+    assert out.getvalue().strip() == "loop-v1: challenger"
+    assert ModelVersion.objects.get().status == "challenger"

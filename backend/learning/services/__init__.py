@@ -3,6 +3,7 @@
 from backend.learning.services.agreement import kappa_snapshot_maybe, kappa_snapshot_take
 from backend.learning.services.consensus import adjudication_resolve, consensus_grade, reference_labels_update
 from backend.learning.services.gate import model_version_gate, reference_set_evaluate
+from backend.learning.services.imports import model_version_import
 from backend.learning.services.loop import (
     preannotation_cycle,
     project_labels_submitted,
@@ -36,6 +37,7 @@ __all__ = [
     "kappa_snapshot_maybe",
     "kappa_snapshot_take",
     "model_version_gate",
+    "model_version_import",
     "model_version_promote",
     "model_version_register",
     "model_version_rollback",

@@ -17,16 +17,21 @@ from backend.projects.models import AcquisitionStrategy, Project
 logger = logging.getLogger(__name__)
 
 
+def checkpoint_summary_or_error(*, checkpoint: str | Path) -> dict:
+    """The checkpoint's config and metrics, or an ApplicationError saying why it is not one."""
+    if not Path(checkpoint).is_file():
+        raise ApplicationError(f"No checkpoint at {checkpoint}.", code="no_checkpoint")
+    try:
+        return ml_bridge.checkpoint_summary(checkpoint=str(checkpoint))
+    except Exception as exc:  # unpicklable bytes, another format, a missing key: all "not a checkpoint"
+        raise ApplicationError(f"Not a model checkpoint: {exc}", code="bad_checkpoint") from None
+
+
 @transaction.atomic
 def model_version_register(*, project: Project, checkpoint: str,
                            status: str = ModelVersion.Status.CHALLENGER) -> ModelVersion:  # fmt: skip
     """Record a trained checkpoint as the project's next version (a challenger by default)."""
-    if not Path(checkpoint).is_file():
-        raise ApplicationError(f"No checkpoint at {checkpoint}.", code="no_checkpoint")
-    try:
-        summary = ml_bridge.checkpoint_summary(checkpoint=checkpoint)
-    except Exception as exc:  # unpicklable bytes, another format, a missing key: all "not a checkpoint"
-        raise ApplicationError(f"Not a model checkpoint: {exc}", code="bad_checkpoint") from None
+    summary = checkpoint_summary_or_error(checkpoint=checkpoint)
     number = (project.model_versions.aggregate(n=Max("number"))["n"] or 0) + 1
     return ModelVersion.objects.create(project=project, number=number, status=status, checkpoint=checkpoint,
                                        config=summary["config"], metrics=summary["metrics"])  # fmt: skip
