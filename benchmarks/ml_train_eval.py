@@ -11,6 +11,10 @@ drop on a cohort from another scanner profile without retraining (goal <= 5 poin
 With --classifier-seeds, classifiers of other seeds are trained behind the same detector on the
 same split and scored on the test split and the hold-out, so one lucky seed does not pass for
 the model: the figures per seed and their mean are printed too.
+`test_binary_errors` lists the test split's binary errors with the generator's severity (2.0 is
+the grade 1 / 2 cut) and the model's P(grade >= 2); `near_the_cut` counts, for the test split
+and the 900-level hold-out, the levels within 0.25 severity of the cut and the errors there and
+elsewhere, and the test split's binary accuracy to expect at the hold-out's error rates.
 """
 
 import argparse
@@ -23,12 +27,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from ml.data import DETECTOR_WINDOWS, ROI_WINDOWS  # noqa: E402
+from ml.data import DETECTOR_WINDOWS, ROI_WINDOWS, load_cohort  # noqa: E402
 from ml.evaluate import evaluate_checkpoint  # noqa: E402
 from ml.predict import Predictor  # noqa: E402
 from ml.synthetic import CohortConfig, generate_cohort, load_manifest  # noqa: E402
 from ml.synthetic.oracle import oracle_on_patients  # noqa: E402
-from ml.train import load_data, preset, train  # noqa: E402
+from ml.train import Reformats, evaluate_split, load_data, preset, train  # noqa: E402
 
 
 def ensure_cohort(
@@ -88,7 +92,8 @@ def main() -> None:
     result = train(config, data=data)
     minutes = (time.perf_counter() - started) / 60
     shifted = evaluate_checkpoint(result["checkpoint"], str(args.shifted), split="all")
-    holdout = evaluate_checkpoint(result["checkpoint"], str(args.holdout), split="all")
+    holdout_data = Reformats.load(load_cohort(args.holdout))
+    holdout = evaluate_on(result["checkpoint"], holdout_data)
     test = result["test"]
     oracle = manifest["oracle"]
     split = data[1]
@@ -132,31 +137,68 @@ def main() -> None:
         "accuracy_binary_ci95": [round(v, 3) for v in test["binary"]["accuracy_ci95"]],
         "reader_agreement": test["reader_agreement"],
     }
-    figures["test_binary_errors"] = binary_errors(result["checkpoint"], data, manifest)
+    test_levels = level_outcomes(result["checkpoint"], data[0].images, split["test"], manifest)
+    holdout_levels = level_outcomes(result["checkpoint"], holdout_data.images, list(holdout_data.images),
+                                    holdout_manifest)  # fmt: skip
+    figures["test_binary_errors"] = [row for row in test_levels if row["wrong"]]
+    figures["near_the_cut"] = near_the_cut(test_levels, holdout_levels)
     if args.classifier_seeds:
-        figures["classifier_seeds"] = seed_spread(config, data, result, holdout, args)
+        figures["classifier_seeds"] = seed_spread(config, data, result, holdout, holdout_data, args)
     print(json.dumps(figures, indent=1))
     (args.out / "benchmark.json").write_text(json.dumps(figures, indent=1))
 
 
-def binary_errors(checkpoint: str, data, manifest: dict) -> list[dict]:
-    """The test split's binary errors with the generator's severity (grade = its floor): how close
-    each is to the grade 1 / 2 cut, and how sure the model was."""
+def evaluate_on(checkpoint: str, data: Reformats) -> dict:
+    """evaluate_checkpoint on reformats already loaded (all their patients)."""
+    predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
+    return evaluate_split(
+        predictor.detector, predictor.classifier, data, list(data.records), predictor.device,
+        binary_threshold=predictor.binary_threshold, roi=predictor.roi,
+    )  # fmt: skip
+
+
+def level_outcomes(checkpoint: str, images: dict, patients: list[str], manifest: dict) -> list[dict]:
+    """Every graded level of the patients, end to end, with the generator's severity (grade = its
+    floor; 2.0 is the binary cut) and whether the binary call was wrong."""
     predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
     truth = {p["patient_id"]: {lv["level"]: lv for lv in p["levels"]} for p in manifest["patients"]}
-    reformats, split = data
-    errors = []
-    for pid in split["test"]:
-        for level in predictor.predict_reformat(reformats.images[pid]):
+    rows = []
+    for pid in patients:
+        for level in predictor.predict_reformat(images[pid]):
             true = truth[pid][level.level]
-            if level.significant != (true["grade"] >= 2):
-                errors.append({"patient": pid, "level": level.level, "grade": true["grade"],
-                               "predicted": level.grade, "severity": true["severity"],
-                               "p_significant": level.binary_probability})  # fmt: skip
-    return errors
+            rows.append({"patient": pid, "level": level.level, "grade": true["grade"], "predicted": level.grade,
+                         "severity": true["severity"], "p_significant": level.binary_probability,
+                         "wrong": level.significant != (true["grade"] >= 2)})  # fmt: skip
+    return rows
 
 
-def seed_spread(config, data, first: dict, first_holdout: dict, args) -> dict:
+NEAR_CUT = 0.25  # severity; free canal ~0.5 mm above to ~0.8 mm below the cord's AP: one or two CT pixels
+
+
+def near_the_cut(test: list[dict], holdout: list[dict]) -> dict:
+    """How many levels of each set lie within NEAR_CUT of the binary cut (severity 2.0), where the
+    binary errors are, and the test split's binary accuracy expected at the hold-out's error
+    rates near and away from the cut: how hard the test split's levels are, not how good the model is."""
+
+    def split(rows: list[dict]) -> dict:
+        near = [r for r in rows if abs(r["severity"] - 2.0) < NEAR_CUT]
+        return {
+            "levels": len(rows), "near_cut": len(near), "near_cut_share": round(len(near) / max(len(rows), 1), 4),
+            "errors_near_cut": sum(r["wrong"] for r in near),
+            "errors_elsewhere": sum(r["wrong"] for r in rows) - sum(r["wrong"] for r in near),
+        }  # fmt: skip
+
+    t, h = split(test), split(holdout)
+    rate_near = h["errors_near_cut"] / max(h["near_cut"], 1)
+    rate_far = h["errors_elsewhere"] / max(h["levels"] - h["near_cut"], 1)
+    expected_errors = t["near_cut"] * rate_near + (t["levels"] - t["near_cut"]) * rate_far
+    return {
+        "width": NEAR_CUT, "test": t, "holdout": h,
+        "test_binary_expected_at_holdout_rates": round(1 - expected_errors / max(t["levels"], 1), 4),
+    }  # fmt: skip
+
+
+def seed_spread(config, data, first: dict, first_holdout: dict, holdout_data: Reformats, args) -> dict:
     """Test and hold-out accuracy of classifiers of other seeds behind the first run's detector."""
 
     def row(seed: int, test: dict, holdout: dict) -> dict:
@@ -175,7 +217,7 @@ def seed_spread(config, data, first: dict, first_holdout: dict, args) -> dict:
             out=str(args.out / f"seed{seed}"),
         )  # fmt: skip
         result = train(run, data=data)
-        holdout = evaluate_checkpoint(result["checkpoint"], str(args.holdout), split="all")
+        holdout = evaluate_on(result["checkpoint"], holdout_data)
         rows.append(row(seed, result["test"], holdout))
         print(json.dumps(rows[-1]), file=sys.stderr)
     columns = [c for c in rows[0] if c != "seed"]

@@ -57,7 +57,7 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--labels-csv", default=None, help="CSV of reader grades (real cohorts)")
     parser.add_argument("--out", required=True, help="output folder for checkpoints and results")
-    parser.add_argument("--preset", default="default", choices=["smoke", "default", "paper"])
+    parser.add_argument("--preset", default="default", choices=["smoke", "fast", "default", "paper"])
     parser.add_argument("--seed", type=int)
     parser.add_argument("--detector")
     parser.add_argument("--detector-epochs", type=int)

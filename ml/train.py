@@ -64,7 +64,7 @@ class TrainConfig:
     init_from: str | None = None  # warm start both stages from an earlier checkpoint of the same networks
     min_detector_steps: int = 0  # small cohorts: more epochs, so the detector still sees enough batches
     min_classifier_steps: int = 0
-    classifier: str = "small_cnn"
+    classifier: str = "small_cnn_max"
     roi_crop: str = "physical"  # how a box becomes the classifier's crop (ml.data.ROI_CROPS)
     roi_windows: tuple[tuple[float, float], ...] = ROI_WINDOWS  # the crop's channels: (centre, width) HU
     classifier_epochs: int = 60

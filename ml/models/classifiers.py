@@ -15,9 +15,14 @@ HEAD_DROPOUT = 0.3
 
 
 class SmallCNN(nn.Module):
-    """A compact VGG-style net: the CPU default, trains in minutes from scratch."""
+    """A compact VGG-style net: the CPU default, trains in minutes from scratch.
 
-    def __init__(self, num_classes: int = NUM_GRADES, width: int = 32) -> None:
+    With `max_pool` the head sees the feature maps' maximum beside their mean: whether the canal is
+    narrower than the cord *somewhere* in the crop is a local finding that a mean over the crop
+    dilutes.
+    """
+
+    def __init__(self, num_classes: int = NUM_GRADES, width: int = 32, *, max_pool: bool = False) -> None:
         super().__init__()
 
         def block(cin: int, cout: int) -> nn.Sequential:
@@ -28,11 +33,16 @@ class SmallCNN(nn.Module):
             )  # fmt: skip
 
         self.features = nn.Sequential(block(3, width), block(width, width * 2), block(width * 2, width * 4))
-        self.pool = nn.AdaptiveAvgPool2d(1)
-        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(HEAD_DROPOUT), nn.Linear(width * 4, num_classes))
+        self.max_pool = max_pool
+        pooled = width * 4 * (2 if max_pool else 1)
+        self.head = nn.Sequential(nn.Flatten(), nn.Dropout(HEAD_DROPOUT), nn.Linear(pooled, num_classes))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.pool(self.features(x)))
+        features = self.features(x)
+        pooled = features.mean((2, 3))
+        if self.max_pool:
+            pooled = torch.cat([pooled, features.amax((2, 3))], 1)
+        return self.head(pooled)
 
 
 def _replace_last_linear(model: nn.Module, attribute: str, num_classes: int) -> nn.Module:
@@ -74,7 +84,8 @@ def _timm(name: str, head: str) -> Callable[[int], nn.Module]:
 
 
 CLASSIFIERS: dict[str, Callable[[int], nn.Module]] = {
-    "small_cnn": lambda num_classes=NUM_GRADES: SmallCNN(num_classes),
+    "small_cnn_max": lambda num_classes=NUM_GRADES: SmallCNN(num_classes, max_pool=True),  # the default
+    "small_cnn": lambda num_classes=NUM_GRADES: SmallCNN(num_classes),  # the default before 2026-11-27
     # the paper's best four
     "efficientnet_b0": _tv(tvm.efficientnet_b0, "classifier"),
     "densenet121": _tv(tvm.densenet121, "classifier"),
