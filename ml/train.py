@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 
 from ml import LEVELS
@@ -35,6 +35,7 @@ from ml.data import (
 )
 from ml.engine import (
     detect_levels,
+    ema_with_warmup,
     predict_probabilities,
     train_one_epoch_classifier,
     train_one_epoch_detector,
@@ -350,7 +351,7 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
     scaler = torch.amp.GradScaler("cuda") if amp else None
     # Validation QWK jumps from epoch to epoch; an average of the weights is steadier to pick from.
     ema = (
-        AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(config.ema_decay), use_buffers=True)
+        AveragedModel(model, multi_avg_fn=ema_with_warmup(config.ema_decay), use_buffers=True)
         if config.ema_decay
         else None
     )

@@ -9,6 +9,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+from torch.optim.swa_utils import AveragedModel
 
 from ml import LEVELS
 from ml.acquisition import entropy, margin, mutual_information
@@ -24,6 +25,7 @@ from ml.data import (
     patient_split,
     reference_grades,
 )
+from ml.engine import ema_with_warmup
 from ml.losses import GradeLoss
 from ml.metrics import bootstrap_ci, box_iou, detection_level_recall, grading_metrics
 from ml.models import CLASSIFIERS, build_classifier, build_detector, postprocess_levels
@@ -362,3 +364,21 @@ def test_compare_writes_the_papers_table(tiny_cohort, tmp_path):
     assert second["detector"]["metrics"].get("reused"), "one detector serves every classifier"
     for key, value in first["detector"]["state"].items():
         assert torch.equal(value, second["detector"]["state"][key])
+
+
+@pytest.mark.parametrize("steps", [300, 3000])
+def test_the_kept_average_of_a_short_training_has_the_models_batchnorm_statistics(steps):
+    """With a fixed decay the average kept decay**steps of the initial running variance (1.0): after
+    300 steps 0.044, here half again the model's 0.1, which shifted every grade of a short training."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4))
+    average = AveragedModel(model, multi_avg_fn=ema_with_warmup(0.99), use_buffers=True)
+    average.update_parameters(model)  # the first update copies the untrained model
+    model[1].running_var.fill_(0.1)
+    model[1].running_mean.fill_(0.5)
+    model[1].num_batches_tracked.fill_(steps)
+    for _ in range(steps):
+        average.update_parameters(model)
+    kept = average.module[1]
+    assert torch.allclose(kept.running_var, torch.full((4,), 0.1), rtol=0.01)
+    assert torch.allclose(kept.running_mean, torch.full((4,), 0.5), rtol=0.01)
+    assert int(kept.num_batches_tracked) == steps
