@@ -28,11 +28,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from ml.data import DETECTOR_WINDOWS, ROI_WINDOWS, load_cohort  # noqa: E402
-from ml.evaluate import evaluate_checkpoint  # noqa: E402
+from ml.evaluate import evaluate_checkpoint, evaluate_reformats  # noqa: E402
 from ml.predict import Predictor  # noqa: E402
 from ml.synthetic import CohortConfig, generate_cohort, load_manifest  # noqa: E402
 from ml.synthetic.oracle import oracle_on_patients  # noqa: E402
-from ml.train import Reformats, evaluate_split, load_data, preset, train  # noqa: E402
+from ml.train import Reformats, load_data, preset, train  # noqa: E402
 
 
 def ensure_cohort(
@@ -93,7 +93,8 @@ def main() -> None:
     minutes = (time.perf_counter() - started) / 60
     shifted = evaluate_checkpoint(result["checkpoint"], str(args.shifted), split="all")
     holdout_data = Reformats.load(load_cohort(args.holdout))
-    holdout = evaluate_on(result["checkpoint"], holdout_data)
+    predictor = Predictor.from_checkpoint(result["checkpoint"], device="cpu")
+    holdout = evaluate_reformats(predictor, holdout_data)
     test = result["test"]
     oracle = manifest["oracle"]
     split = data[1]
@@ -137,9 +138,10 @@ def main() -> None:
         "accuracy_binary_ci95": [round(v, 3) for v in test["binary"]["accuracy_ci95"]],
         "reader_agreement": test["reader_agreement"],
     }
-    test_levels = level_outcomes(result["checkpoint"], data[0].images, split["test"], manifest)
-    holdout_levels = level_outcomes(result["checkpoint"], holdout_data.images, list(holdout_data.images),
-                                    holdout_manifest)  # fmt: skip
+    test_levels = level_outcomes(predictor, data[0].images, split["test"], manifest)
+    holdout_levels = level_outcomes(
+        predictor, holdout_data.images, list(holdout_data.images), holdout_manifest
+    )
     figures["test_binary_errors"] = [row for row in test_levels if row["wrong"]]
     figures["near_the_cut"] = near_the_cut(test_levels, holdout_levels)
     if args.classifier_seeds:
@@ -148,19 +150,9 @@ def main() -> None:
     (args.out / "benchmark.json").write_text(json.dumps(figures, indent=1))
 
 
-def evaluate_on(checkpoint: str, data: Reformats) -> dict:
-    """evaluate_checkpoint on reformats already loaded (all their patients)."""
-    predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
-    return evaluate_split(
-        predictor.detector, predictor.classifier, data, list(data.records), predictor.device,
-        binary_threshold=predictor.binary_threshold, roi=predictor.roi,
-    )  # fmt: skip
-
-
-def level_outcomes(checkpoint: str, images: dict, patients: list[str], manifest: dict) -> list[dict]:
+def level_outcomes(predictor: Predictor, images: dict, patients: list[str], manifest: dict) -> list[dict]:
     """Every graded level of the patients, end to end, with the generator's severity (grade = its
     floor; 2.0 is the binary cut) and whether the binary call was wrong."""
-    predictor = Predictor.from_checkpoint(checkpoint, device="cpu")
     truth = {p["patient_id"]: {lv["level"]: lv for lv in p["levels"]} for p in manifest["patients"]}
     rows = []
     for pid in patients:
@@ -217,7 +209,9 @@ def seed_spread(config, data, first: dict, first_holdout: dict, holdout_data: Re
             out=str(args.out / f"seed{seed}"),
         )  # fmt: skip
         result = train(run, data=data)
-        holdout = evaluate_on(result["checkpoint"], holdout_data)
+        holdout = evaluate_reformats(
+            Predictor.from_checkpoint(result["checkpoint"], device="cpu"), holdout_data
+        )
         rows.append(row(seed, result["test"], holdout))
         print(json.dumps(rows[-1]), file=sys.stderr)
     columns = [c for c in rows[0] if c != "seed"]

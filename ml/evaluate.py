@@ -21,9 +21,13 @@ def evaluate_checkpoint(
         records = [r for r in records if r.patient_id in wanted]
         if not records:
             raise ValueError("none of the checkpoint's test patients is in this cohort; use split='all'")
-    data = Reformats.load(records, progress)
-    result = evaluate_split(
+    result = evaluate_reformats(predictor, Reformats.load(records, progress))
+    return {"checkpoint": checkpoint, "cohort": cohort, "split": split, "patients": len(records), **result}
+
+
+def evaluate_reformats(predictor: Predictor, data: Reformats) -> dict:
+    """The predictor graded end to end on every patient of reformats already loaded."""
+    return evaluate_split(
         predictor.detector, predictor.classifier, data, list(data.records), predictor.device,
         binary_threshold=predictor.binary_threshold, roi=predictor.roi,
     )  # fmt: skip
-    return {"checkpoint": checkpoint, "cohort": cohort, "split": split, "patients": len(records), **result}
