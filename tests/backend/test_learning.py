@@ -15,6 +15,7 @@ from backend.imaging.services import ingest_job_create, ingest_job_run
 from backend.learning.models import LevelPrediction, ModelVersion
 from backend.learning.services import (
     model_version_import,
+    model_version_number_next,
     model_version_promote,
     model_version_register,
     model_version_rollback,
@@ -167,6 +168,35 @@ def test_a_request_another_pass_holds_is_skipped_not_served_twice(project, check
     held.refresh_from_db()
     assert held.status == "pending" and not LevelPrediction.objects.filter(study=held.study).exists()
     assert preannotation_requests_process()["done"] == 1, "served once the other pass lets go"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_versions_made_at_once_take_different_numbers(project, checkpoint):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL (SQLite has a single writer anyway)")
+    _, path = checkpoint
+    numbered, release = threading.Event(), threading.Event()
+
+    def training_in_flight() -> None:  # training_run_execute between numbering and creating its version
+        with transaction.atomic():
+            number = model_version_number_next(project=project)
+            numbered.set()
+            release.wait(30)
+            ModelVersion.objects.create(project=project, number=number, status="training")
+        connection.close()
+
+    thread = threading.Thread(target=training_in_flight)
+    thread.start()
+    try:
+        assert numbered.wait(10)
+        threading.Timer(0.5, release.set).start()
+        registered = model_version_register(
+            project=project, checkpoint=path
+        )  # waits for the training's number
+    finally:
+        release.set()
+        thread.join()
+    assert sorted(ModelVersion.objects.values_list("number", flat=True)) == [1, 2] and registered.number == 2
 
 
 def test_an_imported_checkpoint_is_copied_into_the_project_and_judged_by_the_gate(

@@ -11,6 +11,7 @@ from backend.learning.services.loop import (
 )
 from backend.learning.services.priorities import case_priorities_update
 from backend.learning.services.registry import (
+    model_version_number_next,
     model_version_promote,
     model_version_register,
     model_version_rollback,
@@ -38,6 +39,7 @@ __all__ = [
     "kappa_snapshot_take",
     "model_version_gate",
     "model_version_import",
+    "model_version_number_next",
     "model_version_promote",
     "model_version_register",
     "model_version_rollback",

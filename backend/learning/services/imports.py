@@ -5,12 +5,15 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from backend.learning.models import ModelVersion
 from backend.learning.services.gate import model_version_gate
-from backend.learning.services.registry import checkpoint_summary_or_error, model_version_promote
+from backend.learning.services.registry import (
+    checkpoint_summary_or_error,
+    model_version_number_next,
+    model_version_promote,
+)
 from backend.projects.models import Project
 
 
@@ -24,10 +27,7 @@ def model_version_import(
     source = Path(checkpoint)
     summary = checkpoint_summary_or_error(checkpoint=source)
     with transaction.atomic():
-        number = (
-            ModelVersion.objects.select_for_update().filter(project=project).aggregate(n=Max("number"))["n"]
-            or 0
-        ) + 1
+        number = model_version_number_next(project=project)
         target = Path(settings.MODELS_DIR) / project.slug / f"v{number}" / "model.pt"
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)

@@ -27,12 +27,20 @@ def checkpoint_summary_or_error(*, checkpoint: str | Path) -> dict:
         raise ApplicationError(f"Not a model checkpoint: {exc}", code="bad_checkpoint") from None
 
 
+def model_version_number_next(*, project: Project) -> int:
+    """The project's next version number, holding the project's row until the caller's transaction
+    ends, so that two versions made at once (a training and an import) do not take the same number.
+    (select_for_update on the MAX aggregate itself locks nothing: Django drops FOR UPDATE there.)"""
+    Project.objects.select_for_update().filter(pk=project.pk).exists()
+    return (project.model_versions.aggregate(n=Max("number"))["n"] or 0) + 1
+
+
 @transaction.atomic
 def model_version_register(*, project: Project, checkpoint: str,
                            status: str = ModelVersion.Status.CHALLENGER) -> ModelVersion:  # fmt: skip
     """Record a trained checkpoint as the project's next version (a challenger by default)."""
     summary = checkpoint_summary_or_error(checkpoint=checkpoint)
-    number = (project.model_versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    number = model_version_number_next(project=project)
     return ModelVersion.objects.create(project=project, number=number, status=status, checkpoint=checkpoint,
                                        config=summary["config"], metrics=summary["metrics"])  # fmt: skip
 

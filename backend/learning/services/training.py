@@ -18,6 +18,7 @@ from backend.imaging.models import Instance
 from backend.learning import ml_bridge
 from backend.learning.models import ModelVersion, ReferenceLabel, TrainingRun
 from backend.learning.services.gate import model_version_gate
+from backend.learning.services.registry import model_version_number_next
 from backend.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -166,10 +167,7 @@ def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
         return run
     project = run.project
     with transaction.atomic():
-        number = (
-            ModelVersion.objects.select_for_update().filter(project=project).aggregate(n=Max("number"))["n"]
-            or 0
-        ) + 1
+        number = model_version_number_next(project=project)
         version = ModelVersion.objects.create(
             project=project, number=number, status=ModelVersion.Status.TRAINING
         )
