@@ -11,6 +11,7 @@ from backend.learning import selectors, services
 from backend.learning.models import AdjudicationItem, KappaSnapshot, ModelVersion, TrainingRun
 from backend.learning.outputs import KappaSeriesOutput
 from backend.projects.selectors import project_list_for_user
+from backend.reading import services as reading_services
 
 
 class ModelVersionOutput(serializers.ModelSerializer):
@@ -71,6 +72,52 @@ class TrainingRunOutput(serializers.ModelSerializer):
         fields = ["id", "project", "status", "trigger", "labels_used", "progress", "model_version", "worker",
                   "error", "retry_of", "created_at", "sent_at", "started_at", "heartbeat_at",
                   "finished_at"]  # fmt: skip
+
+
+class ReferenceCaseOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    patient_id = serializers.CharField(source="pair.patient.patient_id")
+    ct_study_uid = serializers.CharField(source="pair.ct_study.study_uid")
+    in_reference_set = serializers.BooleanField()
+    readings = serializers.IntegerField(
+        help_text="submitted readings; a case can move only while it has none"
+    )
+
+
+class ReferenceSetApi(APIView):
+    """The project's cases and which of them form the frozen reference set (admins)."""
+
+    permission_classes = [IsProjectAdmin]
+
+    @extend_schema(operation_id="learning_reference_set", responses={200: ReferenceCaseOutput(many=True)})
+    def get(self, request: Request, slug: str) -> Response:
+        cases = selectors.reference_set_cases(project=_project(request, slug))
+        return Response(ReferenceCaseOutput(cases, many=True).data)
+
+
+class ReferenceSetCaseApi(APIView):
+    """Put an unread case into the frozen reference set or take it out (admins)."""
+
+    permission_classes = [IsProjectAdmin]
+
+    class Input(serializers.Serializer):
+        in_reference_set = serializers.BooleanField()
+
+    @extend_schema(
+        operation_id="learning_reference_set_case", request=Input, responses={200: ReferenceCaseOutput}
+    )
+    def put(self, request: Request, slug: str, case_id: int) -> Response:
+        project = _project(request, slug)
+        case = project.cases.filter(pk=case_id).first()
+        if case is None:
+            raise ApplicationError(f"No case {case_id} in project {slug!r}.", code="not_found", status=404)
+        data = self.Input(data=request.data)
+        data.is_valid(raise_exception=True)
+        reading_services.case_reference_set_update(
+            case=case, in_reference_set=data.validated_data["in_reference_set"]
+        )
+        case = selectors.reference_set_cases(project=project).get(pk=case_id)
+        return Response(ReferenceCaseOutput(case).data)
 
 
 class TrainingRunListApi(APIView):

@@ -1,5 +1,7 @@
 from collections.abc import Sequence
 
+from django.db.models import Count, Q
+
 from backend.learning.models import AdjudicationItem, LevelPrediction, ModelVersion
 from backend.projects.models import Project
 
@@ -26,6 +28,18 @@ def study_suggestions(*, project: Project, study_id: int) -> dict:
     ]  # fmt: skip
     message = "" if levels else "The model has not read this study yet."
     return {"model_version": champion.label, "levels": levels, "message": message}
+
+
+def reference_set_cases(*, project: Project):
+    """The project's cases with their reference-set membership and how many readings each has:
+    what an admin chooses the frozen reference set from (only unread cases can move)."""
+    from backend.reading.models import Assignment
+
+    return (
+        project.cases.select_related("pair__patient", "pair__ct_study")
+        .annotate(readings=Count("assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED)))
+        .order_by("-in_reference_set", "pk")
+    )
 
 
 def training_runs_for_project(*, project: Project):

@@ -29,6 +29,14 @@ urlpatterns += [
         apis.TrainingRunRetryApi.as_view(),
         name="learning-training-retry",
     ),
+    path(
+        "projects/<slug:slug>/reference-set/", apis.ReferenceSetApi.as_view(), name="learning-reference-set"
+    ),
+    path(
+        "projects/<slug:slug>/reference-set/<int:case_id>/",
+        apis.ReferenceSetCaseApi.as_view(),
+        name="learning-reference-set-case",
+    ),
     path("projects/<slug:slug>/kappa/", apis.KappaSeriesApi.as_view(), name="learning-kappa"),
     path(
         "projects/<slug:slug>/adjudications/",

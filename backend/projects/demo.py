@@ -10,7 +10,8 @@ from backend.imaging.models import IngestJob
 from backend.imaging.services import ingest_job_create, ingest_job_run
 from backend.projects.models import Project
 from backend.projects.services import project_get_or_create, project_member_add
-from backend.reading.services import case_sync_for_project
+from backend.reading.models import Assignment
+from backend.reading.services import case_reference_set_update, case_sync_for_project
 
 DEMO_USERS = [
     ("admin", "admin-demo-pass", Experience.SENIOR, Role.ADMIN),
@@ -56,9 +57,40 @@ def demo_seed(
     log(f"Demo cohort: {job.stored} instances stored, {job.duplicates} already there, {job.failed} rejected")
     case_sync_for_project(project=project)  # ingestion made them; pairs an admin fixed since are caught here
     log(f"Demo cases: {project.cases.count()}")
+    _demo_reference_set_choose(project=project, cohort_dir=cohort_dir, log=log)
     if simulated_share > 0:
         _demo_simulated_reading(project=project, cohort_dir=cohort_dir, share=simulated_share, log=log)
     return project
+
+
+def _demo_reference_set_choose(*, project: Project, cohort_dir: Path, log) -> None:
+    """Choose the demo's reference set as an admin would: cases that span the grades.
+
+    A random draw from a dozen phantoms can be all grade 0 and 1, and then the gate's and the
+    dashboard's reference kappa mean nothing (one rater that never says 2 or 3). The demo knows its
+    phantoms' grades, so it picks, greedily, the cases that add the most grades not yet covered.
+    Done only while no case is read (the reference set is frozen once read).
+    """
+    from backend.learning.simulation import manifest_levels
+
+    cases = list(project.cases.select_related("pair__patient"))
+    if Assignment.objects.filter(case__project=project, status=Assignment.Status.SUBMITTED).exists():
+        return
+    truth = manifest_levels(cohort_dir=cohort_dir)
+    grades = {c.pk: {lv["grade"] for lv in truth.get(c.pair.patient.patient_id, {}).values()} for c in cases}
+    size = sum(c.in_reference_set for c in cases)
+    chosen: set[int] = set()
+    covered: set[int] = set()
+    for _ in range(size):
+        best = max(
+            (c for c in cases if c.pk not in chosen),
+            key=lambda c: (len(grades[c.pk] - covered), max(grades[c.pk], default=0), -c.pk),
+        )
+        chosen.add(best.pk)
+        covered |= grades[best.pk]
+    for case in cases:
+        case_reference_set_update(case=case, in_reference_set=case.pk in chosen)
+    log(f"Demo reference set: {size} cases covering grades {sorted(covered)}")
 
 
 def _demo_simulated_reading(*, project: Project, cohort_dir: Path, share: float, log) -> None:

@@ -58,6 +58,30 @@ def case_sync_for_project(*, project: Project) -> list[Case]:
     return Case.objects.bulk_create(created, ignore_conflicts=True)
 
 
+@transaction.atomic
+def case_reference_set_update(*, case: Case, in_reference_set: bool) -> Case:
+    """Put a case into the project's frozen reference set or take it out (an admin's choice: a
+    reference set with pathology in it makes the gate's kappa mean something).
+
+    Only before anyone has submitted a reading of it: the reference set's labels are never
+    trained on, so a case whose labels may already have gone into a training cannot join it, and
+    one whose frozen labels a gate has judged on stays where it is.
+    """
+    case = Case.objects.select_for_update().select_related("project", "pair__ct_study").get(pk=case.pk)
+    if case.in_reference_set == in_reference_set:
+        return case
+    read = case.assignments.filter(status=Assignment.Status.SUBMITTED).count()
+    if read:
+        raise ApplicationError(
+            f"This case has {read} submitted reading(s); the reference set can only change before a case "
+            "is read.", code="case_read", status=409,
+        )  # fmt: skip
+    case.in_reference_set = in_reference_set
+    case.priority = case_cold_start_priority(case=case)
+    case.save(update_fields=["in_reference_set", "priority"])
+    return case
+
+
 def assignment_open(*, case: Case, reader) -> Assignment:
     if not case.project.memberships.filter(user=reader).exists():
         raise ApplicationError("You are not a reader of this project.", code="not_member", status=403)

@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 
@@ -138,3 +140,21 @@ def test_seed_demo_is_idempotent(capsys, tmp_path):
     read = Case.objects.filter(project__slug="demo", assignments__status="submitted").distinct()
     assert [c.in_reference_set for c in read] == [True], "simulated readers read the reference set first"
     assert "Demo reading by simulated readers: done already" in out
+
+
+def test_the_demo_reference_set_holds_the_cases_with_pathology(tmp_path):
+    from django.core.management import call_command
+
+    from backend.reading.models import Case
+
+    # Six phantoms of the demo's seed: the random draw would freeze patient 6 (all grade 0) and
+    # leave out patient 5 (grades 1 and 2).
+    call_command(
+        "seed_demo", "--patients", "6", "--simulated-share", "0", "--cohort-dir", str(tmp_path / "c")
+    )
+    manifest = json.loads((tmp_path / "c" / "manifest.json").read_text())
+    worst = {p["patient_id"]: max(lv["grade"] for lv in p["levels"]) for p in manifest["patients"]}
+    cases = Case.objects.filter(project__slug="demo").select_related("pair__patient")
+    reference = {c.pair.patient.patient_id for c in cases if c.in_reference_set}
+    assert len(reference) == 2
+    assert min(worst[p] for p in reference) >= max(worst[p] for p in worst if p not in reference), worst

@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 from rest_framework.test import APIClient
 
+from backend.accounts.models import Experience, Role
 from backend.imaging.models import IngestJob
 from backend.imaging.services import ingest_job_create, ingest_job_run
 from backend.projects.services import project_create, project_member_add
@@ -158,3 +159,43 @@ def test_outsiders_and_blinded_cases(project):
         "blinded": True,
         "levels": [],
     }
+
+
+def test_an_admin_chooses_the_reference_set_from_unread_cases(project):
+    admin_client, _ = reader_client(project, role=Role.ADMIN, experience=Experience.SENIOR)
+    url = "/api/learning/projects/spine/reference-set/"
+    listed = admin_client.get(url).json()
+    assert [c["in_reference_set"] for c in listed] == [True, False, False], "members first"
+    member, outsider = listed[0]["id"], listed[1]["id"]
+
+    moved_in = admin_client.put(f"{url}{outsider}/", {"in_reference_set": True}, format="json")
+    moved_out = admin_client.put(f"{url}{member}/", {"in_reference_set": False}, format="json")
+    assert moved_in.status_code == moved_out.status_code == 200, (moved_in.content, moved_out.content)
+    assert moved_in.json() == {**listed[1], "in_reference_set": True}
+    assert set(Case.objects.filter(in_reference_set=True).values_list("pk", flat=True)) == {outsider}
+    client, _ = reader_client(project)
+    assert client.get("/api/reading/worklist/").json()["next_case"] == outsider, (
+        "the reference set is read first"
+    )
+
+
+def test_a_read_case_keeps_its_place_and_readers_cannot_change_the_reference_set(project):
+    admin_client, _ = reader_client(project, role=Role.ADMIN, experience=Experience.SENIOR)
+    client, _ = reader_client(project)
+    url = "/api/learning/projects/spine/reference-set/"
+    first = client.get("/api/reading/worklist/").json()["next_case"]
+    grade_all(client, first)
+    assert client.post(f"/api/reading/cases/{first}/submit/", {}, format="json").status_code == 200
+
+    refused = admin_client.put(f"{url}{first}/", {"in_reference_set": False}, format="json")
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "case_read"
+    assert Case.objects.get(pk=first).in_reference_set, "a read reference case stays frozen"
+    unread = Case.objects.filter(in_reference_set=False).first()
+    assert client.get(url).status_code == 403
+    assert client.put(f"{url}{unread.pk}/", {"in_reference_set": True}, format="json").status_code == 403
+    assert (
+        admin_client.put(f"{url}{unread.pk}/", {"in_reference_set": "maybe"}, format="json").status_code
+        == 400
+    )
+    assert admin_client.put(f"{url}999999/", {"in_reference_set": True}, format="json").status_code == 404
+    assert not Case.objects.get(pk=unread.pk).in_reference_set
