@@ -133,3 +133,40 @@ def test_an_admin_sees_the_simulated_run_on_the_dashboard_and_a_reader_gets_403(
     assert "403" in page.get_by_test_id("dashboard-forbidden").inner_text()
     response = page.request.get(f"{live_server.url}/api/dashboard/projects/dash-run/summary/")
     assert response.status == 403
+
+
+def test_an_admin_moves_unread_cases_into_the_reference_set_from_the_dashboard(live_server, page, tmp_path):
+    from datetime import date
+
+    from backend.projects.services import project_member_add
+    from backend.reading.models import Case
+    from backend.reading.services import assignment_open
+    from tests.backend import dicom_files as F
+
+    project = project_create(name="Reference", slug="ref-set", reference_share=0.2, blinded_share=0.0)
+    for k in range(3):
+        F.write_series(tmp_path / f"ct{k}", 1, patient_id=f"P{k}", study_date=date(2025, 1, 1))
+        F.write_series(tmp_path / f"mr{k}", 1, patient_id=f"P{k}", modality="MR", study_date=date(2025, 1, 5))
+    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+                   paths=sorted(tmp_path.rglob("*.dcm")))  # fmt: skip
+    member = Case.objects.get(project=project, in_reference_set=True)
+    unread, read = Case.objects.filter(project=project, in_reference_set=False).order_by("pk")
+    reader = ReaderFactory(username="ref-reader")
+    project_member_add(project=project, user=reader.user)
+    Assignment.objects.filter(pk=assignment_open(case=read, reader=reader.user).pk).update(status="submitted")
+    admin = ReaderFactory(username="ref-admin", role="admin", experience="senior")
+    project_member_add(project=project, user=admin.user)
+
+    log_in(page, live_server, "ref-admin")
+    page.goto(f"{live_server.url}/dashboard?project=ref-set")
+    assert "1 of 3 cases" in page.get_by_test_id("reference-set-count").inner_text()
+    assert page.get_by_test_id(f"reference-toggle-{read.pk}").is_disabled(), "a read case cannot move"
+    page.get_by_test_id(f"reference-toggle-{unread.pk}").click()  # checked once the server agrees
+    page.get_by_test_id("reference-set-count").get_by_text("2 of 3").wait_for(timeout=10_000)
+    assert page.get_by_test_id(f"reference-toggle-{unread.pk}").is_checked()
+    page.get_by_test_id(f"reference-toggle-{member.pk}").click()
+    page.get_by_test_id("reference-set-count").get_by_text("1 of 3").wait_for(timeout=10_000)
+    assert set(Case.objects.filter(project=project, in_reference_set=True).values_list("pk", flat=True)) == {
+        unread.pk
+    }
+    assert not page.page_errors

@@ -222,3 +222,19 @@ export const retryTraining = (slug: string, id: number) =>
 export const promoteVersion = (slug: string, number: number) =>
   api<unknown>(learning(slug, `model-versions/${number}/promote/`), { method: "POST" });
 export const rollbackChampion = (slug: string) => api<unknown>(learning(slug, "rollback/"), { method: "POST" });
+
+export interface ReferenceCase {
+  id: number;
+  patient_id: string;
+  ct_study_uid: string;
+  in_reference_set: boolean;
+  /** Submitted readings: a case can join or leave the reference set only while it has none. */
+  readings: number;
+}
+
+export const fetchReferenceSet = (slug: string) => api<ReferenceCase[]>(learning(slug, "reference-set/"));
+export const setReferenceMembership = (slug: string, caseId: number, inReferenceSet: boolean) =>
+  api<ReferenceCase>(learning(slug, `reference-set/${caseId}/`), {
+    method: "PUT",
+    body: JSON.stringify({ in_reference_set: inReferenceSet }),
+  });

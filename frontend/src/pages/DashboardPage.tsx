@@ -12,6 +12,7 @@ import { KappaTimelinePanel } from "../dashboard/KappaTimelinePanel";
 import { LabelEfficiencyPanel } from "../dashboard/LabelEfficiencyPanel";
 import { ModelRegistryPanel } from "../dashboard/ModelRegistryPanel";
 import { ProgressOverTime, ReaderProgressPanel } from "../dashboard/ProgressPanels";
+import { ReferenceSetPanel } from "../dashboard/ReferenceSetPanel";
 import { SummaryCards } from "../dashboard/SummaryCards";
 import { TrainingRunsPanel } from "../dashboard/TrainingRunsPanel";
 import { useLoad } from "../dashboard/useLoad";
@@ -41,6 +42,7 @@ function ProjectDashboard({ slug }: { slug: string }) {
         <ModelRegistryPanel slug={slug} registry={registry} onChange={changed} />
         <TrainingRunsPanel slug={slug} onFinished={changed} />
         <AdjudicationPanel slug={slug} refresh={refresh} />
+        <ReferenceSetPanel slug={slug} refresh={refresh} />
         <WorkersPanel />
       </div>
     </>
