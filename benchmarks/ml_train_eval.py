@@ -12,7 +12,9 @@ With --classifier-seeds, classifiers of other seeds are trained behind the same 
 same split and scored on the test split and the hold-out, so one lucky seed does not pass for
 the model: the figures per seed and their mean are printed too.
 `test_binary_errors` lists the test split's binary errors with the generator's severity (2.0 is
-the grade 1 / 2 cut) and the model's P(grade >= 2); `near_the_cut` counts, for the test split
+the grade 1 / 2 cut) and the model's P(grade >= 2); `test_split_canal_cut_binary` / `holdout_canal_cut_binary` are the
+binary accuracy of one true CT measurement (the canal AP at the disc, cut where it grades the
+training patients best) on the same levels: a caliper's ceiling; `near_the_cut` counts, for the test split
 and the 900-level hold-out, the levels within 0.25 severity of the cut and the errors there and
 elsewhere, and the test split's binary accuracy to expect at the hold-out's error rates.
 """
@@ -31,7 +33,7 @@ from ml.data import DETECTOR_WINDOWS, ROI_WINDOWS, load_cohort  # noqa: E402
 from ml.evaluate import evaluate_checkpoint, evaluate_reformats  # noqa: E402
 from ml.predict import Predictor  # noqa: E402
 from ml.synthetic import CohortConfig, generate_cohort, load_manifest  # noqa: E402
-from ml.synthetic.oracle import oracle_on_patients  # noqa: E402
+from ml.synthetic.oracle import canal_cut_on_patients, oracle_on_patients  # noqa: E402
 from ml.train import Reformats, load_data, preset, train  # noqa: E402
 
 
@@ -101,6 +103,8 @@ def main() -> None:
     fit_on = split["train"] + split["val"]
     test_oracle = oracle_on_patients(manifest, fit_on=fit_on, score_on=split["test"])
     holdout_oracle = oracle_on_patients(manifest, fit_on=fit_on, score_manifest=holdout_manifest)
+    test_cut = canal_cut_on_patients(manifest, fit_on=fit_on, score_on=split["test"])
+    holdout_cut = canal_cut_on_patients(manifest, fit_on=fit_on, score_manifest=holdout_manifest)
     figures = {
         "preset": args.preset,
         "classifier": config.classifier,
@@ -119,6 +123,9 @@ def main() -> None:
         # the same tree fitted on the training patients' measurements, scored on these very levels
         "test_split_oracle_4grade": test_oracle["accuracy_4grade"],
         "test_split_oracle_binary": test_oracle["accuracy_binary"],
+        # one true measurement, the canal AP at the disc, under the cut fitted on the training patients
+        "test_split_canal_cut_binary": test_cut["accuracy_binary"],
+        "canal_cut_mm": test_cut["cut_mm"],
         "shifted_accuracy_4grade": round(shifted["4grade"]["accuracy"], 4),
         "shifted_accuracy_binary": round(shifted["binary"]["accuracy"], 4),
         "shift_drop_points_4grade": round(
@@ -135,6 +142,7 @@ def main() -> None:
         "holdout_oracle_binary": holdout_manifest["oracle"]["accuracy_binary"],
         "holdout_oracle_fitted_on_training_4grade": holdout_oracle["accuracy_4grade"],
         "holdout_oracle_fitted_on_training_binary": holdout_oracle["accuracy_binary"],
+        "holdout_canal_cut_binary": holdout_cut["accuracy_binary"],
         "accuracy_binary_ci95": [round(v, 3) for v in test["binary"]["accuracy_ci95"]],
         "reader_agreement": test["reader_agreement"],
     }

@@ -75,3 +75,27 @@ def oracle_on_patients(
         "accuracy_binary": round(float(accuracy_score(truth >= 2, binary)), 4),
         "n_levels": int(len(truth)),
     }
+
+
+def canal_cut_on_patients(
+    manifest: dict, *, fit_on: Collection[str], score_on: Collection[str] | None = None,
+    score_manifest: dict | None = None,
+) -> dict[str, float]:  # fmt: skip
+    """The binary task from one true CT measurement: "significant" when the canal AP at the disc is
+    under the cut that grades `fit_on`'s levels best, scored like `oracle_on_patients`. What a
+    perfect caliper on the CT gets; a model that beats it sees something of the cord."""
+    fitted, grades, _ = _levels(manifest, set(fit_on))
+    scored, truth, _ = _levels(score_manifest or manifest, None if score_on is None else set(score_on))
+    if not len(grades) or not len(truth):
+        raise ValueError("the cut needs levels to fit on and levels to score")
+    canal, significant = fitted[:, 0], grades >= 2
+    values = np.unique(canal)
+    candidates = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2, [values[-1] + 1.0]])
+    hits = [((canal < cut) == significant).mean() for cut in candidates]
+    best = candidates[np.flatnonzero(np.isclose(hits, max(hits)))]
+    cut = float(np.median(best))
+    return {
+        "cut_mm": round(cut, 2),
+        "accuracy_binary": round(float(((scored[:, 0] < cut) == (truth >= 2)).mean()), 4),
+        "n_levels": int(len(truth)),
+    }

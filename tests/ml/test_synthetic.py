@@ -17,7 +17,7 @@ from ml import LEVELS
 from ml.imaging import load_ct_volume, sagittal_reformat
 from ml.synthetic import CohortConfig, generate_cohort, make_panel, oracle_accuracy, read_level
 from ml.synthetic import anatomy as A
-from ml.synthetic.oracle import oracle_on_patients
+from ml.synthetic.oracle import canal_cut_on_patients, oracle_on_patients
 from ml.synthetic.render import Placement, ct_tissue_hu, mr_tissue_t2
 from ml.synthetic.scanners import PROFILES, sample_ct
 from ml.synthetic.schema import MANIFEST_SCHEMA
@@ -221,6 +221,10 @@ def test_oracle_on_a_hand_made_cohort():
         {"patients": patients}, fit_on=[f"P{i}" for i in range(1, 10)], score_on=["P0"]
     )
     assert fitted == {"accuracy_4grade": 0.95, "accuracy_binary": 0.95, "n_levels": 20}
+    cut = canal_cut_on_patients(
+        {"patients": patients}, fit_on=[f"P{i}" for i in range(1, 10)], score_on=["P0"]
+    )
+    assert 8.9 < cut["cut_mm"] < 11.1 and (cut["accuracy_binary"], cut["n_levels"]) == (0.95, 20), cut
     other_cohort = {"patients": patients[1:3]}
     assert (
         oracle_on_patients({"patients": patients}, fit_on=["P3", "P4"], score_manifest=other_cohort)[
