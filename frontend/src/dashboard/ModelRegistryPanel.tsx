@@ -1,8 +1,6 @@
-import { useState } from "react";
-
-import { ApiError } from "../api";
 import { type RegistryRow, promoteVersion, rollbackChampion } from "./api";
 import { Panel } from "./Panel";
+import { useAction } from "./useAction";
 import type { Loaded } from "./useLoad";
 
 const fixed = (value: number | null | undefined) => (value == null ? "—" : value.toFixed(3));
@@ -14,21 +12,7 @@ const PROMOTABLE = new Set(["challenger", "retired"]);
 
 /** Every version with its reference metrics; promote a version or roll back the champion (learning API). */
 export function ModelRegistryPanel({ slug, registry, onChange }: { slug: string; registry: Loaded<RegistryRow[]>; onChange: () => void }) {
-  const [busy, setBusy] = useState(false);
-  const [message, setMessage] = useState<string | null>(null);
-  const act = async (what: string, action: () => Promise<unknown>) => {
-    setBusy(true);
-    setMessage(null);
-    try {
-      await action();
-      setMessage(what);
-      onChange();
-    } catch (caught) {
-      setMessage(caught instanceof ApiError ? caught.message : "The action failed.");
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, message, run: act } = useAction(onChange);
   const rows = registry.data ?? [];
   const rollback = (
     <button disabled={busy || !rows.some((r) => r.status === "champion")} data-testid="rollback"

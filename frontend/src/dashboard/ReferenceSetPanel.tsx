@@ -1,28 +1,16 @@
-import { useState } from "react";
-
-import { ApiError } from "../api";
 import { type ReferenceCase, fetchReferenceSet, setReferenceMembership } from "./api";
 import { Panel } from "./Panel";
+import { useAction } from "./useAction";
 import { useLoad } from "./useLoad";
 
 /** The frozen reference set the gate judges on: admins move unread cases in or out (learning API). */
 export function ReferenceSetPanel({ slug, refresh }: { slug: string; refresh: number }) {
   const cases = useLoad<ReferenceCase[]>(() => fetchReferenceSet(slug), [slug, refresh]);
-  const [busy, setBusy] = useState(false);
-  const [message, setMessage] = useState<string | null>(null);
-  const toggle = async (row: ReferenceCase) => {
-    setBusy(true);
-    setMessage(null);
-    try {
-      await setReferenceMembership(slug, row.id, !row.in_reference_set);
-      setMessage(`Case ${row.id} ${row.in_reference_set ? "left" : "joined"} the reference set.`);
-      cases.reload();
-    } catch (caught) {
-      setMessage(caught instanceof ApiError ? caught.message : "The change failed.");
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, message, run } = useAction(cases.reload, "The change failed.");
+  const toggle = (row: ReferenceCase) =>
+    run(`Case ${row.id} ${row.in_reference_set ? "left" : "joined"} the reference set.`, () =>
+      setReferenceMembership(slug, row.id, !row.in_reference_set),
+    );
   const rows = cases.data ?? [];
   const members = rows.filter((r) => r.in_reference_set).length;
   return (
