@@ -178,6 +178,9 @@ def assignment_submit(
         raise ApplicationError("This is another reader's reading.", code="not_yours", status=403)
     if assignment.status == Assignment.Status.SUBMITTED:
         raise ApplicationError("This case is submitted already.", code="submitted", status=409)
+    # The case's row too: a reference-set change in flight lands first, so the consensus after this
+    # submission freezes (or not) the labels as the case's final membership says.
+    Case.objects.select_for_update().filter(pk=assignment.case_id).first()
     graded = dict(assignment.levels.exclude(grade=None).values_list("level", "grade"))
     missing = [level for level in LEVELS if level not in graded]
     if missing:
