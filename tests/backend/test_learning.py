@@ -1,12 +1,10 @@
 """Model registry and pre-annotation, with a real (tiny) checkpoint trained by `ml`."""
 
 import io
-import threading
 from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from backend.common.exceptions import ApplicationError
@@ -25,6 +23,7 @@ from backend.projects.services import project_create, project_member_add
 from backend.reading.models import Case, LevelAnnotation
 from backend.reading.services import case_sync_for_project
 from ml.train import preset, train
+from tests.backend.concurrency import held_in_another_transaction
 from tests.backend.factories import ReaderFactory
 
 pytestmark = pytest.mark.django_db
@@ -139,31 +138,18 @@ def test_promote_and_rollback_through_the_api(project, checkpoint):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_request_another_pass_holds_is_skipped_not_served_twice(project, checkpoint):
-    if connection.vendor != "postgresql":
-        pytest.skip("skipping locked rows needs PostgreSQL (SQLite has a single writer anyway)")
     _, path = checkpoint
     version = model_version_register(project=project, checkpoint=path)
     # Made champion without model_version_promote, whose wake-up would start a worker's pass (in CI a
-    # real worker listens): the other pass here is the thread below.
+    # real worker listens): the other pass here is the other transaction below.
     ModelVersion.objects.filter(pk=version.pk).update(status="champion")
     held = PreAnnotationRequest.objects.filter(status="pending").order_by("pk").first()
-    locked, release = threading.Event(), threading.Event()
 
-    def other_pass() -> None:  # e.g. the beat's pass while a promotion's wake-up runs another
-        with transaction.atomic():
-            PreAnnotationRequest.objects.select_for_update().get(pk=held.pk)
-            locked.set()
-            release.wait(30)
-        connection.close()
-
-    thread = threading.Thread(target=other_pass)
-    thread.start()
-    try:
-        assert locked.wait(10)
+    # e.g. the beat's pass while a promotion's wake-up runs another
+    with held_in_another_transaction(
+        lambda: PreAnnotationRequest.objects.select_for_update().get(pk=held.pk)
+    ):
         result = preannotation_requests_process()
-    finally:
-        release.set()
-        thread.join()
     assert result["done"] == 2
     held.refresh_from_db()
     assert held.status == "pending" and not LevelPrediction.objects.filter(study=held.study).exists()
@@ -172,30 +158,14 @@ def test_a_request_another_pass_holds_is_skipped_not_served_twice(project, check
 
 @pytest.mark.django_db(transaction=True)
 def test_two_versions_made_at_once_take_different_numbers(project, checkpoint):
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL (SQLite has a single writer anyway)")
     _, path = checkpoint
-    numbered, release = threading.Event(), threading.Event()
 
-    def training_in_flight() -> None:  # training_run_execute between numbering and creating its version
-        with transaction.atomic():
-            number = model_version_number_next(project=project)
-            numbered.set()
-            release.wait(30)
-            ModelVersion.objects.create(project=project, number=number, status="training")
-        connection.close()
+    def training_in_flight() -> None:  # training_run_execute, its version made but not yet committed
+        number = model_version_number_next(project=project)
+        ModelVersion.objects.create(project=project, number=number, status="training")
 
-    thread = threading.Thread(target=training_in_flight)
-    thread.start()
-    try:
-        assert numbered.wait(10)
-        threading.Timer(0.5, release.set).start()
-        registered = model_version_register(
-            project=project, checkpoint=path
-        )  # waits for the training's number
-    finally:
-        release.set()
-        thread.join()
+    with held_in_another_transaction(training_in_flight, release_after_s=0.5):
+        registered = model_version_register(project=project, checkpoint=path)  # waits for the training
     assert sorted(ModelVersion.objects.values_list("number", flat=True)) == [1, 2] and registered.number == 2
 
 

@@ -1,10 +1,8 @@
 """Reading: cases, the worklist, drafts with optimistic concurrency, submission, history, privacy."""
 
-import threading
 from datetime import date
 
 import pytest
-from django.db import connection, transaction
 from rest_framework.test import APIClient
 
 from backend.accounts.models import Experience, Role
@@ -16,6 +14,7 @@ from backend.projects.services import project_create, project_member_add
 from backend.reading.models import AnnotationEvent, Assignment, Case, LevelAnnotation
 from backend.reading.services import assignment_submit, case_reference_set_update, case_sync_for_project
 from tests.backend import dicom_files as F
+from tests.backend.concurrency import held_in_another_transaction
 from tests.backend.factories import ReaderFactory
 
 pytestmark = pytest.mark.django_db
@@ -207,32 +206,18 @@ def test_a_read_case_keeps_its_place_and_readers_cannot_change_the_reference_set
 
 @pytest.mark.django_db(transaction=True)
 def test_a_submission_waits_for_a_reference_set_change_in_flight(project):
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL (SQLite has a single writer anyway)")
     client, reader = reader_client(project)
     case = Case.objects.filter(in_reference_set=False).first()
     grade_all(client, case.pk)
-    moved, release = threading.Event(), threading.Event()
+    assignment = Assignment.objects.get(case=case, reader=reader.user)
 
-    def admin_moving_it_in() -> None:  # case_reference_set_update, not yet committed
-        with transaction.atomic():
-            case_reference_set_update(case=case, in_reference_set=True)
-            moved.set()
-            release.wait(30)
-        connection.close()
-
-    thread = threading.Thread(target=admin_moving_it_in)
-    thread.start()
-    try:
-        assert moved.wait(10)
-        threading.Timer(0.5, release.set).start()
-        assignment = Assignment.objects.get(case=case, reader=reader.user)
+    # an admin's case_reference_set_update, not yet committed
+    with held_in_another_transaction(
+        lambda: case_reference_set_update(case=case, in_reference_set=True), release_after_s=0.5
+    ):
         assignment_submit(
             assignment=assignment, user=reader.user, notify_learning=False
         )  # waits for the move
         reference_labels_update(project=project)
-    finally:
-        release.set()
-        thread.join()
     frozen = set(ReferenceLabel.objects.filter(case=case).values_list("frozen", flat=True))
     assert frozen == {True}, "labels of a case that joined the reference set are never trainable"
