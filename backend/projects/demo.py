@@ -73,9 +73,9 @@ def _demo_reference_set_choose(*, project: Project, cohort_dir: Path, log) -> No
     """
     from backend.learning.simulation import manifest_levels
 
-    cases = list(project.cases.select_related("pair__patient"))
     if Assignment.objects.filter(case__project=project, status=Assignment.Status.SUBMITTED).exists():
         return
+    cases = list(project.cases.select_related("pair__patient"))
     truth = manifest_levels(cohort_dir=cohort_dir)
     grades = {c.pk: {lv["grade"] for lv in truth.get(c.pair.patient.patient_id, {}).values()} for c in cases}
     size = sum(c.in_reference_set for c in cases)
@@ -89,7 +89,8 @@ def _demo_reference_set_choose(*, project: Project, cohort_dir: Path, log) -> No
         chosen.add(best.pk)
         covered |= grades[best.pk]
     for case in cases:
-        case_reference_set_update(case=case, in_reference_set=case.pk in chosen)
+        if case.in_reference_set != (case.pk in chosen):
+            case_reference_set_update(case=case, in_reference_set=case.pk in chosen)
     log(f"Demo reference set: {size} cases covering grades {sorted(covered)}")
 
 

@@ -88,7 +88,8 @@ def canal_cut_on_patients(
     scored, truth, _ = _levels(score_manifest or manifest, None if score_on is None else set(score_on))
     if not len(grades) or not len(truth):
         raise ValueError("the cut needs levels to fit on and levels to score")
-    canal, significant = fitted[:, 0], grades >= 2
+    column = FEATURES.index("canal_ap_mm")
+    canal, significant = fitted[:, column], grades >= 2
     values = np.unique(canal)
     candidates = np.concatenate([[values[0] - 1.0], (values[:-1] + values[1:]) / 2, [values[-1] + 1.0]])
     hits = [((canal < cut) == significant).mean() for cut in candidates]
@@ -96,6 +97,6 @@ def canal_cut_on_patients(
     cut = float(np.median(best))
     return {
         "cut_mm": round(cut, 2),
-        "accuracy_binary": round(float(((scored[:, 0] < cut) == (truth >= 2)).mean()), 4),
+        "accuracy_binary": round(float(((scored[:, column] < cut) == (truth >= 2)).mean()), 4),
         "n_levels": int(len(truth)),
     }

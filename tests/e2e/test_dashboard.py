@@ -6,7 +6,7 @@ DASHBOARD_SCREENSHOTS=docs/images saves the dashboard as docs/images/dashboard*.
 
 import os
 import time
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,9 +15,10 @@ from backend.imaging.models import IngestJob, PreAnnotationRequest
 from backend.imaging.services import ingest_job_create, ingest_job_run
 from backend.learning.models import KappaSnapshot, ModelVersion, TrainingRun
 from backend.learning.simulation import simulate_reading, simulation_panel_ensure
-from backend.projects.services import project_create
-from backend.reading.models import Assignment, LevelAnnotation
-from backend.reading.services import case_sync_for_project
+from backend.projects.services import project_create, project_member_add
+from backend.reading.models import Assignment, Case, LevelAnnotation
+from backend.reading.services import assignment_open, case_sync_for_project
+from tests.backend import dicom_files as F
 from tests.backend.factories import ReaderFactory
 from tests.e2e.pages import log_in
 
@@ -136,13 +137,6 @@ def test_an_admin_sees_the_simulated_run_on_the_dashboard_and_a_reader_gets_403(
 
 
 def test_an_admin_moves_unread_cases_into_the_reference_set_from_the_dashboard(live_server, page, tmp_path):
-    from datetime import date
-
-    from backend.projects.services import project_member_add
-    from backend.reading.models import Case
-    from backend.reading.services import assignment_open
-    from tests.backend import dicom_files as F
-
     project = project_create(name="Reference", slug="ref-set", reference_share=0.2, blinded_share=0.0)
     for k in range(3):
         F.write_series(tmp_path / f"ct{k}", 1, patient_id=f"P{k}", study_date=date(2025, 1, 1))
