@@ -1,6 +1,7 @@
 """Row-lock tests: a transaction held open on another thread while the test does something else."""
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -39,3 +40,23 @@ def held_in_another_transaction(
     finally:
         release.set()
         thread.join()
+
+
+def celery_worker_idle_wait(*, timeout_s: float = 120) -> None:
+    """Drop the tasks still queued and wait until a running worker has finished those it holds, so
+    that no pass an earlier test queued runs during this one. Without a worker (or on a broker that
+    cannot broadcast, the file-system one) there is nothing to wait for."""
+    from backend.config.celery import app
+
+    try:
+        app.control.purge()
+        inspect = app.control.inspect(timeout=0.5)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            held = [*(inspect.active() or {}).values(), *(inspect.reserved() or {}).values()]
+            if not any(held):
+                return
+            time.sleep(0.5)
+    except NotImplementedError:
+        return
+    raise AssertionError(f"the Celery worker was still busy after {timeout_s} s")

@@ -23,7 +23,7 @@ from backend.projects.services import project_create, project_member_add
 from backend.reading.models import Case, LevelAnnotation
 from backend.reading.services import case_sync_for_project
 from ml.train import preset, train
-from tests.backend.concurrency import held_in_another_transaction
+from tests.backend.concurrency import celery_worker_idle_wait, held_in_another_transaction
 from tests.backend.factories import ReaderFactory
 
 pytestmark = pytest.mark.django_db
@@ -136,13 +136,24 @@ def test_promote_and_rollback_through_the_api(project, checkpoint):
     assert reader.post(f"{base}/rollback/").status_code == 403
 
 
+@pytest.fixture
+def only_this_tests_passes(monkeypatch):
+    """No pre-annotation pass runs but the test's own. Ingest and promotion queue one on commit, and a
+    real worker (in CI) runs it, or one an earlier test queued, whenever it gets to it."""
+    import backend.learning.services as learning_services
+    from backend.learning.services import registry
+
+    for module in (learning_services, registry):
+        monkeypatch.setattr(module, "preannotation_wake", lambda: None)
+    celery_worker_idle_wait()
+
+
 @pytest.mark.django_db(transaction=True)
-def test_a_request_another_pass_holds_is_skipped_not_served_twice(project, checkpoint):
+def test_a_request_another_pass_holds_is_skipped_not_served_twice(
+    only_this_tests_passes, project, checkpoint
+):
     _, path = checkpoint
-    version = model_version_register(project=project, checkpoint=path)
-    # Made champion without model_version_promote, whose wake-up would start a worker's pass (in CI a
-    # real worker listens): the other pass here is the other transaction below.
-    ModelVersion.objects.filter(pk=version.pk).update(status="champion")
+    model_version_promote(version=model_version_register(project=project, checkpoint=path))
     held = PreAnnotationRequest.objects.filter(status="pending").order_by("pk").first()
 
     # e.g. the beat's pass while a promotion's wake-up runs another
