@@ -85,13 +85,35 @@ class ReferenceCaseOutput(serializers.Serializer):
 
 
 class ReferenceSetApi(APIView):
-    """The project's cases and which of them form the frozen reference set (admins)."""
+    """The project's cases and which of them form the frozen reference set; POST moves many (admins)."""
 
     permission_classes = [IsProjectAdmin]
+
+    class MoveInput(serializers.Serializer):
+        case_ids = serializers.ListField(
+            child=serializers.IntegerField(min_value=1), allow_empty=False,
+            max_length=reading_services.MAX_REFERENCE_SET_MOVE,
+        )  # fmt: skip
+        in_reference_set = serializers.BooleanField()
 
     @extend_schema(operation_id="learning_reference_set", responses={200: ReferenceCaseOutput(many=True)})
     def get(self, request: Request, slug: str) -> Response:
         cases = selectors.reference_set_cases(project=_project(request, slug))
+        return Response(ReferenceCaseOutput(cases, many=True).data)
+
+    @extend_schema(
+        operation_id="learning_reference_set_move", request=MoveInput,
+        responses={200: ReferenceCaseOutput(many=True)},
+        description="Move many unread cases in or out at once, all or none: a case with a submitted "
+        "reading (409 case_read) or one not in the project (404 not_found) changes nothing; the error "
+        "lists their ids in case_ids.",
+    )  # fmt: skip
+    def post(self, request: Request, slug: str) -> Response:
+        project = _project(request, slug)
+        data = self.MoveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        moved = reading_services.reference_set_update(project=project, **data.validated_data)
+        cases = selectors.reference_set_cases(project=project).filter(pk__in=[case.pk for case in moved])
         return Response(ReferenceCaseOutput(cases, many=True).data)
 
 

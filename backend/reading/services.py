@@ -1,6 +1,7 @@
 """Writes of the reading app: cases, a reader's drafts and submissions, and their history."""
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
@@ -58,27 +59,59 @@ def case_sync_for_project(*, project: Project) -> list[Case]:
     return Case.objects.bulk_create(created, ignore_conflicts=True)
 
 
-@transaction.atomic
-def case_reference_set_update(*, case: Case, in_reference_set: bool) -> Case:
-    """Put a case into the project's frozen reference set or take it out (an admin's choice: a
-    reference set with pathology in it makes the gate's kappa mean something).
+MAX_REFERENCE_SET_MOVE = 1000
 
-    Only before anyone has submitted a reading of it: the reference set's labels are never
+
+@transaction.atomic
+def reference_set_update(*, project: Project, case_ids: Sequence[int], in_reference_set: bool) -> list[Case]:
+    """Put cases into the project's frozen reference set or take them out, all of them or none (an
+    admin's choice: a reference set with pathology in it makes the gate's kappa mean something).
+
+    Only before anyone has submitted a reading of a case: the reference set's labels are never
     trained on, so a case whose labels may already have gone into a training cannot join it, and
-    one whose frozen labels a gate has judged on stays where it is.
+    one whose frozen labels a gate has judged on stays where it is. Returns the cases, by id.
     """
-    case = Case.objects.select_for_update().select_related("project", "pair__ct_study").get(pk=case.pk)
-    if case.in_reference_set == in_reference_set:
-        return case
-    read = case.assignments.filter(status=Assignment.Status.SUBMITTED).count()
+    ids = sorted(set(case_ids))
+    if len(ids) > MAX_REFERENCE_SET_MOVE:
+        raise ApplicationError(
+            f"At most {MAX_REFERENCE_SET_MOVE} cases move at once; {len(ids)} were given.", code="too_many"
+        )
+    cases = list(
+        project.cases.select_for_update().select_related("project", "pair__ct_study").filter(pk__in=ids)
+        .order_by("pk")
+    )  # fmt: skip
+    missing = sorted(set(ids) - {case.pk for case in cases})
+    if missing:
+        raise ApplicationError(
+            f"No case {_id_list(missing)} in project {project.slug!r}; nothing was changed.",
+            code="not_found", status=404, extra={"case_ids": missing},
+        )  # fmt: skip
+    moving = [case for case in cases if case.in_reference_set != in_reference_set]
+    submitted = Assignment.objects.filter(case__in=moving, status=Assignment.Status.SUBMITTED)
+    read = sorted(set(submitted.values_list("case_id", flat=True)))
     if read:
         raise ApplicationError(
-            f"This case has {read} submitted reading(s); the reference set can only change before a case "
-            "is read.", code="case_read", status=409,
+            f"Case {_id_list(read)} has submitted readings; the reference set can only change "
+            "before a case is read. Nothing was changed.", code="case_read", status=409,
+            extra={"case_ids": read},
         )  # fmt: skip
-    case.in_reference_set = in_reference_set
-    case.priority = case_cold_start_priority(case=case)
-    case.save(update_fields=["in_reference_set", "priority"])
+    for case in moving:
+        case.in_reference_set = in_reference_set
+        case.priority = case_cold_start_priority(case=case)
+    Case.objects.bulk_update(moving, ["in_reference_set", "priority"])
+    return cases
+
+
+def _id_list(ids: list[int], shown: int = 10) -> str:
+    listed = ", ".join(map(str, ids[:shown]))
+    return listed if len(ids) <= shown else f"{listed} (and {len(ids) - shown} more)"
+
+
+def case_reference_set_update(*, case: Case, in_reference_set: bool) -> Case:
+    """One case into the frozen reference set or out of it (see `reference_set_update`)."""
+    (case,) = reference_set_update(
+        project=case.project, case_ids=[case.pk], in_reference_set=in_reference_set
+    )
     return case
 
 

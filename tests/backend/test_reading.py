@@ -204,6 +204,45 @@ def test_a_read_case_keeps_its_place_and_readers_cannot_change_the_reference_set
     assert not Case.objects.get(pk=unread.pk).in_reference_set
 
 
+def test_an_admin_moves_many_cases_at_once_all_or_none(project):
+    admin_client, _ = reader_client(project, role=Role.ADMIN, experience=Experience.SENIOR)
+    client, _ = reader_client(project)
+    url = "/api/learning/projects/spine/reference-set/"
+    member, first_out, second_out = (c["id"] for c in admin_client.get(url).json())
+
+    moved = admin_client.post(
+        url, {"case_ids": [first_out, second_out], "in_reference_set": True}, format="json"
+    )
+    assert moved.status_code == 200, moved.content
+    assert [(c["id"], c["in_reference_set"]) for c in moved.json()] == [(first_out, True), (second_out, True)]
+    assert Case.objects.filter(in_reference_set=True).count() == 3
+
+    read = client.get("/api/reading/worklist/").json()["next_case"]
+    grade_all(client, read)
+    assert client.post(f"/api/reading/cases/{read}/submit/", {}, format="json").status_code == 200
+    everyone = {"case_ids": [member, first_out, second_out], "in_reference_set": False}
+    refused = admin_client.post(url, everyone, format="json")
+    assert refused.status_code == 409, refused.content
+    assert refused.json()["error"]["code"] == "case_read" and refused.json()["error"]["case_ids"] == [read]
+    assert Case.objects.filter(in_reference_set=True).count() == 3, "all or none: the unread stayed too"
+
+    unknown = admin_client.post(
+        url, {"case_ids": [first_out, 999999], "in_reference_set": False}, format="json"
+    )
+    assert unknown.status_code == 404 and unknown.json()["error"]["case_ids"] == [999999]
+    assert Case.objects.get(pk=first_out).in_reference_set
+    for body in ({"case_ids": [], "in_reference_set": True}, {"case_ids": ["x"], "in_reference_set": True},
+                 {"case_ids": list(range(1, 1002)), "in_reference_set": True}):  # fmt: skip
+        assert admin_client.post(url, body, format="json").status_code == 400
+    assert (
+        client.post(url, {"case_ids": [first_out], "in_reference_set": False}, format="json").status_code
+        == 403
+    )
+    unread_ones = [case for case in (member, first_out, second_out) if case != read]
+    back = admin_client.post(url, {"case_ids": unread_ones, "in_reference_set": False}, format="json")
+    assert back.status_code == 200 and Case.objects.filter(in_reference_set=True).count() == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_submission_waits_for_a_reference_set_change_in_flight(project):
     client, reader = reader_client(project)

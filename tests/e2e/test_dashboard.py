@@ -163,4 +163,17 @@ def test_an_admin_moves_unread_cases_into_the_reference_set_from_the_dashboard(l
     assert set(Case.objects.filter(project=project, in_reference_set=True).values_list("pk", flat=True)) == {
         unread.pk
     }
+
+    page.get_by_test_id("reference-filter").fill(read.pair.patient.patient_id)  # one row: the read case
+    assert page.get_by_test_id(f"reference-row-{member.pk}").count() == 0
+    assert page.get_by_test_id("reference-add-shown").is_disabled(), "a read case is not movable"
+    page.get_by_test_id("reference-filter").fill("")
+    page.get_by_test_id("reference-shown").select_option("others")
+    assert page.get_by_test_id(f"reference-row-{unread.pk}").count() == 0
+    assert page.get_by_test_id("reference-add-shown").inner_text() == "Add 1 shown"
+    page.get_by_test_id("reference-add-shown").click()  # the member moved back in; the read case stays out
+    page.get_by_test_id("reference-set-count").get_by_text("2 of 3").wait_for(timeout=10_000)
+    assert set(Case.objects.filter(project=project, in_reference_set=True).values_list("pk", flat=True)) == {
+        unread.pk, member.pk
+    }  # fmt: skip
     assert not page.page_errors

@@ -238,3 +238,9 @@ export const setReferenceMembership = (slug: string, caseId: number, inReference
     method: "PUT",
     body: JSON.stringify({ in_reference_set: inReferenceSet }),
   });
+/** Many cases at once, all or none: one read case (409) or unknown case (404) moves nothing. */
+export const moveReferenceCases = (slug: string, caseIds: number[], inReferenceSet: boolean) =>
+  api<ReferenceCase[]>(learning(slug, "reference-set/"), {
+    method: "POST",
+    body: JSON.stringify({ case_ids: caseIds, in_reference_set: inReferenceSet }),
+  });
