@@ -2,8 +2,9 @@
 
 Read top to bottom: load studies and split by patient; reduce every CT to its sagittal
 reformat; train the detector (best epoch by validation level recall); train the classifier on
-the true boxes' crops (early stopping on validation quadratic kappa); grade the test split end
-to end through the detector's boxes; save one checkpoint bundle that `Predictor` loads.
+the true boxes' crops (a whole cosine schedule, or early stopping on validation quadratic kappa);
+grade the test split end to end through the detector's boxes; save one checkpoint bundle that
+`Predictor` loads.
 """
 
 import json
@@ -68,11 +69,14 @@ class TrainConfig:
     classifier: str = "small_cnn_max"
     roi_crop: str = "physical"  # how a box becomes the classifier's crop (ml.data.ROI_CROPS)
     roi_windows: tuple[tuple[float, float], ...] = ROI_WINDOWS  # the crop's channels: (centre, width) HU
-    classifier_epochs: int = 60
+    classifier_epochs: int = 32
     classifier_lr: float = 2e-3
     classifier_batch: int = 64
     weight_decay: float = 1e-4
-    patience: int = 10  # epochs without a better validation QWK (of the EMA weights) before stopping
+    # Epochs without a better validation QWK (of the EMA weights) before stopping, and the epoch with
+    # the best one is kept; None: the whole cosine schedule runs and its last (averaged) weights are
+    # kept, not an epoch picked by a validation kappa as noisy as its 30 patients.
+    patience: int | None = None
     class_weighting: bool = True
     binary_loss_weight: float = 0.0  # weight of the binary term on P(grade >= 2) in the loss
     ema_decay: float = 0.99  # the classifier kept is an exponential moving average of its weights (0: off)
@@ -369,7 +373,11 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
             if ema is not None:
                 ema.load_state_dict(state["ema"])
     for epoch in range(start_epoch, epochs):
-        if stale >= config.patience and epoch * len(loader) >= config.min_classifier_steps:
+        if (
+            config.patience is not None
+            and stale >= config.patience
+            and epoch * len(loader) >= config.min_classifier_steps
+        ):
             break  # early stopping, once the minimum number of steps is done
         loss = train_one_epoch_classifier(
             model, optimizer, loader, device, criterion, scaler=scaler, amp=amp, progress=progress,
@@ -395,6 +403,8 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
              "ema": ema.state_dict() if ema is not None else None},
             resume,
         )  # fmt: skip
+    if config.patience is None:  # the whole schedule ran: its end (learning rate 0, averaged weights) is kept
+        best_state = {k: v.detach().cpu().clone() for k, v in kept.state_dict().items()}
     return best_state, history
 
 

@@ -287,12 +287,27 @@ def test_split_seed_keeps_the_split_while_the_seed_changes(tiny_cohort):
 def test_epoch_progress_counts_the_epochs_that_will_run(tiny_cohort, smoke_model, tmp_path):
     cohort, _ = tiny_cohort
     out, _ = smoke_model
-    config = preset("smoke", cohort=str(cohort), out=str(tmp_path), classifier_epochs=1, patience=100,
+    config = preset("smoke", cohort=str(cohort), out=str(tmp_path), classifier_epochs=1, patience=None,
                     min_classifier_steps=5, detector_checkpoint=str(out / "model.pt"))  # fmt: skip
     epochs = []
     train(config, progress=lambda info: epochs.append(info) if info["stage"] == "classifier_epoch" else None)
     # One training patient's 6 levels are one batch: 5 steps take 5 epochs, not the configured 1.
     assert [(e["epoch"], e["epochs"]) for e in epochs] == [(k, 5) for k in range(1, 6)]
+
+
+def test_the_whole_schedule_keeps_its_last_averaged_weights(tiny_cohort, smoke_model, tmp_path, monkeypatch):
+    cohort, _ = tiny_cohort
+    out, _ = smoke_model
+    monkeypatch.setattr("ml.train.MIN_VAL_LEVELS_TO_SELECT", 1)  # let one validation patient pick an epoch
+    for patience, name in ((None, "whole"), (1, "stopped")):
+        train(preset("smoke", cohort=str(cohort), out=str(tmp_path / name), classifier_epochs=4, patience=patience,
+                     detector_checkpoint=str(out / "model.pt")))  # fmt: skip
+    whole = torch.load(tmp_path / "whole" / "model.pt", weights_only=False)["classifier"]
+    last = torch.load(tmp_path / "whole" / "classifier_last.pt", weights_only=False)["ema"]
+    assert len(whole["history"]) == 4
+    assert all(torch.equal(value, last[f"module.{key}"]) for key, value in whole["state"].items())
+    stopped = torch.load(tmp_path / "stopped" / "model.pt", weights_only=False)["classifier"]
+    assert len(stopped["history"]) < 4, "patience 1 stops once the validation kappa does not improve"
 
 
 def test_predictor_on_a_study_without_manifest(tiny_cohort, smoke_model):
