@@ -372,6 +372,9 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
             history, stale = state["history"], state["stale"]
             if ema is not None:
                 ema.load_state_dict(state["ema"])
+    # Keep the epoch with the best validation QWK; without patience (the whole schedule runs to a
+    # learning rate of 0) or with too few validation levels, the latest weights.
+    selecting = config.patience is not None and len(val_set) >= MIN_VAL_LEVELS_TO_SELECT
     for epoch in range(start_epoch, epochs):
         if (
             config.patience is not None
@@ -391,7 +394,7 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
                         "val_accuracy": round(float((labels == predicted).mean()), 4)})  # fmt: skip
         if progress:
             progress({"stage": "classifier_epoch", **history[-1], "epochs": epochs})
-        if val_qwk > best or len(val_set) < MIN_VAL_LEVELS_TO_SELECT:
+        if val_qwk > best or not selecting:
             best, stale = max(best, val_qwk), 0
             best_state = {k: v.detach().cpu().clone() for k, v in kept.state_dict().items()}
         else:
@@ -403,8 +406,6 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
              "ema": ema.state_dict() if ema is not None else None},
             resume,
         )  # fmt: skip
-    if config.patience is None:  # the whole schedule ran: its end (learning rate 0, averaged weights) is kept
-        best_state = {k: v.detach().cpu().clone() for k, v in kept.state_dict().items()}
     return best_state, history
 
 

@@ -11,7 +11,7 @@ from backend.imaging.services import ingest_job_create, ingest_job_run
 from backend.projects.models import Project
 from backend.projects.services import project_get_or_create, project_member_add
 from backend.reading.models import Assignment
-from backend.reading.services import case_reference_set_update, case_sync_for_project
+from backend.reading.services import case_sync_for_project, reference_set_update
 
 DEMO_USERS = [
     ("admin", "admin-demo-pass", Experience.SENIOR, Role.ADMIN),
@@ -88,9 +88,10 @@ def _demo_reference_set_choose(*, project: Project, cohort_dir: Path, log) -> No
         )
         chosen.add(best.pk)
         covered |= grades[best.pk]
-    for case in cases:
-        if case.in_reference_set != (case.pk in chosen):
-            case_reference_set_update(case=case, in_reference_set=case.pk in chosen)
+    reference_set_update(
+        project=project, case_ids=[c.pk for c in cases if c.pk not in chosen], in_reference_set=False
+    )
+    reference_set_update(project=project, case_ids=sorted(chosen), in_reference_set=True)
     log(f"Demo reference set: {size} cases covering grades {sorted(covered)}")
 
 

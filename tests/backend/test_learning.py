@@ -140,11 +140,9 @@ def test_promote_and_rollback_through_the_api(project, checkpoint):
 def only_this_tests_passes(monkeypatch):
     """No pre-annotation pass runs but the test's own. Ingest and promotion queue one on commit, and a
     real worker (in CI) runs it, or one an earlier test queued, whenever it gets to it."""
-    import backend.learning.services as learning_services
-    from backend.learning.services import registry
+    from backend.learning.tasks import preannotate_pending
 
-    for module in (learning_services, registry):
-        monkeypatch.setattr(module, "preannotation_wake", lambda: None)
+    monkeypatch.setattr(preannotate_pending, "apply_async", lambda *args, **kwargs: None)
     celery_worker_idle_wait()
 
 

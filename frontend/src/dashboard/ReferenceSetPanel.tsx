@@ -30,13 +30,13 @@ export function ReferenceSetPanel({ slug, refresh }: { slug: string; refresh: nu
   const visible = rows.filter(
     (row) => SHOWN[shown](row) && (!needle || `${row.id} ${row.patient_id}`.toLowerCase().includes(needle)),
   );
-  const movable = (inSet: boolean) => visible.filter((r) => r.readings === 0 && r.in_reference_set !== inSet);
-  const moveAll = (inSet: boolean) => {
-    const ids = movable(inSet).map((r) => r.id);
-    return run(`${ids.length} case(s) ${inSet ? "joined" : "left"} the reference set.`, () =>
+  const unread = visible.filter((r) => r.readings === 0);
+  const toAdd = unread.filter((r) => !r.in_reference_set).map((r) => r.id);
+  const toRemove = unread.filter((r) => r.in_reference_set).map((r) => r.id);
+  const moveAll = (ids: number[], inSet: boolean) =>
+    run(`${ids.length} case(s) ${inSet ? "joined" : "left"} the reference set.`, () =>
       moveReferenceCases(slug, ids, inSet),
     );
-  };
   return (
     <Panel title="Reference set" testId="panel-reference-set" error={cases.error} loading={!cases.data}>
       <p data-testid="reference-set-count">
@@ -52,10 +52,10 @@ export function ReferenceSetPanel({ slug, refresh }: { slug: string; refresh: nu
           <option value="members">in the reference set</option>
           <option value="others">not in it</option>
         </select>
-        <button type="button" disabled={busy || movable(true).length === 0} data-testid="reference-add-shown"
-          onClick={() => moveAll(true)}>Add {movable(true).length} shown</button>
-        <button type="button" disabled={busy || movable(false).length === 0} data-testid="reference-remove-shown"
-          onClick={() => moveAll(false)}>Remove {movable(false).length} shown</button>
+        <button type="button" disabled={busy || toAdd.length === 0} data-testid="reference-add-shown"
+          onClick={() => moveAll(toAdd, true)}>Add {toAdd.length} shown</button>
+        <button type="button" disabled={busy || toRemove.length === 0} data-testid="reference-remove-shown"
+          onClick={() => moveAll(toRemove, false)}>Remove {toRemove.length} shown</button>
       </div>
       {message && <p className="message" role="status">{message}</p>}
       <div className="scroll">
