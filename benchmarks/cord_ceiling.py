@@ -11,40 +11,12 @@ cord measurement's precision can be read as points of binary accuracy.
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
-import numpy as np
-from sklearn.model_selection import GroupKFold, cross_val_score
-from sklearn.tree import DecisionTreeClassifier
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def cord_ceiling(manifest: dict, *, error_sds: list[float], seed: int = 0) -> dict:
-    canal, cord, significant, patient = [], [], [], []
-    for k, p in enumerate(manifest["patients"]):
-        for level in p["levels"]:
-            canal.append(level["canal_ap_mm"])
-            cord.append(p["cord_ap_mm"])
-            significant.append(level["grade"] >= 2)
-            patient.append(k)
-    canal, cord, patient = np.asarray(canal), np.asarray(cord), np.asarray(patient)
-    target = np.asarray(significant)
-
-    def accuracy(feature: np.ndarray) -> float:
-        tree = DecisionTreeClassifier(max_depth=3, min_samples_leaf=5, random_state=0)
-        scores = cross_val_score(tree, feature[:, None], target, groups=patient, cv=GroupKFold(5))
-        return round(float(scores.mean()), 4)
-
-    rng = np.random.default_rng(seed)
-    return {
-        "levels": int(len(target)),
-        "canal_ap_alone": accuracy(canal),
-        "canal_ap_minus_true_cord_ap": accuracy(canal - cord),
-        "canal_ap_minus_measured_cord_ap": {
-            str(sd): accuracy(canal - cord - rng.normal(0, sd, patient.max() + 1)[patient])
-            for sd in error_sds
-        },
-        "cord_ap_spread_sd_mm": round(float(np.std([p["cord_ap_mm"] for p in manifest["patients"]])), 3),
-    }
+from ml.synthetic.oracle import cord_ceiling  # noqa: E402
 
 
 def main() -> None:

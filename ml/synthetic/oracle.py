@@ -100,3 +100,35 @@ def canal_cut_on_patients(
         "accuracy_binary": round(float(((scored[:, column] < cut) == (truth >= 2)).mean()), 4),
         "n_levels": int(len(truth)),
     }
+
+
+def cord_ceiling(
+    manifest: dict, *, error_sds: Collection[float] = (), depth: int = 3, folds: int = 5, seed: int = 0
+) -> dict:
+    """What knowing each patient's cord AP (invisible to the oracle) is worth on the binary task.
+
+    Grade >= 2 is the free canal at the level falling under the patient's cord AP, one number along
+    the spine. Cross-validated binary accuracy of a tree on the canal AP at the disc alone, on the
+    canal AP minus the true cord AP, and minus a cord AP measured with Gaussian error of each SD
+    (mm, one draw per patient): a cord measurement's precision in points of binary accuracy."""
+    features, grades, groups = _levels(manifest)
+    cord_of = {p["patient_id"]: p["cord_ap_mm"] for p in manifest["patients"]}
+    patients, patient = np.unique(groups, return_inverse=True)
+    canal = features[:, FEATURES.index("canal_ap_mm")]
+    cord = np.array([cord_of[pid] for pid in patients])[patient]
+    split = GroupKFold(n_splits=min(folds, len(patients)))
+
+    def accuracy(feature: np.ndarray) -> float:
+        predicted = cross_val_predict(_tree(depth), feature[:, None], grades >= 2, groups=groups, cv=split)
+        return round(float(accuracy_score(grades >= 2, predicted)), 4)
+
+    rng = np.random.default_rng(seed)
+    return {
+        "levels": int(len(grades)),
+        "canal_ap_alone": accuracy(canal),
+        "canal_ap_minus_true_cord_ap": accuracy(canal - cord),
+        "canal_ap_minus_measured_cord_ap": {
+            str(sd): accuracy(canal - cord - rng.normal(0, sd, len(patients))[patient]) for sd in error_sds
+        },
+        "cord_ap_spread_sd_mm": round(float(np.std(list(cord_of.values()))), 3),
+    }

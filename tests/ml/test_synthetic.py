@@ -17,7 +17,7 @@ from ml import LEVELS
 from ml.imaging import load_ct_volume, sagittal_reformat
 from ml.synthetic import CohortConfig, generate_cohort, make_panel, oracle_accuracy, read_level
 from ml.synthetic import anatomy as A
-from ml.synthetic.oracle import canal_cut_on_patients, oracle_on_patients
+from ml.synthetic.oracle import canal_cut_on_patients, cord_ceiling, oracle_on_patients
 from ml.synthetic.render import Placement, ct_tissue_hu, mr_tissue_t2
 from ml.synthetic.scanners import PROFILES, sample_ct
 from ml.synthetic.schema import MANIFEST_SCHEMA
@@ -234,6 +234,25 @@ def test_oracle_on_a_hand_made_cohort():
     )
     with pytest.raises(ValueError, match="levels to fit on"):
         oracle_on_patients({"patients": patients}, fit_on=["nobody"])
+
+
+def test_cord_ceiling_gains_what_the_patients_cord_decides():
+    # Grade >= 2 iff the canal falls under the patient's own cord: 7.5 mm for half the patients,
+    # 8.5 mm for the others, so canal APs between the two are significant only in the latter.
+    def patient(i):
+        cord = 7.5 if i % 2 else 8.5
+        canals = [6.0, 7.0, 7.8, 8.2, 9.0, 10.0]
+        return {"patient_id": f"P{i:02d}", "cord_ap_mm": cord,
+                "levels": [{"grade": 2 if ap < cord else 0, "canal_ap_mm": ap, "bony_canal_ap_mm": 15.0,
+                            "torg_pavlov": 1.0, "occupying_ratio": 0.1} for ap in canals]}  # fmt: skip
+
+    manifest = {"patients": [patient(i) for i in range(20)]}
+    result = cord_ceiling(manifest, error_sds=[0.0, 3.0])
+    assert result["levels"] == 120 and result["cord_ap_spread_sd_mm"] == 0.5
+    assert result["canal_ap_minus_true_cord_ap"] == 1.0
+    assert result["canal_ap_alone"] <= 1 - 20 / 120 + 1e-9  # 7.8 and 8.2 mm: one patient in two is wrong
+    assert result["canal_ap_minus_measured_cord_ap"]["0.0"] == 1.0
+    assert result["canal_ap_minus_measured_cord_ap"]["3.0"] < 1.0  # a measurement this poor loses it
 
 
 def test_oracle_ceiling_is_high_but_not_perfect(population):
