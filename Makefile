@@ -47,6 +47,7 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 check-ci: install
 	$(PY) manage.py makemigrations --check --dry-run
