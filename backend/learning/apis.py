@@ -228,7 +228,7 @@ def _require_senior_or_admin(request: Request) -> None:
 
 
 class AdjudicationListApi(APIView):
-    """Levels waiting for a senior's decision (seniors and admins: it shows readers' grades)."""
+    """Levels waiting for a senior's decision (admins; seniors on the cases they have read)."""
 
     @extend_schema(operation_id="learning_adjudications",
                    parameters=[OpenApiParameter("status", str, enum=["open", "resolved"])],
@@ -238,7 +238,8 @@ class AdjudicationListApi(APIView):
         status = request.query_params.get("status", AdjudicationItem.Status.OPEN)
         if status not in AdjudicationItem.Status.values:
             raise ApplicationError(f"Unknown status {status!r}.", code="invalid_status")
-        items = selectors.adjudication_queue(project=_project(request, slug), status=status)[:500]
+        items = selectors.adjudication_list_for_user(project=_project(request, slug), user=request.user,
+                                                     status=status)  # fmt: skip
         return Response(AdjudicationOutput(items, many=True).data)
 
 
@@ -252,7 +253,7 @@ class AdjudicationResolveApi(APIView):
                    responses={200: AdjudicationOutput})  # fmt: skip
     def post(self, request: Request, slug: str, item_id: int) -> Response:
         item = (
-            selectors.adjudication_queue(project=_project(request, slug), status="open")
+            selectors.adjudication_queue_for_user(project=_project(request, slug), user=request.user)
             .filter(pk=item_id)
             .first()
         )

@@ -2,8 +2,10 @@ from collections.abc import Sequence
 
 from django.db.models import Count, Q
 
+from backend.accounts.selectors import user_is_project_admin
 from backend.learning.models import AdjudicationItem, LevelPrediction, ModelVersion
 from backend.projects.models import Project
+from backend.reading.models import Assignment
 
 
 def champion_get(*, project: Project) -> ModelVersion | None:
@@ -33,8 +35,6 @@ def study_suggestions(*, project: Project, study_id: int) -> dict:
 def reference_set_cases(*, project: Project):
     """The project's cases with their reference-set membership and how many readings each has:
     what an admin chooses the frozen reference set from (only unread cases can move)."""
-    from backend.reading.models import Assignment
-
     return (
         project.cases.select_related("pair__patient", "pair__ct_study")
         .annotate(readings=Count("assignments", filter=Q(assignments__status=Assignment.Status.SUBMITTED)))
@@ -87,3 +87,29 @@ def adjudication_queue(*, project: Project, status: str = AdjudicationItem.Statu
     return AdjudicationItem.objects.filter(case__project=project, status=status).select_related(
         "case", "resolved_by"
     )
+
+
+def adjudication_queue_for_user(*, project: Project, user, status: str = AdjudicationItem.Status.OPEN):
+    """The items a user may see and resolve: all of them for an admin; for anyone else only those on
+    cases they have submitted their own reading of, so that nobody reads a case knowing its grades."""
+    items = adjudication_queue(project=project, status=status)
+    if user_is_project_admin(user=user):
+        return items
+    read = Assignment.objects.filter(reader=user, status=Assignment.Status.SUBMITTED).values("case_id")
+    return items.filter(case_id__in=read)
+
+
+def adjudication_list_for_user(
+    *, project: Project, user, status: str = AdjudicationItem.Status.OPEN, limit: int = 500
+) -> list[AdjudicationItem]:
+    """`adjudication_queue_for_user`, where a non-admin's copy of a blinded case's item leaves out
+    the model's grade (in memory only: nothing is saved)."""
+    items = list(adjudication_queue_for_user(project=project, user=user, status=status)[:limit])
+    if user_is_project_admin(user=user):
+        return items
+    numbers = project.model_versions.values_list("number", flat=True)
+    model_labels = {ModelVersion(project=project, number=number).label for number in numbers}
+    for item in items:
+        if item.case.blinded:
+            item.grades = {rater: grade for rater, grade in item.grades.items() if rater not in model_labels}
+    return items

@@ -1,0 +1,94 @@
+"""The adjudication queue: who sees which item and which grades, and when readers' disagreements open one."""
+
+import pytest
+from rest_framework.test import APIClient
+
+from backend.common.levels import LEVELS
+from backend.imaging.models import Patient, Study, StudyPair
+from backend.learning.models import AdjudicationItem, LevelPrediction, ModelVersion
+from backend.learning.services import reference_labels_update
+from backend.projects.services import project_create, project_member_add
+from backend.reading.models import Case
+from backend.reading.services import assignment_open, assignment_submit, level_annotation_save
+from tests.backend.factories import ReaderFactory
+
+pytestmark = pytest.mark.django_db
+
+SLUG = "adj"
+LIST = f"/api/learning/projects/{SLUG}/adjudications/"
+
+
+def _case(project, k: int, *, blinded: bool = False) -> Case:
+    patient = Patient.objects.create(patient_id=f"P{k}")
+    ct = Study.objects.create(study_uid=f"1.2.{k}.1", patient=patient, modality="CT")
+    mr = Study.objects.create(study_uid=f"1.2.{k}.2", patient=patient, modality="MR")
+    pair = StudyPair.objects.create(patient=patient, ct_study=ct, mr_study=mr)
+    return Case.objects.create(project=project, pair=pair, blinded=blinded)
+
+
+def _member(project, **kwargs):
+    profile = ReaderFactory(**kwargs)
+    project_member_add(project=project, user=profile.user)
+    return profile
+
+
+def _read(case, profile, grades: dict[str, int] | int) -> None:
+    assignment = assignment_open(case=case, reader=profile.user)
+    for level in LEVELS:
+        grade = grades if isinstance(grades, int) else grades[level]
+        level_annotation_save(
+            assignment=assignment, level=level, user=profile.user, version=None, grade=grade
+        )
+    assignment_submit(assignment=assignment, user=profile.user, notify_learning=False)
+
+
+def _champion(project, cases, grade: int) -> ModelVersion:
+    version = ModelVersion.objects.create(project=project, number=1, status=ModelVersion.Status.CHAMPION)
+    LevelPrediction.objects.bulk_create(
+        LevelPrediction(model_version=version, study_id=case.pair.ct_study_id, level=level, box=[1, 1, 2, 2],
+                        box_score=0.9, probabilities=[0.25] * 4, grade=grade, binary_probability=0.5, entropy=1.0)
+        for case in cases for level in LEVELS
+    )  # fmt: skip
+    return version
+
+
+def _client(profile) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(profile.user)
+    return client
+
+
+@pytest.fixture
+def project():
+    return project_create(name="Adjudication", slug=SLUG, reference_share=0.0)
+
+
+def test_a_senior_sees_and_resolves_only_items_on_cases_they_read_and_never_a_blinded_cases_model_grade(
+    project,
+):
+    shown, blinded, unread = _case(project, 1), _case(project, 2, blinded=True), _case(project, 3)
+    version = _champion(project, [shown, blinded, unread], grade=3)
+    senior, other_senior = _member(project, experience="senior"), _member(project, experience="senior")
+    admin = _member(project, experience="junior", role="admin")
+    for case in (shown, blinded):
+        _read(case, senior, 0)
+    _read(unread, other_senior, 0)
+    reference_labels_update(project=project)
+    assert AdjudicationItem.objects.filter(reason="model_senior_disagree").count() == 18
+
+    items = _client(senior).get(LIST).json()
+    assert {i["case"] for i in items} == {shown.pk, blinded.pk}, "not the case the senior has not read"
+    for item in items:
+        expected = {senior.user.username: 0} | ({} if item["case"] == blinded.pk else {version.label: 3})
+        assert item["grades"] == expected, "the model's grade stays hidden on a blinded case"
+    assert len(_client(admin).get(LIST).json()) == 18
+    admin_view = [i for i in _client(admin).get(LIST).json() if i["case"] == blinded.pk]
+    assert all(i["grades"][version.label] == 3 for i in admin_view), "admins keep the full view"
+
+    unread_item = AdjudicationItem.objects.filter(case=unread).first()
+    url = f"{LIST}{unread_item.pk}/resolve/"
+    response = _client(senior).post(url, {"grade": 1}, format="json")
+    assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
+    unread_item.refresh_from_db()
+    assert unread_item.status == "open"
+    assert _client(other_senior).post(url, {"grade": 1}, format="json").json()["status"] == "resolved"
