@@ -1,6 +1,7 @@
 """Reading and checking one DICOM file before it is stored; the DICOM JSON model for DICOMweb."""
 
 import io
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -16,6 +17,8 @@ from backend.imaging.raw_header import RawHeader, read_raw_header
 
 SUPPORTED_MODALITIES = ("CT", "MR")
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
+UID_MAX_LENGTH = 64
+_UID = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))*")
 
 
 class DicomRejected(Exception):
@@ -99,6 +102,12 @@ def _int(ds: Dataset, keyword: str) -> int | None:
         return None
 
 
+def uid_valid(value: str) -> bool:
+    """A UID as PS3.5 9.1 has it: at most 64 characters, digit components joined by dots, none
+    empty, none with a leading zero."""
+    return len(value) <= UID_MAX_LENGTH and _UID.fullmatch(value) is not None
+
+
 def parse_dicom_date(value: str) -> date | None:
     try:
         return datetime.strptime(value[:8], "%Y%m%d").date() if value else None
@@ -157,6 +166,14 @@ def _checked_header(ds: Dataset | RawHeader, cache: dict | None) -> DicomHeader:
     missing = [k for k in REQUIRED_UIDS if not _text(header, k)]
     if missing:
         raise DicomRejected("missing_tag", f"required attribute(s) missing: {', '.join(missing)}")
+    for keyword in (*REQUIRED_UIDS, "FrameOfReferenceUID"):
+        value = _text(header, keyword)
+        if value and not uid_valid(value):
+            raise DicomRejected(
+                "invalid_uid",
+                f"{keyword} {value[:80]!r} is not a valid UID (digits and dots, at most "
+                f"{UID_MAX_LENGTH} characters, no leading zeros)",
+            )
     modality = _text(header, "Modality")
     if modality not in SUPPORTED_MODALITIES:
         raise DicomRejected(

@@ -2,6 +2,7 @@
 in storage without ever overwriting one. Kept free of Django so that worker processes can run it.
 """
 
+import hashlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,9 +10,14 @@ from pathlib import Path
 from backend.imaging.dicom import DicomHeader, DicomRejected, check_dicom, read_header
 
 
+def uid_key(uid: str) -> str:
+    """The name a UID's folder or file gets in storage: a digest, so nothing a file says reaches a path."""
+    return hashlib.sha256(uid.encode()).hexdigest()[:32]
+
+
 def stored_name(header: DicomHeader) -> str:
-    """Where an instance's file goes, relative to the media root."""
-    return f"dicom/{header.study_uid}/{header.series_uid}/{header.sop_uid}.dcm"
+    """Where an instance's file goes, relative to the media root: one folder per study and series."""
+    return f"dicom/{uid_key(header.study_uid)}/{uid_key(header.series_uid)}/{uid_key(header.sop_uid)}.dcm"
 
 
 def create_exclusive(target: Path, content: bytes) -> bool:

@@ -6,6 +6,7 @@ import pytest
 from django.core.files.storage import default_storage
 
 from backend.imaging.ingest import Ingester
+from backend.imaging.ingest_files import check_content, stored_name, uid_key
 from backend.imaging.models import IngestJob, Instance
 from tests.backend import dicom_files as F
 from tests.backend.test_imaging import run_folder
@@ -22,7 +23,10 @@ def assert_every_file_has_its_row(*studies) -> None:
     """In these studies' folders (the media root is shared by the session's tests)."""
     root = Path(default_storage.location) / "dicom"
     files = {
-        p for uid in {ds.StudyInstanceUID for ds in studies} for p in (root / uid).rglob("*") if p.is_file()
+        p
+        for uid in {ds.StudyInstanceUID for ds in studies}
+        for p in (root / uid_key(uid)).rglob("*")
+        if p.is_file()
     }
     assert files == {Path(i.file.path) for i in Instance.objects.all()}
 
@@ -49,15 +53,17 @@ def test_a_large_job_in_worker_processes_keeps_good_files_and_reports_bad_ones(t
 
 
 def test_a_file_left_without_a_row_is_never_overwritten(tmp_path, in_processes):
-    [ds] = F.write_series(tmp_path / "in", 1)
-    orphan = Path(default_storage.location) / f"dicom/{ds.StudyInstanceUID}/{ds.SeriesInstanceUID}"
-    orphan.mkdir(parents=True)
-    (orphan / f"{ds.SOPInstanceUID}.dcm").write_bytes(b"left by a crash")
+    F.write_series(tmp_path / "in", 1)
+    orphan = Path(default_storage.location) / stored_name(
+        check_content((tmp_path / "in" / "IM0000.dcm").read_bytes())
+    )
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"left by a crash")
     job = run_folder(tmp_path / "in")
     assert job.stored == 1
     instance = Instance.objects.get()
     assert Path(instance.file.path).read_bytes() == (tmp_path / "in" / "IM0000.dcm").read_bytes()
-    assert (orphan / f"{ds.SOPInstanceUID}.dcm").read_bytes() == b"left by a crash"
+    assert orphan.read_bytes() == b"left by a crash"
 
 
 def test_stopping_half_way_leaves_no_copies_without_rows(tmp_path):
@@ -73,13 +79,15 @@ def test_stopping_half_way_leaves_no_copies_without_rows(tmp_path):
 def test_a_worker_failing_to_write_leaves_no_copies_of_its_batch(tmp_path):
     first = F.write_series(tmp_path / "a", 4)
     second = F.write_series(tmp_path / "b", 4, study_uid=first[0].StudyInstanceUID)
-    study = Path(default_storage.location) / "dicom" / first[0].StudyInstanceUID
+    study = Path(default_storage.location) / "dicom" / uid_key(first[0].StudyInstanceUID)
     study.mkdir(parents=True)
-    (study / second[0].SeriesInstanceUID).write_text("a file where the series folder goes: like a full disk")
+    (study / uid_key(second[0].SeriesInstanceUID)).write_text(
+        "a file where the series folder goes: like a full disk"
+    )
     paths = sorted(tmp_path.rglob("*.dcm"))
     with pytest.raises(OSError):
         list(Ingester(batch_size=8, processes=2).ingest([(p, p.name) for p in paths]))
     assert Instance.objects.count() == 0
-    assert not (study / first[0].SeriesInstanceUID).exists() or not any(
-        (study / first[0].SeriesInstanceUID).iterdir()
+    assert not (study / uid_key(first[0].SeriesInstanceUID)).exists() or not any(
+        (study / uid_key(first[0].SeriesInstanceUID)).iterdir()
     )
