@@ -151,7 +151,7 @@ class ReferenceLabel(models.Model):
 
 
 class AdjudicationItem(models.Model):
-    """A level whose readings disagree too much: a senior reader decides its grade."""
+    """A level whose readings disagree too much: a senior reader decides its grade (one item per reason)."""
 
     class Reason(models.TextChoices):
         READERS_DISAGREE = "readers_disagree", "Readers differ by 2 grades or more"
@@ -176,7 +176,11 @@ class AdjudicationItem(models.Model):
 
     class Meta:
         ordering = ["status", "created_at"]
-        constraints = [models.UniqueConstraint(fields=["case", "level"], name="one_adjudication_per_level")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["case", "level", "reason"], name="one_adjudication_per_level_reason"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"adjudicate {self.case} {self.level} ({self.status})"

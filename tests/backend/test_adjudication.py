@@ -5,8 +5,8 @@ from rest_framework.test import APIClient
 
 from backend.common.levels import LEVELS
 from backend.imaging.models import Patient, Study, StudyPair
-from backend.learning.models import AdjudicationItem, LevelPrediction, ModelVersion
-from backend.learning.services import reference_labels_update
+from backend.learning.models import AdjudicationItem, LevelPrediction, ModelVersion, ReferenceLabel
+from backend.learning.services import adjudication_resolve, reference_labels_update
 from backend.projects.services import project_create, project_member_add
 from backend.reading.models import Case
 from backend.reading.services import assignment_open, assignment_submit, level_annotation_save
@@ -92,3 +92,32 @@ def test_a_senior_sees_and_resolves_only_items_on_cases_they_read_and_never_a_bl
     unread_item.refresh_from_db()
     assert unread_item.status == "open"
     assert _client(other_senior).post(url, {"grade": 1}, format="json").json()["status"] == "resolved"
+
+
+def test_readers_who_disagree_open_their_item_even_when_the_model_and_a_senior_already_have_one(project):
+    case = _case(project, 1)
+    version = _champion(project, [case], grade=0)
+    senior, junior = _member(project, experience="senior"), _member(project, experience="junior")
+    _read(case, senior, 3)
+    reference_labels_update(project=project)
+    model_item = AdjudicationItem.objects.get(case=case, level="C5/6")
+    assert model_item.reason == "model_senior_disagree" and model_item.grades[version.label] == 0
+    assert ReferenceLabel.objects.get(case=case, level="C5/6").grade == 3, (
+        "the senior's label stands meanwhile"
+    )
+
+    _read(case, junior, 0)
+    reference_labels_update(project=project)
+    readers_item = AdjudicationItem.objects.get(case=case, level="C5/6", reason="readers_disagree")
+    assert readers_item.grades == {senior.user.username: 3, junior.user.username: 0}
+    assert not ReferenceLabel.objects.filter(case=case).exists(), "no label until a senior decides"
+
+    adjudication_resolve(item=model_item, user=senior.user, grade=3)
+    reference_labels_update(project=project)
+    assert not ReferenceLabel.objects.filter(case=case, level="C5/6").exists(), (
+        "the readers' item still waits"
+    )
+    adjudication_resolve(item=readers_item, user=senior.user, grade=2)
+    reference_labels_update(project=project)
+    label = ReferenceLabel.objects.get(case=case, level="C5/6")
+    assert (label.grade, label.source, label.n_readers) == (2, "adjudicated", 2)

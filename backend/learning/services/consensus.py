@@ -12,6 +12,7 @@ from backend.projects.models import Project
 from backend.reading.models import Case, LevelAnnotation
 
 DISAGREEMENT = 2  # grades apart before a senior must decide
+READERS, MODEL = AdjudicationItem.Reason.READERS_DISAGREE, AdjudicationItem.Reason.MODEL_SENIOR_DISAGREE
 
 
 def consensus_grade(grades: list[int]) -> int:
@@ -30,7 +31,8 @@ def reference_labels_update(*, project: Project) -> dict[str, int]:
     """Recompute every read level's reference label and queue new disagreements for adjudication.
 
     Senior readers outvote juniors; an adjudicated grade outvotes everyone. A level whose readers
-    differ by 2 grades or more has no reference label until a senior adjudicates it.
+    differ by 2 grades or more has no reference label until a senior adjudicates it, even when the
+    model and a senior disagreed there before: each reason has its own item, and the readers' decides.
     """
     readings: dict[tuple[int, str], list[tuple[str, str, int, list | None]]] = defaultdict(list)
     rows = LevelAnnotation.objects.filter(
@@ -44,7 +46,9 @@ def reference_labels_update(*, project: Project) -> dict[str, int]:
     cases = {
         c.pk: c for c in Case.objects.filter(pk__in={k[0] for k in readings}).select_related("pair__ct_study")
     }
-    items = {(a.case_id, a.level): a for a in AdjudicationItem.objects.filter(case__project=project)}
+    items: dict[tuple[int, str], dict[str, AdjudicationItem]] = defaultdict(dict)
+    for existing in AdjudicationItem.objects.filter(case__project=project):
+        items[(existing.case_id, existing.level)][existing.reason] = existing
     champion_grades = _champion_grades(project=project, cases=cases.values())
 
     labels, new_items = [], []
@@ -52,24 +56,25 @@ def reference_labels_update(*, project: Project) -> dict[str, int]:
         case = cases[case_id]
         grades = [g for _, _, g, _ in reads]
         seniors = {r: g for r, e, g, _ in reads if e == Experience.SENIOR}
-        item = items.get((case_id, level))
-        if item is None and max(grades) - min(grades) >= DISAGREEMENT:
-            item = AdjudicationItem(case=case, level=level, reason=AdjudicationItem.Reason.READERS_DISAGREE,
-                                    grades={r: g for r, _, g, _ in reads})  # fmt: skip
-            new_items.append(item)
+        level_items = items[(case_id, level)]
+        if READERS not in level_items and max(grades) - min(grades) >= DISAGREEMENT:
+            level_items[READERS] = AdjudicationItem(case=case, level=level, reason=READERS,
+                                                    grades={r: g for r, _, g, _ in reads})  # fmt: skip
+            new_items.append(level_items[READERS])
         model_grade = champion_grades.get((case.pair.ct_study_id, level))
         if (
-            item is None
+            not level_items
             and model_grade is not None
             and seniors
             and max(abs(model_grade["grade"] - g) for g in seniors.values()) >= DISAGREEMENT
         ):
-            item = AdjudicationItem(case=case, level=level, reason=AdjudicationItem.Reason.MODEL_SENIOR_DISAGREE,
-                                    grades={**seniors, model_grade["label"]: model_grade["grade"]})  # fmt: skip
-            new_items.append(item)
+            disputed = {**seniors, model_grade["label"]: model_grade["grade"]}
+            level_items[MODEL] = AdjudicationItem(case=case, level=level, reason=MODEL, grades=disputed)
+            new_items.append(level_items[MODEL])
+        item = level_items.get(READERS) or level_items.get(MODEL)
         if item is not None and item.status == AdjudicationItem.Status.RESOLVED:
             grade, source = item.resolved_grade, ReferenceLabel.Source.ADJUDICATED
-        elif item is not None and item.reason == AdjudicationItem.Reason.READERS_DISAGREE:
+        elif item is not None and item.reason == READERS:
             continue  # no label until a senior decides
         elif len(grades) == 1:
             grade, source = grades[0], ReferenceLabel.Source.SINGLE
@@ -85,7 +90,7 @@ def reference_labels_update(*, project: Project) -> dict[str, int]:
     with transaction.atomic():
         AdjudicationItem.objects.bulk_create(new_items, ignore_conflicts=True)
         for disputed in new_items:
-            if disputed.reason == AdjudicationItem.Reason.READERS_DISAGREE:
+            if disputed.reason == READERS:
                 ReferenceLabel.objects.filter(case=disputed.case, level=disputed.level).delete()
         ReferenceLabel.objects.bulk_create(
             labels, update_conflicts=True, unique_fields=["case", "level"],
@@ -106,7 +111,8 @@ def _champion_grades(*, project: Project, cases) -> dict[tuple[int, str], dict]:
 
 @transaction.atomic
 def adjudication_resolve(*, item: AdjudicationItem, user, grade: int, note: str = "") -> AdjudicationItem:
-    """A senior reader decides a disputed level's grade; the reference label follows."""
+    """A senior reader decides a disputed level's grade; the reference label follows (the readers'
+    item's decision, where the level has one)."""
     profile = getattr(user, "reader_profile", None)
     if profile is None or profile.experience != Experience.SENIOR:
         raise ApplicationError("Only senior readers adjudicate.", code="not_senior", status=403)
@@ -120,6 +126,11 @@ def adjudication_resolve(*, item: AdjudicationItem, user, grade: int, note: str 
     item.status, item.resolved_grade, item.resolved_by = AdjudicationItem.Status.RESOLVED, grade, user
     item.note, item.resolved_at = note, timezone.now()
     item.save()
+    if (
+        item.reason == MODEL
+        and AdjudicationItem.objects.filter(case_id=item.case_id, level=item.level, reason=READERS).exists()
+    ):
+        return item  # the readers' own item decides the label
     case = Case.objects.select_related("pair__ct_study", "project").get(pk=item.case_id)
     n_readers = LevelAnnotation.objects.filter(
         assignment__case=case, assignment__status="submitted", level=item.level
