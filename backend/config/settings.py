@@ -240,6 +240,11 @@ INGEST_ASYNC_BYTES = int(os.environ.get("INGEST_ASYNC_BYTES", str(50 * 1024 * 10
 # processes while the job's own process writes the database (0: never).
 INGEST_PROCESSES = int(os.environ.get("INGEST_PROCESSES", str(min(4, os.cpu_count() or 1))))
 INGEST_PROCESSES_MIN_FILES = int(os.environ.get("INGEST_PROCESSES_MIN_FILES", "400"))
+# The zips of one upload expand to at most this many bytes, in this many files, and to at most this
+# many times their compressed size; a zip bomb is refused (413/400) before it fills the disk.
+INGEST_ZIP_MAX_BYTES = int(os.environ.get("INGEST_ZIP_MAX_BYTES", str(20 * 1024**3)))
+INGEST_ZIP_MAX_MEMBERS = int(os.environ.get("INGEST_ZIP_MAX_MEMBERS", "100000"))
+INGEST_ZIP_MAX_RATIO = float(os.environ.get("INGEST_ZIP_MAX_RATIO", "100"))
 DATA_UPLOAD_MAX_NUMBER_FILES = 10000
 FILE_UPLOAD_TEMP_DIR = str(MEDIA_ROOT / "tmp")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)

@@ -4,11 +4,14 @@ import logging
 import shutil
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from backend.common.exceptions import ApplicationError
@@ -19,6 +22,7 @@ from backend.projects.models import Project
 logger = logging.getLogger(__name__)
 ZIP_MAGIC = b"PK\x03\x04"
 PROGRESS_SAVE_INTERVAL_S = 0.5
+ZIP_RATIO_FLOOR_BYTES = 1 << 20  # below this, a well-compressed zip is no threat
 
 
 def instance_ingest(*, path: Path, project: Project | None = None, deidentify_data: bool = False,
@@ -112,38 +116,82 @@ def staging_dir_create() -> Path:
 
 
 def upload_stage(*, files, staging: Path) -> int:
-    """Move uploaded files (zips unpacked member by member) into the staging folder; returns bytes."""
-    total = 0
-    for k, upload in enumerate(files):
-        head = upload.read(4)
-        upload.seek(0)
-        if head == ZIP_MAGIC:
-            total += _unzip(upload, staging / f"{k:04d}")
-            continue
-        target = staging / f"{k:04d}-{Path(upload.name).name or 'file'}"
-        with target.open("wb") as out:
-            for chunk in upload.chunks():
-                out.write(chunk)
-        total += target.stat().st_size
-    return total
+    """Move uploaded files (zips unpacked member by member) into the staging folder; returns bytes.
 
-
-def _unzip(upload, folder: Path) -> int:
-    folder.mkdir(parents=True, exist_ok=True)
+    The zips of one upload expand within settings.INGEST_ZIP_MAX_BYTES, _MAX_MEMBERS and _MAX_RATIO;
+    a refusal (or any failure) removes the staging folder.
+    """
     total = 0
+    budget = _ZipBudget(
+        bytes_left=settings.INGEST_ZIP_MAX_BYTES, members_left=settings.INGEST_ZIP_MAX_MEMBERS
+    )
     try:
-        archive = zipfile.ZipFile(upload)
-    except zipfile.BadZipFile as exc:
-        raise ApplicationError(f"{upload.name}: not a readable zip archive ({exc})", code="bad_zip") from None
-    with archive:
-        for k, member in enumerate(archive.infolist()):
-            if member.is_dir():
+        for k, upload in enumerate(files):
+            head = upload.read(4)
+            upload.seek(0)
+            if head == ZIP_MAGIC:
+                total += _unzip(upload, staging / f"{k:04d}", budget)
                 continue
-            target = folder / f"{k:05d}-{Path(member.filename).name}"
-            with archive.open(member) as source, target.open("wb") as out:
-                shutil.copyfileobj(source, out, length=1 << 20)
-            total += member.file_size
+            target = staging / f"{k:04d}-{Path(upload.name).name or 'file'}"
+            with target.open("wb") as out:
+                for chunk in upload.chunks():
+                    out.write(chunk)
+            total += target.stat().st_size
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return total
+
+
+@dataclass
+class _ZipBudget:
+    """What the zips of one upload may still expand to."""
+
+    bytes_left: int
+    members_left: int
+
+    def admit(self, name: str, members: list[zipfile.ZipInfo]) -> None:
+        """Refuse an archive whose central directory says it expands too far, before writing any of it.
+
+        zipfile never yields more than a member's declared size (a member that holds more fails its
+        CRC check: BadZipFile), so the directory bounds what unpacking writes.
+        """
+        expanded, compressed = sum(m.file_size for m in members), sum(m.compress_size for m in members)
+        if len(members) > self.members_left:
+            raise ApplicationError(
+                f"{name}: an upload's zips may hold at most {settings.INGEST_ZIP_MAX_MEMBERS} files.",
+                code="zip_too_many_files",
+            )
+        if expanded > self.bytes_left:
+            raise ApplicationError(
+                f"{name}: an upload's zips may expand to at most {filesizeformat(settings.INGEST_ZIP_MAX_BYTES)}.",
+                code="zip_too_large",
+                status=413,
+            )
+        ratio = settings.INGEST_ZIP_MAX_RATIO
+        if expanded > ZIP_RATIO_FLOOR_BYTES and expanded > ratio * max(compressed, 1):
+            raise ApplicationError(
+                f"{name}: expands to more than {ratio:g} times its compressed size; refused as a zip bomb.",
+                code="zip_ratio",
+            )
+        self.members_left -= len(members)
+        self.bytes_left -= expanded
+
+
+def _unzip(upload, folder: Path, budget: _ZipBudget) -> int:
+    try:
+        with zipfile.ZipFile(upload) as archive:
+            members = [(k, m) for k, m in enumerate(archive.infolist()) if not m.is_dir()]
+            budget.admit(upload.name, [m for _, m in members])
+            folder.mkdir(parents=True, exist_ok=True)
+            for k, member in members:
+                target = folder / f"{k:05d}-{Path(member.filename).name}"
+                with archive.open(member) as source, target.open("wb") as out:
+                    shutil.copyfileobj(source, out, length=1 << 20)
+    except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+        # RuntimeError: an encrypted member; NotImplementedError: an unsupported compression method
+        raise ApplicationError(f"{upload.name}: not a readable zip archive ({exc})", code="bad_zip") from None
+    return sum(m.file_size for _, m in members)
 
 
 # ---- pairing ------------------------------------------------------------------------------------

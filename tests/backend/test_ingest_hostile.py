@@ -1,6 +1,8 @@
-"""Hostile uploads: UIDs that would name paths, over-long UIDs."""
+"""Hostile uploads: UIDs that would name paths, over-long UIDs, zip bombs."""
 
 import io
+import os
+import struct
 import uuid
 import zipfile
 from pathlib import Path
@@ -122,3 +124,61 @@ def test_stored_files_are_named_by_digests_not_by_the_files_uids(tmp_path, admin
     )
     assert retrieved.status_code == 200
     assert (tmp_path / "in" / "IM0000.dcm").read_bytes() in b"".join(retrieved.streaming_content)
+
+
+def zip_of(members: dict[str, bytes]) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, content in members.items():
+            archive.writestr(name, content)
+    buffer.seek(0)
+    buffer.name = "bomb.zip"
+    return buffer
+
+
+def staged() -> set[Path]:
+    return set((Path(settings.MEDIA_ROOT) / "staging").glob("*"))
+
+
+def refused(client: APIClient, *zips: io.BytesIO) -> dict:
+    before = staged()
+    response = client.post("/api/imaging/uploads/", {"files": list(zips)}, format="multipart")
+    assert staged() == before, "a refused upload left files in staging"
+    assert IngestJob.objects.count() == 0
+    return {"status": response.status_code, **response.json()["error"]}
+
+
+def test_a_zip_expanding_past_the_size_cap_is_refused_with_413(admin_client, settings):
+    settings.INGEST_ZIP_MAX_BYTES = 3 << 20
+    error = refused(admin_client, zip_of({"a.dcm": os.urandom(2 << 20), "b.dcm": os.urandom(2 << 20)}))
+    assert (error["status"], error["code"]) == (413, "zip_too_large")
+    assert "bomb.zip" in error["message"] and "3.0\xa0MB" in error["message"]
+
+
+def test_the_size_cap_holds_for_all_the_zips_of_one_upload(admin_client, settings):
+    settings.INGEST_ZIP_MAX_BYTES = 300_000
+    error = refused(admin_client, zip_of({"a.dcm": b"\1" * 200_000}), zip_of({"b.dcm": b"\2" * 200_000}))
+    assert (error["status"], error["code"]) == (413, "zip_too_large")
+
+
+def test_a_zip_bomb_is_refused_by_its_ratio_under_the_default_settings(admin_client):
+    error = refused(admin_client, zip_of({"zeros.dcm": bytes(64 << 20)}))
+    assert (error["status"], error["code"]) == (400, "zip_ratio")
+    assert "compressed size" in error["message"]
+
+
+def test_a_zip_of_too_many_files_is_refused(admin_client, settings):
+    settings.INGEST_ZIP_MAX_MEMBERS = 3
+    error = refused(admin_client, zip_of({f"{k}.dcm": b"x" for k in range(4)}))
+    assert (error["status"], error["code"]) == (400, "zip_too_many_files")
+
+
+def test_a_zip_whose_directory_understates_a_size_is_refused_as_unreadable(admin_client):
+    archive = bytearray(zip_of({"a.dcm": bytes(2 << 20)}).getvalue())
+    directory = archive.rfind(b"PK\x01\x02")
+    struct.pack_into("<I", archive, 22, 10)  # the uncompressed size, in the local header
+    struct.pack_into("<I", archive, directory + 24, 10)  # and in the central directory
+    forged = io.BytesIO(bytes(archive))
+    forged.name = "forged.zip"
+    error = refused(admin_client, forged)
+    assert (error["status"], error["code"]) == (400, "bad_zip")
