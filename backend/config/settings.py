@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "backend.dashboard",
 ]
 
+    "backend.demo",  # above every domain app: the demo and the simulated reading
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -18,6 +18,7 @@ from ml.metrics import kappa_with_interval
 
 if TYPE_CHECKING:
     from ml.predict import LevelPrediction, Predictor
+    from ml.synthetic import SimulatedReader
 
 __all__ = ["REFORMAT_SPACING_MM"]  # re-exported for the selectors that place boxes
 
@@ -88,3 +89,32 @@ def margin_score(*, probabilities: Sequence[Sequence[float]]) -> list[float]:
     import numpy as np
 
     return margin(np.asarray(probabilities, float)).tolist()
+
+
+# ---- synthetic cohorts and simulated readers (the demo app: `seed_demo`, `simulate_reading`) -----
+
+
+def synthetic_cohort_generate(
+    *, out: Path, patients: int, seed: int, workers: int = 2, image_size: int | None = None
+) -> None:
+    """A synthetic cohort in `out`: DICOM files and manifest.json (each level's truth)."""
+    from ml.synthetic import CohortConfig, generate_cohort
+
+    extra = {"image_size": image_size} if image_size else {}
+    generate_cohort(CohortConfig(out=out, patients=patients, seed=seed, workers=workers, **extra))
+
+
+def simulated_reader_make(*, name: str, experience: str, seed: int) -> SimulatedReader:
+    """A simulated reader of this experience (junior or senior): the value simulated_grade reads with."""
+    from ml.synthetic import make_reader
+
+    return make_reader(name, experience, seed=seed)
+
+
+def simulated_grade(
+    *, reader: SimulatedReader, severity: float, patient_id: str, level: str, seed: int
+) -> int:
+    """The grade this simulated reader gives a level of this true severity."""
+    from ml.synthetic import read_level
+
+    return read_level(reader, severity=severity, patient_id=patient_id, level=level, seed=seed)

@@ -6,6 +6,7 @@ from sklearn.metrics import cohen_kappa_score
 
 from backend.common.exceptions import ApplicationError
 from backend.common.levels import LEVELS
+from backend.demo.simulation import manifest_levels, simulate_reading, simulation_panel_ensure
 from backend.imaging.models import IngestJob
 from backend.imaging.services import ingest_job_create, ingest_job_run
 from backend.learning.models import (
@@ -29,7 +30,6 @@ from backend.learning.services import (
     training_run_start,
     training_runs_reap,
 )
-from backend.learning.simulation import manifest_levels, simulate_reading, simulation_panel_ensure
 from backend.projects.services import project_create, project_member_add
 from backend.reading.models import Case
 from backend.reading.services import (

@@ -10,6 +10,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from backend.common.levels import LEVELS
+from backend.demo.simulation import manifest_levels
 from backend.imaging.models import IngestJob, PreAnnotationRequest
 from backend.imaging.services import ingest_job_create, ingest_job_run
 from backend.learning.models import LevelPrediction, ModelVersion, TrainingRun
@@ -21,7 +22,6 @@ from backend.learning.services import (
     training_run_start,
     training_runs_resend_lost,
 )
-from backend.learning.simulation import manifest_levels
 from backend.projects.services import project_create, project_member_add
 from backend.reading.models import Case
 from backend.reading.services import assignment_open, assignment_submit, level_annotation_save

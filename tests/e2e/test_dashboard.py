@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from backend.demo.simulation import simulate_reading, simulation_panel_ensure
 from backend.imaging.models import IngestJob, PreAnnotationRequest
 from backend.imaging.services import ingest_job_create, ingest_job_run
 from backend.learning.models import KappaSnapshot, ModelVersion, TrainingRun
-from backend.learning.simulation import simulate_reading, simulation_panel_ensure
 from backend.projects.services import project_create, project_member_add
 from backend.reading.models import Assignment, Case, LevelAnnotation
 from backend.reading.services import assignment_open, case_sync_for_project

@@ -4,9 +4,10 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
+from backend.demo.simulation import simulate_reading, simulation_panel_ensure
 from backend.imaging.models import IngestJob
 from backend.imaging.services import ingest_job_create, ingest_job_run
-from backend.learning.simulation import simulate_reading, simulation_panel_ensure
+from backend.learning import ml_bridge
 from backend.projects.models import AcquisitionStrategy, Project
 from backend.projects.services import project_create
 from backend.reading.services import case_sync_for_project
@@ -53,14 +54,11 @@ class Command(BaseCommand):
         parser.add_argument("--json", type=Path, default=None, help="write the learning curve here")
 
     def handle(self, *args, **o) -> None:
-        from ml.synthetic import CohortConfig, generate_cohort
-
         cohort_dir = o["cohort_dir"] or Path(settings.VAR_DIR) / f"sim-cohort-{o['patients']}-{o['seed']}"
         if not (cohort_dir / "manifest.json").is_file():
             self.stdout.write(f"Generating {o['patients']} synthetic patients in {cohort_dir} ...")
-            extra = {"image_size": o["image_size"]} if o["image_size"] else {}
-            generate_cohort(
-                CohortConfig(out=cohort_dir, patients=o["patients"], seed=o["seed"], workers=2, **extra)
+            ml_bridge.synthetic_cohort_generate(
+                out=cohort_dir, patients=o["patients"], seed=o["seed"], workers=2, image_size=o["image_size"]
             )
         project = Project.objects.filter(slug=o["project"]).first()
         if project is None:

@@ -8,16 +8,20 @@ training once enough new labels came in (run here, in process), the gate, pre-an
 priorities.
 """
 
+from __future__ import annotations
+
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from django.db.models import Exists, OuterRef
 
 from backend.accounts.models import Experience, Role
 from backend.accounts.services import reader_ensure
 from backend.common.levels import LEVELS
+from backend.learning import ml_bridge
 from backend.learning.models import AdjudicationItem, ModelVersion, ReferenceLabel
 from backend.learning.services import (
     adjudication_resolve,
@@ -33,7 +37,9 @@ from backend.reading.services import (
     assignment_submit,
     level_annotation_save,
 )
-from ml.synthetic.readers import SimulatedReader, make_reader, read_level
+
+if TYPE_CHECKING:
+    from backend.learning.ml_bridge import SimulatedReader
 
 SIMULATED_PASSWORD = "simulated-reader-pass"
 
@@ -53,7 +59,8 @@ def simulation_panel_ensure(*, project: Project, seniors: int, juniors: int, see
             profile, _ = reader_ensure(username=name, password=SIMULATED_PASSWORD, experience=experience,
                                        role=Role.READER)  # fmt: skip
             project_member_add(project=project, user=profile.user)
-            panel.append(PanelMember(profile.user, make_reader(name, experience, seed=seed)))
+            reader = ml_bridge.simulated_reader_make(name=name, experience=experience, seed=seed)
+            panel.append(PanelMember(profile.user, reader))
     return panel
 
 
@@ -70,8 +77,8 @@ def case_read_simulated(*, case: Case, member: PanelMember, truth: dict[str, dic
     patient_id = case.pair.patient.patient_id
     versions = dict(assignment.levels.values_list("level", "version"))
     for level in LEVELS:
-        grade = read_level(member.reader, severity=truth[level]["severity"], patient_id=patient_id, level=level,
-                           seed=seed)  # fmt: skip
+        grade = ml_bridge.simulated_grade(reader=member.reader, severity=truth[level]["severity"],
+                                          patient_id=patient_id, level=level, seed=seed)  # fmt: skip
         level_annotation_save(assignment=assignment, level=level, user=member.user, version=versions.get(level),
                               grade=grade, box=truth[level]["roi_sagittal"])  # fmt: skip
     return assignment_submit(
@@ -91,8 +98,9 @@ def _adjudicate(
     ).select_related("case__pair__patient")
     for item in items:
         truth = truth_of(item.case)[item.level]
-        grade = read_level(seniors[0].reader, severity=truth["severity"], patient_id=item.case.pair.patient.patient_id,
-                           level=item.level, seed=seed + 1)  # fmt: skip
+        grade = ml_bridge.simulated_grade(reader=seniors[0].reader, severity=truth["severity"],
+                                          patient_id=item.case.pair.patient.patient_id, level=item.level,
+                                          seed=seed + 1)  # fmt: skip
         adjudication_resolve(item=item, user=seniors[0].user, grade=grade, note="simulated adjudication")
     return len(items)
 

@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from backend.projects.demo import demo_seed
+from backend.demo.seed import demo_seed
 
 
 class Command(BaseCommand):

@@ -6,8 +6,10 @@ from django.conf import settings
 
 from backend.accounts.models import Experience, Role
 from backend.accounts.services import reader_ensure
+from backend.demo.simulation import manifest_levels, simulate_reading, simulation_panel_ensure
 from backend.imaging.models import IngestJob
 from backend.imaging.services import ingest_job_create, ingest_job_run
+from backend.learning import ml_bridge
 from backend.projects.models import Project
 from backend.projects.services import project_get_or_create, project_member_add
 from backend.reading.models import Assignment
@@ -46,12 +48,10 @@ def demo_seed(
         log(f"  {username:<8} / {password:<18} {experience} {role} ({'created' if created else 'exists'})")
     if patients <= 0:
         return project
-    from ml.synthetic import CohortConfig, generate_cohort
-
     cohort_dir = cohort_dir or Path(settings.VAR_DIR) / "demo-cohort"
     if not (cohort_dir / "manifest.json").is_file():
         log(f"Generating a synthetic cohort of {patients} patients in {cohort_dir} ...")
-        generate_cohort(CohortConfig(out=cohort_dir, patients=patients, seed=2026, workers=2))
+        ml_bridge.synthetic_cohort_generate(out=cohort_dir, patients=patients, seed=2026, workers=2)
     files = sorted(p for p in cohort_dir.rglob("*.dcm"))
     job = ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project), paths=files)
     log(f"Demo cohort: {job.stored} instances stored, {job.duplicates} already there, {job.failed} rejected")
@@ -71,8 +71,6 @@ def _demo_reference_set_choose(*, project: Project, cohort_dir: Path, log) -> No
     phantoms' grades, so it picks, greedily, the cases that add the most grades not yet covered.
     Done only while no case is read (the reference set is frozen once read).
     """
-    from backend.learning.simulation import manifest_levels
-
     if Assignment.objects.filter(case__project=project, status=Assignment.Status.SUBMITTED).exists():
         return
     cases = list(project.cases.select_related("pair__patient"))
@@ -96,8 +94,6 @@ def _demo_reference_set_choose(*, project: Project, cohort_dir: Path, log) -> No
 
 
 def _demo_simulated_reading(*, project: Project, cohort_dir: Path, share: float, log) -> None:
-    from backend.learning.simulation import simulate_reading, simulation_panel_ensure
-
     panel = simulation_panel_ensure(project=project, seniors=1, juniors=1, seed=2026)
     if project.cases.filter(assignments__reader__in=[m.user for m in panel]).exists():
         log("Demo reading by simulated readers: done already")
