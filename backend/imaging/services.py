@@ -244,7 +244,16 @@ def study_pairs_auto(*, patient_ids: Iterable[int]) -> list[StudyPair]:
 
 
 def study_pair_set(*, pair: StudyPair, mr_study: Study | None) -> StudyPair:
-    """An admin's choice of MR study for a CT study; automatic pairing leaves it alone afterwards."""
+    """An admin's choice of MR study for a CT study; automatic pairing leaves it alone afterwards.
+
+    A pair that is a case somewhere keeps an MR study: a case is read on both.
+    """
+    if mr_study is None and pair.cases.exists():
+        raise ApplicationError(
+            "This pair is a case to read; a case needs an MR study. Choose another MR study instead.",
+            code="pair_has_cases",
+            status=409,
+        )
     if mr_study is not None:
         if mr_study.modality != "MR":
             raise ApplicationError("The paired study must be an MR study.", code="not_mr")

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 
 from backend.common.exceptions import ApplicationError
 from backend.common.levels import LEVELS
@@ -17,9 +17,14 @@ class WorklistEntry:
     status: str  # new | draft | submitted
 
 
+def _readable_cases(*, reader) -> QuerySet[Case]:
+    """The cases of the reader's projects that can be read: their pair has both studies."""
+    return Case.objects.filter(project__memberships__user=reader, pair__mr_study__isnull=False)
+
+
 def worklist_for_reader(*, reader, project_slug: str | None = None) -> list[WorklistEntry]:
     """The reader's cases: unread ones by priority (the next case first), then drafts, then submitted."""
-    cases = Case.objects.filter(project__memberships__user=reader).select_related(
+    cases = _readable_cases(reader=reader).select_related(
         "project", "pair__ct_study", "pair__mr_study", "pair__patient"
     )
     if project_slug:
@@ -35,7 +40,7 @@ def worklist_next(*, reader, project_slug: str | None = None) -> Case | None:
     submitted = Assignment.objects.filter(
         reader=reader, case=OuterRef("pk"), status=Assignment.Status.SUBMITTED
     )
-    cases = Case.objects.filter(project__memberships__user=reader).exclude(Exists(submitted))
+    cases = _readable_cases(reader=reader).exclude(Exists(submitted))
     if project_slug:
         cases = cases.filter(project__slug=project_slug)
     return cases.order_by("-priority", "pk").first()
@@ -43,7 +48,8 @@ def worklist_next(*, reader, project_slug: str | None = None) -> Case | None:
 
 def case_get_for_reader(*, reader, case_id: int) -> Case:
     case = (
-        Case.objects.filter(pk=case_id, project__memberships__user=reader)
+        _readable_cases(reader=reader)
+        .filter(pk=case_id)
         .select_related("project", "pair__ct_study", "pair__mr_study", "pair__patient")
         .first()
     )
