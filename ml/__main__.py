@@ -1,4 +1,4 @@
-"""python -m ml models|train|evaluate|compare|predict  (see --help of each)"""
+"""python -m ml models|train|evaluate|compare|predict|levels  (see --help of each)"""
 
 import argparse
 import json
@@ -101,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     pred_p.add_argument("--study", required=True, type=Path)
     pred_p.add_argument("--mc-samples", type=int, default=0, help="MC-dropout samples for mutual information")
     pred_p.add_argument("--json", type=Path)
+
+    levels_p = commands.add_parser("levels", help="find the disc levels of every CT and MR study, no model")
+    levels_p.add_argument("--cohort", required=True, type=Path)
+    levels_p.add_argument("--json", type=Path, help="also write the per-study findings here")
     args = parser.parse_args(argv)
 
     if args.command == "models":
@@ -134,6 +138,21 @@ def main(argv: list[str] | None = None) -> int:
         files = sorted(p for p in args.study.rglob("*") if p.is_file())
         levels = Predictor.from_checkpoint(args.checkpoint).predict_study(files, mc_samples=args.mc_samples)
         _emit({"study": str(args.study), "levels": [lv.as_dict() for lv in levels]}, args.json)
+        return 0
+    if args.command == "levels":
+        from ml.level_eval import evaluate_levels
+
+        bar = tqdm(desc="find levels", unit="patient", file=sys.stderr)
+
+        def progress(done: int, total: int) -> None:
+            bar.total = total
+            bar.update(done - bar.n)
+
+        result = evaluate_levels(args.cohort, progress=progress)
+        bar.close()
+        if args.json:
+            _emit(result, args.json)
+        _emit({k: v for k, v in result.items() if k != "per_study"}, None)
         return 0
     return 2
 

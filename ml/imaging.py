@@ -44,7 +44,9 @@ def load_ct_volume(paths: Iterable[str | Path]) -> CTVolume:
     if not slices:
         raise ImagingError("no CT files given")
     orientation = np.asarray(slices[0].ImageOrientationPatient, float)
-    if not np.allclose(orientation, [1, 0, 0, 0, 1, 0], atol=1e-3):
+    # Axial series stored mirrored (rows along -x, columns along -y) are flipped into the usual order.
+    flip_x, flip_y = orientation[0] < 0, orientation[4] < 0
+    if not np.allclose(np.abs(orientation), [1, 0, 0, 0, 1, 0], atol=1e-3):
         raise ImagingError(f"only axial CT series are supported, got orientation {orientation.tolist()}")
     slices.sort(key=lambda ds: -float(ds.ImagePositionPatient[2]))
     hu = np.stack(
@@ -56,14 +58,64 @@ def load_ct_volume(paths: Iterable[str | Path]) -> CTVolume:
     )
     first = slices[0]
     row_spacing, col_spacing = (float(v) for v in first.PixelSpacing)
+    x0, y0 = float(first.ImagePositionPatient[0]), float(first.ImagePositionPatient[1])
+    if flip_x:
+        hu, x0 = hu[:, :, ::-1], x0 - (hu.shape[2] - 1) * col_spacing
+    if flip_y:
+        hu, y0 = hu[:, ::-1, :], y0 - (hu.shape[1] - 1) * row_spacing
     return CTVolume(
-        hu=hu,
-        x0=float(first.ImagePositionPatient[0]),
-        y0=float(first.ImagePositionPatient[1]),
+        hu=np.ascontiguousarray(hu),
+        x0=x0,
+        y0=y0,
         z=np.array([float(ds.ImagePositionPatient[2]) for ds in slices]),
         row_spacing=row_spacing,
         col_spacing=col_spacing,
     )
+
+
+@dataclass(frozen=True)
+class SagittalImage:
+    """A sagittal image with its place in patient space: rows run inferiorly, columns posteriorly."""
+
+    image: np.ndarray
+    origin: np.ndarray  # patient (x, y, z) of pixel (0, 0)'s centre
+    row_step: np.ndarray  # patient mm moved by one row down
+    col_step: np.ndarray  # patient mm moved by one column right
+
+    @property
+    def pixel_mm(self) -> float:
+        return float(np.linalg.norm(self.row_step))
+
+    def to_patient(self, row: float, col: float) -> np.ndarray:
+        return self.origin + row * self.row_step + col * self.col_step
+
+    def to_pixel(self, point: np.ndarray) -> tuple[float, float]:
+        offset = np.asarray(point, float) - self.origin
+        return (
+            float(offset @ self.row_step / (self.row_step @ self.row_step)),
+            float(offset @ self.col_step / (self.col_step @ self.col_step)),
+        )
+
+    @classmethod
+    def from_dataset(cls, ds) -> "SagittalImage":
+        """A sagittal DICOM image, flipped as needed (a series stored upside down or mirrored)."""
+        orientation = np.asarray(ds.ImageOrientationPatient, float)
+        along_row, along_col = orientation[:3], orientation[3:]
+        if abs(np.cross(along_row, along_col)[0]) < 0.8:
+            raise ImagingError("not a sagittal image (its normal is not left-right)")
+        row_mm, col_mm = (float(v) for v in ds.PixelSpacing)
+        image = ds.pixel_array.astype(np.float32) * float(getattr(ds, "RescaleSlope", 1) or 1)
+        origin = np.asarray(ds.ImagePositionPatient, float)
+        col_step, row_step = along_row * col_mm, along_col * row_mm
+        if abs(col_step[2]) > abs(col_step[1]):  # rows and columns swapped: transpose
+            image, col_step, row_step = image.T, row_step, col_step
+        if row_step[2] > 0:
+            origin = origin + row_step * (image.shape[0] - 1)
+            image, row_step = image[::-1], -row_step
+        if col_step[1] < 0:
+            origin = origin + col_step * (image.shape[1] - 1)
+            image, col_step = image[:, ::-1], -col_step
+        return cls(np.ascontiguousarray(image), origin, row_step, col_step)
 
 
 @dataclass(frozen=True)
@@ -73,6 +125,19 @@ class SagittalReformat:
     y_first: float
     x_mid: float
     spacing: float = REFORMAT_SPACING_MM
+
+    def as_sagittal_image(self) -> SagittalImage:
+        return SagittalImage(
+            self.image,
+            np.array([self.x_mid, self.y_first, self.z_top]),
+            np.array([0.0, 0.0, -self.spacing]),
+            np.array([0.0, self.spacing, 0.0]),
+        )
+
+    def box_to_patient(self, box) -> tuple[np.ndarray, np.ndarray]:
+        """A [x0, y0, x1, y1] box of the reformat's pixels as its two corners in patient mm."""
+        image = self.as_sagittal_image()
+        return image.to_patient(float(box[1]), float(box[0])), image.to_patient(float(box[3]), float(box[2]))
 
 
 def spine_midline_x(volume: CTVolume) -> float:

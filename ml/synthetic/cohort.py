@@ -245,7 +245,24 @@ def _level_geometry(
     ]
     mr_centre = mr_place.to_patient(anatomy.spine_point(s))
     mr_offset = mr_centre - mid_sagittal.position
+    # The disc's centre (mid-sagittal, halfway through the body's depth), its plane's normal and
+    # the canal's centre at the level, in each study's own patient frame: the level finder's truth.
+    disc_u = -a_half - anatomy.profile_at("body_ap", s) / 2
+    axis = anatomy.spine_axis(s)
+
+    def _point(place: R.Placement, u: float) -> list[float]:
+        return [round(float(v), 3) for v in place.to_patient(anatomy.spine_point(s, u))]
+
+    def _normal(place: R.Placement) -> list[float]:
+        return [round(float(v), 4) for v in -(place.rotation @ axis)]  # pointing superiorly
+
     return {
+        "ct_disc_centre_mm": _point(ct_place, disc_u),
+        "ct_canal_centre_mm": _point(ct_place, 0.0),
+        "ct_disc_normal": _normal(ct_place),
+        "mr_disc_centre_mm": _point(mr_place, disc_u),
+        "mr_canal_centre_mm": _point(mr_place, 0.0),
+        "mr_disc_normal": _normal(mr_place),
         "disc_z_mm": round(float(centre[2]), 3),
         "disc_slice_index": slice_index,
         "disc_instance_number": slice_index + 1,

@@ -1,0 +1,432 @@
+"""The model-free level finder: the six cervical disc levels of a CT or a sagittal T2 MR study.
+
+Classical image analysis on the mid-sagittal image, no model and no labels, so that a study has
+level positions the moment it is ingested, and a baseline the trained detector must beat:
+
+1. the vertebral column's centre line: on CT from the anterior bone edge of the bodies, on T2
+   from the chain of bright discs;
+2. the intensity profile along that line across the middle of the bodies: on CT the discs are
+   dips between bright bodies, on T2 peaks between intermediate ones;
+3. the gaps between bodies, counted from the top: the image's first disc is C2/3 (cervical
+   protocols start inside C2; on MR the tall C2 body confirms it). Irregular spacing marks a
+   level as not found rather than shifting every label below it;
+4. per level, the disc centre, the disc plane's normal (along the centre line) and the canal's
+   centre (halfway between the bodies' back and the laminae, at the neighbouring bodies), in
+   the study's own patient coordinates.
+
+A level that is not seen (cut off by the field of view, an unreadable disc) is listed in
+`missing`, never guessed.
+"""
+
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pydicom
+from scipy.ndimage import (
+    find_objects,
+    gaussian_filter,
+    gaussian_filter1d,
+    label,
+    map_coordinates,
+    maximum_filter,
+    median_filter,
+)
+
+from ml import LEVELS
+from ml.imaging import BONE_HU, CTVolume, ImagingError, SagittalImage, load_ct_volume, sagittal_reformat
+
+SPACING_RANGE_MM = (11.0, 30.0)  # disc to disc along the spine (body 12-18 mm + disc 3-8 mm)
+DISC_HEIGHT_RANGE_MM = (1.5, 12.0)
+MIN_CONFIDENCE = 0.25
+C2_MIN_HEIGHT_MM = 25.0
+MR_BODY_AP_MM = 16.0  # T2 shows no bone edge to measure it by  # the dens and C2's body together; no other cervical body is that tall
+
+
+@dataclass(frozen=True)
+class FoundLevel:
+    level: str
+    centre: tuple[float, float, float]  # the disc's centre, patient mm
+    normal: tuple[float, float, float]  # the disc plane's unit normal, pointing superiorly
+    canal: tuple[float, float, float] | None  # the canal's centre at the level
+    confidence: float  # 0-1
+
+
+@dataclass(frozen=True)
+class LevelFinding:
+    modality: str  # CT | MR
+    series_uid: str
+    levels: tuple[FoundLevel, ...]
+    missing: tuple[str, ...]
+    notes: tuple[str, ...] = field(default=())
+    seconds: float = 0.0
+
+    def level(self, name: str) -> FoundLevel | None:
+        return next((lv for lv in self.levels if lv.level == name), None)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+# ---- the column, the profile and the gaps -----------------------------------------------------
+
+
+@dataclass
+class _Disc:
+    row: float
+    strength: float  # 0-1: how clearly the disc stands out of the bodies around it
+
+
+@dataclass
+class _Column:
+    """The spine's centre line in a sagittal image: col = poly(row), and the bodies' AP depth."""
+
+    poly: np.ndarray
+    body_ap_px: float
+    rows: tuple[int, int]  # the rows where the column was seen
+
+    def col(self, rows: np.ndarray) -> np.ndarray:
+        return np.polyval(self.poly, rows)
+
+    def slope(self, rows: np.ndarray) -> np.ndarray:
+        return np.polyval(np.polyder(self.poly), rows)
+
+
+def _robust_poly(
+    rows: np.ndarray, cols: np.ndarray, *, degree: int, tolerance: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """A polynomial fit that drops outliers (rows where another structure was taken for the column)."""
+    keep = np.ones(len(rows), bool)
+    poly = np.zeros(degree + 1)
+    for _ in range(6):
+        if keep.sum() <= degree + 2:
+            break
+        poly = np.polyfit(rows[keep], cols[keep], degree)
+        residual = np.abs(np.polyval(poly, rows) - cols)
+        scale = max(tolerance, 2.5 * float(np.median(residual[keep])))
+        new_keep = residual <= scale
+        if np.array_equal(new_keep, keep):
+            break
+        keep = new_keep
+    return poly, keep
+
+
+def _ct_column(image: np.ndarray, px: float) -> _Column | None:
+    """From the anterior edge of the bone run that is the vertebral body, row by row."""
+    bone = gaussian_filter(image, 1.0) > BONE_HU * 0.65
+    min_run = int(round(6.0 / px))
+    rows, starts, lengths = [], [], []
+    for r in range(bone.shape[0]):
+        line = bone[r]
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], line.view(np.int8), [0]])))
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            if stop - start >= min_run:
+                rows.append(r)
+                starts.append(start)
+                lengths.append(stop - start)
+                break
+    if len(rows) < 0.3 * bone.shape[0]:
+        return None
+    rows_a, starts_a, lengths_a = np.array(rows, float), np.array(starts, float), np.array(lengths, float)
+    degree = 3 if bone.shape[0] * px > 80 else 2
+    poly, keep = _robust_poly(rows_a, starts_a, degree=degree, tolerance=2.0 / px)
+    body_ap = float(np.median(lengths_a[keep]))
+    centre = poly.copy()
+    centre[-1] += body_ap / 2
+    return _Column(centre, body_ap, (int(rows_a[keep].min()), int(rows_a[keep].max())))
+
+
+def _mr_column(image: np.ndarray, px: float) -> _Column | None:
+    """From the CSF column (T2's brightest long structure): its front edge is the back of the bodies
+    and discs; the bodies' centre line lies half a body's depth in front of it."""
+    smooth = gaussian_filter(image, 1.0)
+    csf = smooth > 0.8 * float(np.percentile(smooth, 99.9))
+    blobs, count = label(csf)
+    if count == 0:
+        return None
+    # Skin fat is as bright and as long, but the field of view is centred on the spine.
+    boxes = [b for b in find_objects(blobs) if (b[0].stop - b[0].start) * px >= 40.0]
+    if not boxes:
+        return None
+    box = min(boxes, key=lambda b: abs((b[1].start + b[1].stop) / 2 - image.shape[1] / 2))
+    centre_col = (box[1].start + box[1].stop) / 2
+    band = np.abs(np.arange(image.shape[1]) - centre_col) <= 15.0 / px
+    rows, fronts = [], []
+    for r in range(image.shape[0]):
+        cols = np.flatnonzero(csf[r] & band)
+        if cols.size:
+            rows.append(r)
+            fronts.append(cols[0])
+    if len(rows) < 0.3 * image.shape[0]:
+        return None
+    rows_a, fronts_a = np.array(rows, float), np.array(fronts, float)
+    poly, keep = _robust_poly(rows_a, fronts_a, degree=2, tolerance=1.5 / px)
+    body_ap = MR_BODY_AP_MM / px
+    poly[-1] -= 1.0 / px + body_ap / 2  # the dura and the body's back cortex lie in front of the CSF
+    return _Column(poly, body_ap, (int(rows_a[keep].min()), int(rows_a[keep].max())))
+
+
+def _mr_discs(image: np.ndarray, column: _Column, px: float) -> list[_Disc]:
+    """Discs along the bodies' centre line: wherever the profile departs from the bodies' level,
+    brighter (a healthy nucleus) or darker (a degenerated disc, the endplates)."""
+    profile = _profile(image, column, width=0.5)
+    window = int(round(12.0 / px)) | 1
+    body = median_filter(profile, size=window, mode="nearest")
+    departure = gaussian_filter1d(np.abs(profile - body), 1.5 / px)
+    peak = float(np.percentile(departure, 99))
+    if peak <= 0:
+        return []
+    found = []
+    local = maximum_filter(departure, size=int(round(10.0 / px)) | 1)
+    for row in np.flatnonzero((departure == local) & (departure > 0.35 * peak)):
+        if 3.0 / px <= row <= len(profile) - 3.0 / px:
+            found.append(_Disc(float(row), float(np.clip(departure[row] / peak, 0, 1))))
+    return found
+
+
+def _profile(image: np.ndarray, column: _Column, *, width: float = 0.6) -> np.ndarray:
+    """Mean intensity across the middle of the bodies, perpendicular to the centre line, per row."""
+    rows = np.arange(image.shape[0], dtype=float)
+    slope = column.slope(rows)
+    norm = np.sqrt(1 + slope**2)
+    offsets = np.linspace(-width / 2, width / 2, 9) * column.body_ap_px
+    rr = rows[:, None] - offsets[None, :] * (slope / norm)[:, None]
+    cc = column.col(rows)[:, None] + offsets[None, :] / norm[:, None]
+    samples = map_coordinates(image, [rr, cc], order=1, mode="nearest")
+    return gaussian_filter1d(samples.mean(axis=1), 1.0)
+
+
+def _discs(signal: np.ndarray, px: float) -> list[_Disc]:
+    """Discs as runs where `signal` (discs high) rises above halfway between bodies and discs."""
+    body, disc = float(np.percentile(signal, 40)), float(np.percentile(signal, 99))
+    if disc - body <= 1e-6:
+        return []
+    threshold = (body + disc) / 2
+    above = signal > threshold
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], above.view(np.int8), [0]])))
+    found = []
+    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        height = (stop - start) * px
+        if start == 0 or stop == len(signal):
+            continue  # cut by the image's edge: its centre is unknown
+        if not DISC_HEIGHT_RANGE_MM[0] <= height <= DISC_HEIGHT_RANGE_MM[1]:
+            continue
+        weights = signal[start:stop] - threshold
+        row = float(np.sum(np.arange(start, stop) * weights) / max(weights.sum(), 1e-9))
+        strength = float(np.clip((signal[start:stop].max() - threshold) / (disc - body) * 2, 0, 1))
+        found.append(_Disc(row, strength))
+    return found
+
+
+def _label_discs(discs: list[_Disc], px: float) -> dict[str, tuple[_Disc, float]]:
+    """Level name -> (disc, confidence), counting from the first disc; a gap where a disc is missing
+    skips that level's name instead of shifting the names below it."""
+    if not discs:
+        return {}
+    rows = np.array([d.row for d in discs])
+    steps = np.diff(rows) * px
+    typical = float(np.median(steps)) if len(steps) else 18.0
+    if not SPACING_RANGE_MM[0] <= typical <= SPACING_RANGE_MM[1]:
+        typical = 18.0
+    labelled: dict[str, tuple[_Disc, float]] = {}
+    index = 0
+    for k, disc in enumerate(discs):
+        if k > 0:
+            skipped = int(round(steps[k - 1] / typical)) - 1
+            if skipped < 0:
+                continue  # closer than a body's height to the previous disc: not a disc
+            index += 1 + skipped
+        if index >= len(LEVELS):
+            break
+        regular = 1.0
+        neighbours = [steps[j] / typical for j in (k - 1, k) if 0 <= j < len(steps)]
+        if neighbours:
+            regular = float(np.clip(1 - 2.5 * max(abs(v - round(v)) for v in neighbours), 0, 1))
+        confidence = round(disc.strength * (0.5 + 0.5 * regular), 3)
+        if confidence >= MIN_CONFIDENCE:
+            labelled[LEVELS[index]] = (disc, confidence)
+    return labelled
+
+
+def _canal_offset(image: np.ndarray, column: _Column, rows: np.ndarray, *, canal_is_bright: bool,
+                  px: float) -> float | None:  # fmt: skip
+    """Distance (pixels, posterior along the centre line's normal) from the centre line to the canal's
+    centre, measured at body rows: between the bodies' back and the arch (CT), or across the bright
+    canal (T2)."""
+    half = column.body_ap_px / 2
+    depth = np.arange(half * 0.6, half + 30.0 / px)
+    found = []
+    for r in rows:
+        slope = float(column.slope(np.array([r]))[0])
+        norm = np.hypot(1.0, slope)
+        line = map_coordinates(
+            image,
+            [r - depth * slope / norm, column.col(np.array([r]))[0] + depth / norm],
+            order=1,
+            mode="nearest",
+        )
+        line = gaussian_filter1d(line, 1.0)
+        if canal_is_bright:
+            bright = np.flatnonzero(line > 0.6 * np.percentile(image, 99.5))
+            if bright.size and depth[bright[0]] < half + 10.0 / px:
+                run = bright[np.concatenate([[True], np.diff(bright) <= 3.0 / px])]
+                found.append((depth[run[0]] + depth[run[-1]]) / 2)
+        else:
+            soft = line < BONE_HU * 0.65
+            back = np.flatnonzero(soft)
+            if not back.size:
+                continue
+            arch = np.flatnonzero(~soft[back[0] :])
+            if arch.size and 5.0 / px <= arch[0] <= 28.0 / px:
+                found.append(depth[back[0]] + arch[0] / 2)
+    return float(np.median(found)) if found else None
+
+
+def _find(sagittal: SagittalImage, *, modality: str) -> tuple[dict[str, tuple], list[str]]:
+    """Per level found: (centre, normal, canal or None, confidence) in patient coordinates."""
+    image, px = sagittal.image, sagittal.pixel_mm
+    notes: list[str] = []
+    if modality == "CT":
+        column = _ct_column(image, px)
+        if column is not None:
+            discs = _discs(-_profile(image, column), px)
+    else:
+        column = _mr_column(image, px)
+        if column is not None:
+            discs = _mr_discs(image, column, px)
+    if column is None:
+        return {}, ["no vertebral column found in the mid-sagittal image"]
+    discs = [d for d in discs if column.rows[0] - 15.0 / px <= d.row <= column.rows[1] + 15.0 / px]
+    if modality == "MR" and discs:
+        top = discs[0].row * px
+        if top < C2_MIN_HEIGHT_MM:
+            notes.append(f"the image's top disc lies {top:.0f} mm below its edge: C2 not confirmed")
+    labelled = _label_discs(discs, px)
+    found = {}
+    for name, (disc, confidence) in labelled.items():
+        row = np.array([disc.row])
+        col = float(column.col(row)[0])
+        slope = float(column.slope(row)[0])
+        centre = sagittal.to_patient(disc.row, col)
+        down = sagittal.to_patient(disc.row + 1.0, col + slope) - centre
+        normal = -down / np.linalg.norm(down)
+        near = np.arange(disc.row - 12.0 / px, disc.row + 12.0 / px, 1.0)
+        near = near[(near >= 0) & (near < image.shape[0])]
+        body_rows = near[np.abs(near - disc.row) >= 5.0 / px]
+        offset = _canal_offset(image, column, body_rows, canal_is_bright=modality == "MR", px=px)
+        canal = None
+        if offset is not None:
+            norm = np.hypot(1.0, slope)
+            canal = sagittal.to_patient(disc.row - offset * slope / norm, col + offset / norm)
+        found[name] = (centre, normal, canal, confidence)
+    return found, notes
+
+
+# ---- CT and MR studies ------------------------------------------------------------------------
+
+
+def _refine_ct_x(volume: CTVolume, centre: np.ndarray, normal: np.ndarray) -> float:
+    """The disc's left-right centre: the bone centroid of the bodies just above and below it."""
+    xs = []
+    for side in (-1, 1):
+        z = centre[2] + side * 8.0 * normal[2]
+        k = int(np.argmin(np.abs(volume.z - z)))
+        row = int(round((centre[1] + side * 8.0 * normal[1] - volume.y0) / volume.row_spacing))
+        half_rows = int(round(5.0 / volume.row_spacing))
+        band = volume.hu[k, max(row - half_rows, 0) : row + half_rows + 1]
+        cols = np.arange(band.shape[1])
+        x = volume.x0 + cols * volume.col_spacing
+        weight = ((band > BONE_HU * 0.65) & (np.abs(x - centre[0]) <= 20.0)[None, :]).sum(axis=0)
+        if weight.sum() > 0:
+            xs.append(float(np.sum(x * weight) / weight.sum()))
+    return float(np.mean(xs)) if xs else float(centre[0])
+
+
+def find_ct_levels(volume: CTVolume, *, series_uid: str = "") -> LevelFinding:
+    start = time.perf_counter()
+    reformat = sagittal_reformat(volume)
+    found, notes = _find(reformat.as_sagittal_image(), modality="CT")
+    levels = []
+    for name in LEVELS:
+        if name not in found:
+            continue
+        centre, normal, canal, confidence = found[name]
+        dx = _refine_ct_x(volume, centre, normal) - centre[0]
+        centre = centre + [dx, 0, 0]
+        canal = None if canal is None else canal + [dx, 0, 0]
+        levels.append(_level(name, centre, normal, canal, confidence))
+    return _finding("CT", series_uid, levels, notes, start)
+
+
+def find_mr_levels(planes: "MRSagittalSeries", *, series_uid: str = "") -> LevelFinding:
+    start = time.perf_counter()
+    mid = len(planes.images) // 2
+    found, notes = _find(planes.images[mid], modality="MR")
+    levels = []
+    for name in LEVELS:
+        if name not in found:
+            continue
+        centre, normal, canal, confidence = found[name]
+        x = planes.disc_x(centre)
+        shift = np.array([x - centre[0], 0.0, 0.0])
+        levels.append(
+            _level(name, centre + shift, normal, None if canal is None else canal + shift, confidence)
+        )
+    return _finding("MR", series_uid, levels, notes, start)
+
+
+def _level(name, centre, normal, canal, confidence) -> FoundLevel:
+    def r(v):
+        return tuple(round(float(c), 3) for c in v)
+
+    return FoundLevel(name, r(centre), r(normal), None if canal is None else r(canal), float(confidence))
+
+
+def _finding(modality, series_uid, levels, notes, start) -> LevelFinding:
+    names = {lv.level for lv in levels}
+    missing = tuple(name for name in LEVELS if name not in names)
+    return LevelFinding(
+        modality, series_uid, tuple(levels), missing, tuple(notes), round(time.perf_counter() - start, 4)
+    )
+
+
+@dataclass
+class MRSagittalSeries:
+    """A sagittal MR series as images sorted left to right, each oriented rows down, cols posterior."""
+
+    images: list[SagittalImage]
+
+    def disc_x(self, centre: np.ndarray) -> float:
+        """The disc's left-right centre: where its bright nucleus is, across the sagittal slices."""
+        values, xs = [], []
+        for image in self.images:
+            row, col = image.to_pixel(centre)
+            values.append(float(map_coordinates(image.image, [[row], [col]], order=1, mode="nearest")[0]))
+            xs.append(float(image.origin[0]))
+        values_a = np.array(values) - min(values)
+        if values_a.sum() <= 0:
+            return float(centre[0])
+        return float(np.sum(np.array(xs) * values_a) / values_a.sum())
+
+
+def load_mr_sagittal(paths: Iterable[str | Path]) -> MRSagittalSeries:
+    images = []
+    for path in paths:
+        ds = pydicom.dcmread(path)
+        if getattr(ds, "Modality", None) != "MR":
+            raise ImagingError(f"{path}: modality {getattr(ds, 'Modality', None)!r}, expected MR")
+        images.append(SagittalImage.from_dataset(ds))
+    if not images:
+        raise ImagingError("no MR files given")
+    images.sort(key=lambda im: float(im.origin[0]))
+    return MRSagittalSeries(images)
+
+
+def find_ct_levels_in_files(paths: Iterable[str | Path], *, series_uid: str = "") -> LevelFinding:
+    return find_ct_levels(load_ct_volume(paths), series_uid=series_uid)
+
+
+def find_mr_levels_in_files(paths: Iterable[str | Path], *, series_uid: str = "") -> LevelFinding:
+    return find_mr_levels(load_mr_sagittal(paths), series_uid=series_uid)
