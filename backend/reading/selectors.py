@@ -89,7 +89,7 @@ def _series_with_instances(*, study) -> list[tuple]:
     for series in study.series.order_by("series_number", "pk"):
         instances = list(
             series.instances.order_by("instance_number", "sop_uid").only(
-                "image_position", "image_orientation"
+                "series_id", "image_position", "image_orientation"
             )
         )
         if instances:

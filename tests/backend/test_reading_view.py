@@ -105,3 +105,28 @@ def test_plain_single_image_series_get_positions_too(tmp_path):
     assert [p["mr_index"] for p in positions["levels"]] == [0, 1, 1, 1, 1, 2]
     assert {p["mr_source"] for p in positions["levels"]} == {"even"}
     assert positions["mr_sagittal_series_uid"] is None
+
+
+def test_the_case_api_runs_as_many_queries_for_many_images_as_for_few(tmp_path):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backend.imaging.models import IngestJob
+    from backend.imaging.services import ingest_job_create, ingest_job_run
+    from backend.projects.services import project_create
+
+    queries = {}
+    for slices in (3, 24):
+        project = project_create(name=f"Q{slices}", slug=f"q{slices}", blinded_share=0.0)
+        patient = f"Q{slices}"
+        F.write_series(tmp_path / patient / "ct", slices, patient_id=patient, study_date=date(2025, 1, 1))
+        F.write_series(tmp_path / patient / "mr", slices, patient_id=patient, modality="MR",
+                       study_date=date(2025, 1, 2))  # fmt: skip
+        ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+                       paths=sorted((tmp_path / patient).rglob("*.dcm")))  # fmt: skip
+        (case,) = project.cases.all()
+        client = reader_client(project)
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(f"/api/reading/cases/{case.pk}/").status_code == 200
+        queries[slices] = len(captured)
+    assert queries[24] == queries[3], queries
