@@ -1,16 +1,16 @@
-from django.contrib.auth import authenticate, login, logout
+from django.contrib.auth import login, logout
 from django.utils.decorators import method_decorator
 from django.views.decorators.csrf import ensure_csrf_cookie
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.selectors import user_summary
-from backend.accounts.services import user_token_get_or_create
-from backend.common.exceptions import ApplicationError
+from backend.accounts.services import user_authenticate, user_token_get_or_create, user_token_revoke
 
 
 class MeOutput(serializers.Serializer):
@@ -29,12 +29,7 @@ class CredentialsInput(serializers.Serializer):
 def _authenticate(request: Request):
     data = CredentialsInput(data=request.data)
     data.is_valid(raise_exception=True)
-    user = authenticate(request, **data.validated_data)
-    if user is None:
-        raise ApplicationError(
-            "Wrong username or password.", code="invalid_credentials", status=status.HTTP_401_UNAUTHORIZED
-        )
-    return user
+    return user_authenticate(request=request, **data.validated_data)
 
 
 @method_decorator(ensure_csrf_cookie, name="dispatch")
@@ -55,14 +50,19 @@ class LoginApi(APIView):
 
 
 class LogoutApi(APIView):
+    """Ends the session; a request made with a token also revokes that token."""
+
     @extend_schema(operation_id="auth_logout", request=None, responses={204: None})
     def post(self, request: Request) -> Response:
+        if isinstance(request.auth, Token):
+            user_token_revoke(token=request.auth)
         logout(request)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
 class TokenApi(APIView):
-    """A token for scripts and workers: send it as `Authorization: Token <key>`."""
+    """A token for scripts and workers: send it as `Authorization: Token <key>`; it expires after
+    TOKEN_TTL_HOURS (then ask again) and logging out with it revokes it."""
 
     permission_classes = [AllowAny]
     authentication_classes: list = []

@@ -1,3 +1,9 @@
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+
 from backend.accounts.models import ReaderProfile, Role
 
 
@@ -25,3 +31,7 @@ def user_summary(*, user) -> dict:
         "role": profile.role if profile else (Role.ADMIN if user.is_superuser else None),
         "is_staff": user.is_staff,
     }
+
+
+def token_is_expired(*, token: Token) -> bool:
+    return token.created <= timezone.now() - timedelta(hours=settings.TOKEN_TTL_HOURS)

@@ -1,9 +1,11 @@
-from django.contrib.auth import get_user_model
+from django.conf import settings
+from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from rest_framework.authtoken.models import Token
 
 from backend.accounts.models import Experience, ReaderProfile, Role
+from backend.accounts.selectors import token_is_expired
 from backend.common.exceptions import ApplicationError
 
 User = get_user_model()
@@ -47,6 +49,30 @@ def reader_ensure(
     ), True
 
 
+def user_authenticate(*, request, username: str, password: str):
+    """The user of these credentials. django-axes counts the failures: once a username reaches
+    AXES_FAILURE_LIMIT of them it is locked out (429) for AXES_COOLOFF_TIME, right password or not."""
+    user = authenticate(request, username=username, password=password)
+    if user is not None:
+        return user
+    if getattr(request, "axes_locked_out", False):
+        minutes = round(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
+        raise ApplicationError(
+            f"Too many failed logins for this user; try again in {minutes} minutes.", code="locked_out",
+            status=429,
+        )  # fmt: skip
+    raise ApplicationError("Wrong username or password.", code="invalid_credentials", status=401)
+
+
+@transaction.atomic
 def user_token_get_or_create(*, user) -> str:
-    token, _ = Token.objects.get_or_create(user=user)
-    return token.key
+    """The user's API token; an expired one is replaced by a new one."""
+    token = Token.objects.select_for_update().filter(user=user).first()
+    if token is not None and not token_is_expired(token=token):
+        return token.key
+    Token.objects.filter(user=user).delete()
+    return Token.objects.get_or_create(user=user)[0].key
+
+
+def user_token_revoke(*, token: Token) -> None:
+    Token.objects.filter(pk=token.pk).delete()
