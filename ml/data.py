@@ -19,7 +19,15 @@ from scipy.ndimage import gaussian_filter, map_coordinates
 from torch.utils.data import Dataset
 
 from ml import LEVELS
-from ml.imaging import SagittalReformat, load_ct_volume, sagittal_reformat, window
+from ml.imaging import (
+    CTVolume,
+    SagittalReformat,
+    load_ct_volume,
+    roi_box_around,
+    sagittal_reformat,
+    window,
+)
+from ml.levels import find_ct_levels
 
 # Display windows (centre, width in HU) stacked as the three input channels. The detector's: bone,
 # soft tissue, canal contents.
@@ -74,6 +82,14 @@ class StudyRecord:
     boxes: dict[str, list[float]] = field(default_factory=dict)  # level -> [x0, y0, x1, y1] in the reformat
     reader_grades: dict[str, dict[str, int]] = field(default_factory=dict)  # reader -> level -> grade
     reader_experience: dict[str, str] = field(default_factory=dict)
+    # level -> (the canal's centre at the level in patient mm, its source: one of POSITION_SOURCES)
+    positions: dict[str, tuple[list[float], str]] = field(default_factory=dict)
+
+
+# Where a graded level's crop comes from, best first: the reader's box, the level position a reader
+# corrected, the champion model's, the model-free finder's (ml.levels).
+POSITION_SOURCES = ("reader", "model", "finder")
+BOX_SOURCES = ("reader_box", "reader_position", "model_position", "finder")
 
 
 def load_synthetic_cohort(root: str | Path) -> list[StudyRecord]:
@@ -110,7 +126,8 @@ def load_csv_cohort(root: str | Path, labels_csv: str | Path | None = None) -> l
     """A real cohort: root/<patient_id>/CT/*.dcm (or root/<patient_id>/*.dcm) and a CSV of grades.
 
     CSV columns: patient_id, level (C2/3 .. C7/T1), grade (0-3), reader, reader_experience
-    (junior|senior); optional x0, y0, x1, y1 (the level's canal box in the sagittal reformat).
+    (junior|senior); optional x0, y0, x1, y1 (the level's canal box in the sagittal reformat). Levels
+    without a box are cropped where the model-free level finder places them.
     The reference grade of a level is the senior readers' median (the juniors' if no senior read it).
     """
     root = Path(root)
@@ -198,6 +215,28 @@ def patient_split(
 
 def reformat_study(record: StudyRecord) -> SagittalReformat:
     return sagittal_reformat(load_ct_volume(record.ct_files))
+
+
+def study_level_boxes(
+    record: StudyRecord, volume: CTVolume, reformat: SagittalReformat
+) -> tuple[dict[str, list[float]], dict[str, str]]:
+    """Per level, the box its crop is cut from and the box's source (BOX_SOURCES), best first; the
+    finder runs only when a graded level has nothing better."""
+    boxes: dict[str, list[float]] = {}
+    sources: dict[str, str] = {}
+    for level in LEVELS:
+        if level in record.boxes:
+            boxes[level], sources[level] = list(record.boxes[level]), "reader_box"
+        elif level in record.positions:
+            point, source = record.positions[level]
+            boxes[level], sources[level] = roi_box_around(reformat, point), f"{source}_position"
+    if any(level not in boxes for level in record.grades):
+        finding = find_ct_levels(volume)
+        for level in record.grades:
+            found = finding.level(level)
+            if level not in boxes and found is not None and found.canal is not None:
+                boxes[level], sources[level] = roi_box_around(reformat, found.canal), "finder"
+    return boxes, sources
 
 
 def to_channels(hu: np.ndarray, windows: Sequence[tuple[float, float]] = DETECTOR_WINDOWS) -> np.ndarray:

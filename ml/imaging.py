@@ -17,6 +17,10 @@ from scipy.ndimage import map_coordinates
 REFORMAT_SPACING_MM = 0.5
 REFORMAT_SLAB_MM = 3.0
 BONE_HU = 250.0
+# A level's ROI box around the canal's centre: the disc with half a body above and below, the canal
+# with a margin in front and behind (as the synthetic cohort's boxes are drawn).
+ROI_HALF_HEIGHT_MM = 6.0
+ROI_HALF_DEPTH_MM = 10.5
 
 
 class ImagingError(ValueError):
@@ -169,6 +173,13 @@ def sagittal_reformat(volume: CTVolume, *, x_mid: float | None = None) -> Sagitt
     rr, cc = np.meshgrid(slice_index, row_index, indexing="ij")
     image = map_coordinates(slab, [rr, cc], order=1, mode="nearest").astype(np.float32)
     return SagittalReformat(image=image, z_top=z_top, y_first=volume.y0, x_mid=x_mid)
+
+
+def roi_box_around(reformat: SagittalReformat, point) -> list[float]:
+    """The [x0, y0, x1, y1] box (reformat pixels) of the level whose canal centre is `point` (mm)."""
+    row, col = reformat.as_sagittal_image().to_pixel(np.asarray(point, float))
+    half_h, half_w = ROI_HALF_HEIGHT_MM / reformat.spacing, ROI_HALF_DEPTH_MM / reformat.spacing
+    return [round(col - half_w, 2), round(row - half_h, 2), round(col + half_w, 2), round(row + half_h, 2)]
 
 
 def window(hu: np.ndarray, *, center: float, width: float) -> np.ndarray:

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 
 from ml import LEVELS
 from ml.data import (
+    BOX_SOURCES,
     DEFAULT_ROI,
     ROI_WINDOWS,
     DetectionDataset,
@@ -31,7 +32,7 @@ from ml.data import (
     detection_collate,
     load_cohort,
     patient_split,
-    reformat_study,
+    study_level_boxes,
     to_channels,
 )
 from ml.engine import (
@@ -41,6 +42,7 @@ from ml.engine import (
     train_one_epoch_classifier,
     train_one_epoch_detector,
 )
+from ml.imaging import load_ct_volume, sagittal_reformat
 from ml.losses import GradeLoss
 from ml.metrics import detection_level_recall, grading_metrics, kappa, per_level_recall, with_intervals
 from ml.models import build_classifier, build_detector
@@ -111,31 +113,58 @@ def preset(name: str, **overrides) -> TrainConfig:
 
 @dataclass
 class Reformats:
-    """Every study's sagittal reformat (HU) and true boxes, by patient."""
+    """Every study's sagittal reformat (HU), and per level the box its crop is cut from, by patient."""
 
     images: dict[str, np.ndarray] = field(default_factory=dict)
     records: dict[str, StudyRecord] = field(default_factory=dict)
+    boxes: dict[str, dict[str, list[float]]] = field(default_factory=dict)
+    box_sources: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, records: list[StudyRecord], progress: Callable[[dict], None] | None = None) -> "Reformats":
         result = cls()
         for k, record in enumerate(records):
-            result.images[record.patient_id] = reformat_study(record).image
+            volume = load_ct_volume(record.ct_files)
+            reformat = sagittal_reformat(volume)
+            result.images[record.patient_id] = reformat.image
             result.records[record.patient_id] = record
+            boxes, sources = study_level_boxes(record, volume, reformat)
+            result.boxes[record.patient_id], result.box_sources[record.patient_id] = boxes, sources
             if progress:
                 progress({"stage": "load", "done": k + 1, "total": len(records)})
         return result
 
     def roi_samples(self, ids: list[str], boxes: dict[str, dict] | None = None) -> list[tuple]:
-        """(image, box, grade) for every graded level; true boxes unless others are given."""
+        """(image, box, grade) for every graded level that has a box (see study_level_boxes)."""
         samples = []
         for pid in ids:
             record = self.records[pid]
-            level_boxes = boxes[pid] if boxes is not None else record.boxes
+            level_boxes = boxes[pid] if boxes is not None else self.boxes[pid]
             for level in LEVELS:
                 if level in record.grades and level in level_boxes:
                     samples.append((self.images[pid], level_boxes[level], record.grades[level]))
         return samples
+
+    def roi_source_counts(self, ids: list[str]) -> dict[str, int]:
+        """How many graded levels' crops come from each source (BOX_SOURCES; "none": not placed)."""
+        counts = dict.fromkeys((*BOX_SOURCES, "none"), 0)
+        for pid in ids:
+            for level in self.records[pid].grades:
+                counts[self.box_sources[pid].get(level, "none")] += 1
+        return counts
+
+    def detector_boxes(self, ids: list[str]) -> tuple[list[str], dict[str, dict[str, list[float]]], str]:
+        """The detector's training boxes: readers' boxes and corrected positions; only when no study
+        has any, the finder's (weak labels, so that a project without boxes still gets a detector)."""
+        for kinds, label in ((("reader_box", "reader_position"), "reader"), (("finder",), "finder")):
+            chosen = {
+                pid: {lv: box for lv, box in self.boxes[pid].items() if self.box_sources[pid][lv] in kinds}
+                for pid in ids
+            }
+            chosen = {pid: boxes for pid, boxes in chosen.items() if boxes}
+            if chosen:
+                return list(chosen), chosen, label
+        return [], {}, "none"
 
 
 def select_device(config: TrainConfig) -> torch.device:
@@ -215,6 +244,7 @@ def train(
         "checkpoint": str(out / "model.pt"),
         "train_seconds": bundle["train_seconds"],
         "split_sizes": {k: len(v) for k, v in split.items()},
+        "roi_sources": data.roi_source_counts(split["train"]),
         "detector": detector_metrics,
         "test": test,
     }
@@ -240,13 +270,16 @@ def _train_detector(config, data: Reformats, split, device, amp, out: Path, prog
     if config.detector_checkpoint:
         bundle = torch.load(config.detector_checkpoint, map_location="cpu", weights_only=False)
         return bundle["detector"]["state"], {**bundle["detector"].get("metrics", {}), "reused": True}
-    train_ids = [pid for pid in split["train"] if data.records[pid].boxes]
+    train_ids, train_boxes, labels = data.detector_boxes(split["train"])
     if not train_ids:
-        raise ValueError("the cohort has no ROI boxes: give detector_checkpoint to reuse a trained detector")
+        raise ValueError(
+            "no training study has a level box, a level position or levels the finder could place:"
+            " give detector_checkpoint to reuse a trained detector"
+        )
     model = build_detector(config.detector).to(device)
     dataset = DetectionDataset(
         [data.images[p] for p in train_ids],
-        [data.records[p].boxes for p in train_ids],
+        [train_boxes[p] for p in train_ids],
         train=True,
         seed=config.seed,
     )
@@ -291,8 +324,9 @@ def _train_detector(config, data: Reformats, split, device, amp, out: Path, prog
         history.append({"epoch": epoch + 1, "loss": round(loss, 4), **recall})
         if progress:
             progress({"stage": "detector_epoch", **history[-1], "epochs": epochs})
-        if recall["level_recall_iou50"] + recall["mean_iou"] / 100 > best:
-            best = recall["level_recall_iou50"] + recall["mean_iou"] / 100
+        score = recall["level_recall_iou50"] + recall["mean_iou"] / 100
+        if not val_ids or score > best:  # without boxes to validate on, the latest weights
+            best = score if val_ids else best
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         torch.save(
             {"config": config.as_dict(), "epoch": epoch + 1, "model": model.state_dict(),
@@ -303,7 +337,8 @@ def _train_detector(config, data: Reformats, split, device, amp, out: Path, prog
     model.load_state_dict(best_state)
     test_ids = [pid for pid in split["test"] if data.records[pid].boxes]
     return best_state, {"history": history, "val": detection_recall(model, data, val_ids, device),
-                        "test": detection_recall(model, data, test_ids, device)}  # fmt: skip
+                        "test": detection_recall(model, data, test_ids, device), "labels": labels,
+                        "train_studies": len(train_ids)}  # fmt: skip
 
 
 def detection_recall(model: nn.Module, data: Reformats, ids: list[str], device) -> dict:
