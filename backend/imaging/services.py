@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from backend.common.exceptions import ApplicationError
 from backend.imaging.ingest import Ingester, IngestOutcome
 from backend.imaging.models import IngestJob, Patient, Study, StudyPair
+from backend.imaging.signals import ingest_finished
 from backend.projects.models import Project
 
 logger = logging.getLogger(__name__)
@@ -73,14 +73,8 @@ def ingest_job_run(*, job: IngestJob, paths: Iterable[Path] | None = None,
         study_pairs_auto(
             patient_ids=Patient.objects.filter(patient_id__in=patients).values_list("pk", flat=True)
         )
-        if job.project is not None:
-            from backend.reading.services import case_sync_for_project
-
-            case_sync_for_project(project=job.project)
-        if job.stored:
-            from backend.learning.services import preannotation_wake
-
-            transaction.on_commit(preannotation_wake)
+        # The apps above hear of it: reading makes the project's cases, learning wakes pre-annotation.
+        ingest_finished.send(sender=IngestJob, job=job)
         job.status = IngestJob.Status.DONE
     except Exception:
         job.status = IngestJob.Status.FAILED

@@ -4,3 +4,20 @@ from django.apps import AppConfig
 class LearningConfig(AppConfig):
     name = "backend.learning"
     label = "learning"
+
+    def ready(self) -> None:
+        from backend.imaging.models import IngestJob
+        from backend.imaging.signals import ingest_finished
+        from backend.learning import receivers
+        from backend.reading.models import Assignment
+        from backend.reading.signals import assignment_submitted
+
+        ingest_finished.connect(
+            receivers.preannotation_wake_after_ingest, sender=IngestJob,
+            dispatch_uid="learning.preannotation_wake_after_ingest",
+        )  # fmt: skip
+        assignment_submitted.connect(
+            receivers.labels_submitted_queue,
+            sender=Assignment,
+            dispatch_uid="learning.labels_submitted_queue",
+        )

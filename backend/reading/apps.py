@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class ReadingConfig(AppConfig):
     name = "backend.reading"
     label = "reading"
+
+    def ready(self) -> None:
+        from backend.imaging.models import IngestJob
+        from backend.imaging.signals import ingest_finished
+        from backend.reading import receivers
+
+        ingest_finished.connect(
+            receivers.cases_sync_after_ingest,
+            sender=IngestJob,
+            dispatch_uid="reading.cases_sync_after_ingest",
+        )

@@ -10,10 +10,10 @@ from django.utils import timezone
 from backend.common.exceptions import ApplicationError
 from backend.common.hashing import stable_unit
 from backend.common.levels import LEVELS
-from backend.common.tasks import task_send
 from backend.imaging.models import StudyPair
 from backend.projects.models import Project
 from backend.reading.models import AnnotationEvent, Assignment, Case, LevelAnnotation
+from backend.reading.signals import assignment_submitted
 
 _UNSET = object()
 
@@ -203,8 +203,9 @@ def assignment_submit(
 ) -> Assignment:
     """Submit a reading: every level must have a grade. Records the reading time.
 
-    Once committed, the learning loop hears of it (consensus, adjudication, agreement, retraining);
-    a caller that drives the loop itself (the simulation) passes notify_learning=False.
+    Announces assignment_submitted, on which the learning loop runs once committed (consensus,
+    adjudication, agreement, retraining); a caller that drives the loop itself (the simulation)
+    passes notify_learning=False.
     """
     assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
     if assignment.reader_id != user.pk:
@@ -231,8 +232,5 @@ def assignment_submit(
         AnnotationEvent.objects.create(annotation=annotation, user=user, action="submit",
                                        before=_snapshot(annotation), after=_snapshot(annotation))  # fmt: skip
     if notify_learning:
-        from backend.learning.tasks import labels_submitted
-
-        project_id = assignment.case.project_id
-        transaction.on_commit(lambda: task_send(labels_submitted, project_id))
+        assignment_submitted.send(sender=Assignment, assignment=assignment)
     return assignment

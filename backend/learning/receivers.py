@@ -1,0 +1,21 @@
+"""The learning app's answers to what lower apps announce; connected in LearningConfig.ready()."""
+
+from django.db import transaction
+
+from backend.common.tasks import task_send
+from backend.imaging.models import IngestJob
+from backend.learning.services import preannotation_wake
+from backend.learning.tasks import labels_submitted
+from backend.reading.models import Assignment
+
+
+def preannotation_wake_after_ingest(*, job: IngestJob, **kwargs) -> None:
+    """New instances stored: pre-annotate the pending CT studies once the ingest commits."""
+    if job.stored:
+        transaction.on_commit(preannotation_wake)
+
+
+def labels_submitted_queue(*, assignment: Assignment, **kwargs) -> None:
+    """A submitted reading: consensus, adjudication, agreement and maybe a training, on a worker after commit."""
+    project_id = assignment.case.project_id
+    transaction.on_commit(lambda: task_send(labels_submitted, project_id))

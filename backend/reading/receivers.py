@@ -1,0 +1,10 @@
+"""The reading app's answers to what lower apps announce; connected in ReadingConfig.ready()."""
+
+from backend.imaging.models import IngestJob
+from backend.reading.services import case_sync_for_project
+
+
+def cases_sync_after_ingest(*, job: IngestJob, **kwargs) -> None:
+    """An ingest into a project makes (or updates) that project's cases."""
+    if job.project is not None:
+        case_sync_for_project(project=job.project)
