@@ -10,6 +10,7 @@ from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from PIL import Image
+from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
@@ -97,14 +98,26 @@ def _json_response(payload, status: int = 200) -> HttpResponse:
     return HttpResponse(json.dumps(payload), content_type=DICOM_JSON, status=status)
 
 
+class PagingQuery(serializers.Serializer):
+    offset = serializers.IntegerField(min_value=0, max_value=10**9, default=0)
+    limit = serializers.IntegerField(min_value=0, max_value=10**9, required=False, help_text="0: no limit")
+
+
 def _paged(request: Request, items):
-    offset = int(request.query_params.get("offset", 0) or 0)
-    limit = request.query_params.get("limit")
-    return items[offset : offset + int(limit)] if limit else items[offset:]
+    paging = PagingQuery(data=request.query_params)
+    paging.is_valid(raise_exception=True)
+    offset, limit = paging.validated_data["offset"], paging.validated_data.get("limit")
+    return items[offset : offset + limit] if limit else items[offset:]
 
 
 class DicomwebView(APIView):
     renderer_classes = [AnyMediaRenderer]
+
+    def finalize_response(self, request: Request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if getattr(response, "exception", False):
+            response.content_type = "application/json"  # the error body, whatever the Accept header
+        return response
 
 
 QIDO_PARAMS = [

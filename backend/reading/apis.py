@@ -113,20 +113,23 @@ class LevelAnnotationApi(APIView):
         return Response(AnnotationOutput(annotation).data)
 
 
+class SubmitInput(serializers.Serializer):
+    time_spent_s = serializers.FloatField(required=False, allow_null=True)
+
+
 class SubmitApi(APIView):
     @extend_schema(
         operation_id="reading_submit",
-        request=inline_serializer(name="SubmitInput", fields={"time_spent_s": serializers.FloatField(required=False)}),
+        request=SubmitInput,
         responses={200: inline_serializer(name="SubmitOutput", fields={
             "status": serializers.CharField(), "next_case": serializers.IntegerField(allow_null=True)})},
     )  # fmt: skip
     def post(self, request: Request, case_id: int) -> Response:
+        data = SubmitInput(data=request.data)
+        data.is_valid(raise_exception=True)
         case = selectors.case_get_for_reader(reader=request.user, case_id=case_id)
         assignment = services.assignment_open(case=case, reader=request.user)
-        try:
-            spent = float(request.data.get("time_spent_s", 0) or 0)
-        except (TypeError, ValueError):
-            spent = -1.0
+        spent = data.validated_data.get("time_spent_s") or 0.0
         services.assignment_submit(assignment=assignment, user=request.user, time_spent_s=spent)
         upcoming = selectors.worklist_next(reader=request.user, project_slug=case.project.slug)
         return Response({"status": "submitted", "next_case": upcoming.pk if upcoming else None},
