@@ -16,6 +16,11 @@ class LearningConfig(AppConfig):
             receivers.preannotation_wake_after_ingest, sender=IngestJob,
             dispatch_uid="learning.preannotation_wake_after_ingest",
         )  # fmt: skip
+        ingest_finished.connect(
+            receivers.levels_find_after_ingest,
+            sender=IngestJob,
+            dispatch_uid="learning.levels_find_after_ingest",
+        )
         assignment_submitted.connect(
             receivers.labels_submitted_queue,
             sender=Assignment,

@@ -57,8 +57,9 @@ def train_on_studies(
 ) -> dict:  # fmt: skip
     """Train both stages on the platform's labels.
 
-    Each study: {"key", "ct_files", "grades": {level: grade}, "boxes": {level: box}}. Without a
-    box at every level of every study the detector of `detector_checkpoint` is reused. With
+    Each study: {"key", "ct_files", "grades": {level: grade}, "boxes": {level: box}, "positions":
+    {level: (canal centre, source)}}; a graded level with neither is cropped where the finder places
+    it. With `detector_checkpoint`, that detector is reused. With
     `init_from` (the champion) both networks start from its weights.
     """
     from ml.data import StudyRecord, patient_split
@@ -66,7 +67,7 @@ def train_on_studies(
 
     records = [
         StudyRecord(patient_id=s["key"], ct_files=[Path(f) for f in s["ct_files"]], grades=s["grades"],
-                    boxes=s["boxes"])
+                    boxes=s["boxes"], positions=s.get("positions", {}))
         for s in studies
     ]  # fmt: skip
     config = preset(preset_name, out=out, seed=seed, max_patients=None, detector_checkpoint=detector_checkpoint,
@@ -118,3 +119,11 @@ def simulated_grade(
     from ml.synthetic import read_level
 
     return read_level(reader, severity=severity, patient_id=patient_id, level=level, seed=seed)
+
+
+def find_levels(*, modality: str, files: Sequence[str | Path]) -> dict:
+    """The model-free level finder on one CT series or one sagittal MR series (ml.levels)."""
+    from ml.levels import find_ct_levels_in_files, find_mr_levels_in_files
+
+    finder = find_ct_levels_in_files if modality == "CT" else find_mr_levels_in_files
+    return finder(files).as_dict()

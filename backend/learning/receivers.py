@@ -5,6 +5,7 @@ from django.db import transaction
 from backend.common.tasks import task_send
 from backend.imaging.models import IngestJob
 from backend.learning.services import preannotation_wake
+from backend.learning.services.levels import study_levels_find_after_ingest
 from backend.learning.tasks import labels_submitted
 from backend.reading.models import Assignment
 
@@ -19,3 +20,11 @@ def labels_submitted_queue(*, assignment: Assignment, **kwargs) -> None:
     """A submitted reading: consensus, adjudication, agreement and maybe a training, on a worker after commit."""
     project_id = assignment.case.project_id
     transaction.on_commit(lambda: task_send(labels_submitted, project_id))
+
+
+def levels_find_after_ingest(*, job: IngestJob, **kwargs) -> None:
+    """New studies get their levels placed by the model-free finder as part of their ingest (a tenth of
+    a second per study; a study it cannot read is logged, never fails the job): readers see level
+    lines before any model exists."""
+    if job.stored:
+        study_levels_find_after_ingest(job=job)

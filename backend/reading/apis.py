@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from backend.common.levels import LEVELS
 from backend.reading import selectors, services
+from backend.reading.level_positions import level_position_correct
 
 
 class AnnotationOutput(serializers.Serializer):
@@ -17,14 +18,28 @@ class AnnotationOutput(serializers.Serializer):
     updated_at = serializers.DateTimeField()
 
 
+class PlacedLevelOutput(serializers.Serializer):
+    """A level's position in one study (patient mm), from the finder, the model or this reader."""
+
+    level = serializers.CharField()
+    source = serializers.ChoiceField(choices=["finder", "model", "reader"])
+    centre = serializers.ListField(child=serializers.FloatField())
+    normal = serializers.ListField(child=serializers.FloatField())
+    canal = serializers.ListField(child=serializers.FloatField(), allow_null=True)
+    confidence = serializers.FloatField(allow_null=True)
+    at = serializers.DateTimeField()
+
+
 class LevelPositionOutput(serializers.Serializer):
     level = serializers.CharField()
     ct_index = serializers.IntegerField(allow_null=True, help_text="0-based index in the CT series' stack")
-    ct_source = serializers.ChoiceField(choices=["model", "even"])
+    ct_source = serializers.ChoiceField(choices=["reader", "model", "finder", "even"])
     mr_index = serializers.IntegerField(
         allow_null=True, help_text="0-based index in the MR axial series' stack"
     )
-    mr_source = serializers.ChoiceField(choices=["disc_aligned", "even"])
+    mr_source = serializers.ChoiceField(choices=["disc_aligned", "reader", "model", "finder", "even"])
+    ct_position = PlacedLevelOutput(allow_null=True)
+    mr_position = PlacedLevelOutput(allow_null=True)
 
 
 class LevelPositionsOutput(serializers.Serializer):
@@ -84,7 +99,9 @@ class CaseDetailApi(APIView):
             "annotations": AnnotationOutput(assignment.levels.all() if assignment else [], many=True).data,
             "suggestions": selectors.case_suggestions(case=case),
             "time_spent_s": assignment.time_spent_s if assignment else 0.0,
-            "level_positions": LevelPositionsOutput(selectors.case_level_positions(case=case)).data,
+            "level_positions": LevelPositionsOutput(
+                selectors.case_level_positions(case=case, reader=request.user)
+            ).data,
         })  # fmt: skip
 
 
@@ -134,3 +151,29 @@ class SubmitApi(APIView):
         upcoming = selectors.worklist_next(reader=request.user, project_slug=case.project.slug)
         return Response({"status": "submitted", "next_case": upcoming.pk if upcoming else None},
                         status=status.HTTP_200_OK)  # fmt: skip
+
+
+class LevelPositionInput(serializers.Serializer):
+    modality = serializers.ChoiceField(choices=["CT", "MR"])
+    centre = serializers.ListField(child=serializers.FloatField(), min_length=3, max_length=3)
+    normal = serializers.ListField(child=serializers.FloatField(), min_length=3, max_length=3, required=False)
+
+
+class LevelPositionApi(APIView):
+    """A reader moves a level line: the level's new centre (and plane) in one study of the case. Only
+    this reader sees it; it also places the crop this level's grade trains on."""
+
+    @extend_schema(operation_id="reading_level_position", request=LevelPositionInput,
+                   responses={200: LevelPositionsOutput})  # fmt: skip
+    def put(self, request: Request, case_id: int, level: str) -> Response:
+        data = LevelPositionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        case = selectors.case_get_for_reader(reader=request.user, case_id=case_id)
+        level_position_correct(
+            case=case, reader=request.user, modality=data.validated_data["modality"],
+            level=level.replace("-", "/"), centre=data.validated_data["centre"],
+            normal=data.validated_data.get("normal"),
+        )  # fmt: skip
+        return Response(
+            LevelPositionsOutput(selectors.case_level_positions(case=case, reader=request.user)).data
+        )

@@ -3,7 +3,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from backend.common.levels import LEVEL_CHOICES
-from backend.imaging.models import StudyPair
+from backend.imaging.models import Study, StudyPair
 from backend.projects.models import Project
 
 
@@ -91,3 +91,38 @@ class AnnotationEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.annotation_id} at {self.at:%Y-%m-%d %H:%M}"
+
+
+class LevelPosition(models.Model):
+    """Where a disc level lies in one study, from one source; rows are never changed (the history).
+
+    The best current position of a level is the reader's own correction, then the model's, then the
+    finder's (backend.reading.level_positions). A reader's correction belongs to their reading of one
+    case and is never shown to anyone else.
+    """
+
+    class Source(models.TextChoices):
+        FINDER = "finder", "Model-free finder"
+        MODEL = "model", "Model"
+        READER = "reader", "Reader"
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="level_positions")
+    level = models.CharField(max_length=8, choices=LEVEL_CHOICES)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    centre = models.JSONField(help_text="the disc's centre [x, y, z], patient mm")
+    normal = models.JSONField(help_text="the disc plane's unit normal, pointing superiorly")
+    canal = models.JSONField(null=True, blank=True, help_text="the canal's centre at the level, patient mm")
+    confidence = models.FloatField(null=True, blank=True)
+    author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True)
+    case = models.ForeignKey(
+        Case, on_delete=models.CASCADE, null=True, blank=True, related_name="level_positions"
+    )
+    model_version = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "level", "-created_at", "-pk"]
+        indexes = [models.Index(fields=["study", "source", "level"])]
+
+    def __str__(self) -> str:
+        return f"{self.level} of study {self.study_id} ({self.source})"

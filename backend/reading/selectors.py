@@ -8,6 +8,7 @@ from backend.common.exceptions import ApplicationError
 from backend.common.levels import LEVELS
 from backend.learning.ml_bridge import REFORMAT_SPACING_MM  # row 0 of the reformat is the most superior slice
 from backend.learning.selectors import champion_label, study_suggestions
+from backend.reading.level_positions import level_positions_for_reader
 from backend.reading.models import Assignment, Case
 
 
@@ -126,12 +127,28 @@ def _ct_indices_from_boxes(*, instances, boxes: dict[str, list[float]]) -> dict[
     return found
 
 
-def case_level_positions(*, case: Case) -> dict:
-    """Where each level lies in the reading view's stacks: a CT axial index and an MR axial index.
+def _nearest_slice(*, instances, point) -> int | None:
+    """The stack index of the image whose plane passes nearest the point (patient mm)."""
+    best, best_distance = None, float("inf")
+    for k, instance in enumerate(instances):
+        orientation, position = instance.image_orientation, instance.image_position
+        if not orientation or not position or len(orientation) != 6:
+            return None
+        r, c = [float(v) for v in orientation[:3]], [float(v) for v in orientation[3:]]
+        n = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
+        distance = abs(sum((float(p) - float(q)) * v for p, q, v in zip(point, position, n, strict=True)))
+        if distance < best_distance:
+            best, best_distance = k, distance
+    return best
 
-    CT: the slice at the champion's predicted box when it has one, else spread evenly over the
-    stack. MR: instance k+1 of a disc-aligned axial series (one image per level), else spread.
-    Blinded cases get the even spread on CT: nothing derived from the model reaches them.
+
+def case_level_positions(*, case: Case, reader=None) -> dict:
+    """Where each level lies in the reading view's stacks, and the level position behind it.
+
+    CT: the slice nearest the level's best position (the reader's own correction, then the
+    champion's box, then the model's or the finder's position), else spread evenly. MR: instance
+    k+1 of a disc-aligned axial series (one image per level), else the axial image nearest the MR
+    level position, else spread. Blinded cases never get anything derived from the model.
     """
     ct = _series_with_instances(study=case.pair.ct_study)
     mr = _series_with_instances(study=case.pair.mr_study) if case.pair.mr_study_id else []
@@ -141,6 +158,7 @@ def case_level_positions(*, case: Case) -> dict:
     mr_axial = disc_aligned[0] if disc_aligned else max(axial or mr, key=lambda s: len(s[1]), default=None)
     sagittal = [s for s in mr if _plane(s[1]) == "sagittal"]
     mr_sagittal = max(sagittal, key=lambda s: len(s[1])) if sagittal else None
+    positions = level_positions_for_reader(case=case, reader=reader)
 
     from_model: dict[str, int] = {}
     if not case.blinded and ct_instances:
@@ -149,16 +167,28 @@ def case_level_positions(*, case: Case) -> dict:
         from_model = _ct_indices_from_boxes(instances=ct_instances, boxes=boxes)
     ct_even = _spread(len(ct_instances))
     mr_even = _spread(len(mr_axial[1])) if mr_axial else [None] * len(LEVELS)
-    levels = [
-        {
-            "level": level,
-            "ct_index": from_model.get(level, ct_even[k]) if ct_instances else None,
-            "ct_source": "model" if level in from_model else "even",
-            "mr_index": (k if disc_aligned else mr_even[k]) if mr_axial else None,
-            "mr_source": "disc_aligned" if disc_aligned else "even",
-        }
-        for k, level in enumerate(LEVELS)
-    ]
+    levels = []
+    for k, level in enumerate(LEVELS):
+        ct_position, mr_position = positions["CT"].get(level), positions["MR"].get(level)
+        ct_index, ct_source = (ct_even[k], "even") if ct_instances else (None, "even")
+        placed = ct_position and _nearest_slice(instances=ct_instances, point=ct_position["centre"])
+        if ct_position and ct_position["source"] == "reader" and placed is not None:
+            ct_index, ct_source = placed, "reader"
+        elif level in from_model:
+            ct_index, ct_source = from_model[level], "model"
+        elif placed is not None:
+            ct_index, ct_source = placed, ct_position["source"]
+        mr_index, mr_source = (mr_even[k], "even") if mr_axial else (None, "even")
+        if mr_axial and disc_aligned:
+            mr_index, mr_source = k, "disc_aligned"
+        elif mr_axial and mr_position:
+            found = _nearest_slice(instances=mr_axial[1], point=mr_position["centre"])
+            if found is not None:
+                mr_index, mr_source = found, mr_position["source"]
+        levels.append({
+            "level": level, "ct_index": ct_index, "ct_source": ct_source, "mr_index": mr_index,
+            "mr_source": mr_source, "ct_position": ct_position, "mr_position": mr_position,
+        })  # fmt: skip
     return {
         "ct_series_uid": ct_series.series_uid if ct_series else None,
         "mr_axial_series_uid": mr_axial[0].series_uid if mr_axial else None,

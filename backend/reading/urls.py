@@ -6,5 +6,10 @@ urlpatterns = [
     path("worklist/", apis.WorklistApi.as_view(), name="reading-worklist"),
     path("cases/<int:case_id>/", apis.CaseDetailApi.as_view(), name="reading-case"),
     path("cases/<int:case_id>/levels/<str:level>/", apis.LevelAnnotationApi.as_view(), name="reading-level"),
+    path(
+        "cases/<int:case_id>/levels/<str:level>/position/",
+        apis.LevelPositionApi.as_view(),
+        name="reading-level-position",
+    ),
     path("cases/<int:case_id>/submit/", apis.SubmitApi.as_view(), name="reading-submit"),
 ]

@@ -20,6 +20,7 @@ from backend.learning.models import ModelVersion, ReferenceLabel, TrainingRun
 from backend.learning.services.gate import model_version_gate
 from backend.learning.services.registry import model_version_number_next
 from backend.projects.models import Project
+from backend.reading.level_positions import level_positions_for_training
 
 logger = logging.getLogger(__name__)
 
@@ -111,7 +112,8 @@ def training_run_retry(*, run: TrainingRun) -> TrainingRun:
 
 
 def _training_studies(*, project: Project) -> list[dict]:
-    """Per read CT study of the training pool: its files, reference grades and boxes."""
+    """Per read CT study of the training pool: its files, reference grades, boxes and the level
+    positions readers corrected (levels with neither are placed by the finder inside ml)."""
     labels = ReferenceLabel.objects.filter(case__project=project, frozen=False).select_related("case__pair")
     by_study: dict[int, dict] = defaultdict(lambda: {"grades": {}, "boxes": {}})
     for label in labels:
@@ -124,8 +126,10 @@ def _training_studies(*, project: Project) -> list[dict]:
         "series__study_id", "file"
     ):
         files[study_id].append(str(Path(settings.MEDIA_ROOT) / path))
+    positions = level_positions_for_training(study_ids=list(by_study))
     return [
-        {"key": f"study-{sid}", "ct_files": sorted(files[sid]), **v} for sid, v in sorted(by_study.items())
+        {"key": f"study-{sid}", "ct_files": sorted(files[sid]), "positions": positions.get(sid, {}), **v}
+        for sid, v in sorted(by_study.items())
     ]
 
 
@@ -181,11 +185,9 @@ def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
                 f"there are {len(studies)}.", code="too_few_labels",
             )  # fmt: skip
         champion = project.model_versions.filter(status=ModelVersion.Status.CHAMPION).first()
-        all_boxes = all(len(s["boxes"]) == len(LEVELS) for s in studies)
-        if not all_boxes and champion is None:
-            raise ApplicationError(
-                "The readers drew no ROI boxes and no champion detector exists to reuse.", code="no_boxes"
-            )
+        # Without a box at every level the champion's detector is reused; before any champion the
+        # detector learns from the boxes and corrected positions there are (or the finder's).
+        all_boxes = all(len(s["boxes"]) == len(LEVELS) for s in studies) or champion is None
         progress = _Progress(run)
         out = Path(settings.MODELS_DIR) / project.slug / f"v{number}"
         result = ml_bridge.train_on_studies(

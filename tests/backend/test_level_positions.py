@@ -1,0 +1,96 @@
+"""Levels without a model: the finder places them at ingest, readers correct them privately, training
+crops the graded levels where they lie."""
+
+import numpy as np
+import pytest
+from rest_framework.test import APIClient
+
+from backend.learning.services.training import _training_studies
+from backend.projects.services import project_member_add
+from backend.reading.models import Case, LevelPosition
+from tests.backend.factories import ReaderFactory
+from tests.backend.reading_data import synthetic_reading_project
+
+pytestmark = pytest.mark.django_db
+LEVELS = ["C2/3", "C3/4", "C4/5", "C5/6", "C6/7", "C7/T1"]
+
+
+def reader_client(project):
+    reader = ReaderFactory()
+    project_member_add(project=project, user=reader.user)
+    client = APIClient()
+    client.force_authenticate(reader.user)
+    return client, reader.user
+
+
+@pytest.fixture
+def project_without_model(tmp_path):
+    return synthetic_reading_project(tmp_path, patients=2, champion=False, image_size=128)
+
+
+def test_ingest_places_the_levels_and_the_view_moves_the_ct_stack_to_them(project_without_model):
+    project, manifest = project_without_model
+    patient = manifest["patients"][0]
+    case = Case.objects.get(project=project, pair__ct_study__study_uid=patient["ct"]["study_uid"])
+    finder_rows = LevelPosition.objects.filter(study=case.pair.ct_study, source="finder")
+    assert finder_rows.count() >= 5, "the finder placed the CT's levels at ingest, before any model"
+    assert LevelPosition.objects.filter(study=case.pair.mr_study, source="finder").exists()
+
+    client, _ = reader_client(project)
+    positions = client.get(f"/api/reading/cases/{case.pk}/").json()["level_positions"]
+    placed = [lv for lv in positions["levels"] if lv["ct_source"] == "finder"]
+    assert len(placed) >= 5
+    for level in placed:
+        truth = next(t for t in patient["levels"] if t["level"] == level["level"])
+        assert abs(level["ct_index"] - truth["disc_slice_index"]) <= 2, level
+        assert np.linalg.norm(np.subtract(level["ct_position"]["centre"], truth["ct_disc_centre_mm"])) < 4.0
+
+
+def test_a_readers_correction_is_theirs_alone_and_is_checked(project_without_model):
+    project, manifest = project_without_model
+    case = Case.objects.filter(project=project).first()
+    client, user = reader_client(project)
+    other, _ = reader_client(project)
+    before = client.get(f"/api/reading/cases/{case.pk}/").json()["level_positions"]["levels"][2]
+    centre = before["ct_position"]["centre"]
+    moved = [centre[0], centre[1], centre[2] - 6.0]
+
+    answer = client.put(f"/api/reading/cases/{case.pk}/levels/C4-5/position/", {"modality": "CT", "centre": moved},
+                        format="json")  # fmt: skip
+    assert answer.status_code == 200, answer.content
+    level = answer.json()["levels"][2]
+    assert level["ct_source"] == "reader" and level["ct_position"]["centre"] == pytest.approx(moved)
+    assert level["ct_index"] != before["ct_index"] or before["ct_source"] != "finder"
+    theirs = other.get(f"/api/reading/cases/{case.pk}/").json()["level_positions"]["levels"][2]
+    assert theirs["ct_source"] == "finder", "another reader never sees this reader's correction"
+    history = LevelPosition.objects.filter(study=case.pair.ct_study, level="C4/5").order_by("created_at")
+    assert [row.source for row in history][-1] == "reader" and history.count() >= 2, "earlier positions kept"
+
+    for bad in ({"modality": "CT", "centre": [0, 0]}, {"modality": "CT", "centre": [1e308, 0, 0]},
+                {"modality": "PET", "centre": [0, 0, 0]}, {"modality": "CT", "centre": [0, 0, 0], "normal": [0, 0, 0]}):  # fmt: skip
+        refused = client.put(f"/api/reading/cases/{case.pk}/levels/C4-5/position/", bad, format="json")
+        assert refused.status_code == 400, (bad, refused.content)
+    assert client.put(f"/api/reading/cases/{case.pk}/levels/C9-10/position/", {"modality": "CT", "centre": moved},
+                      format="json").status_code == 400  # fmt: skip
+    stranger = APIClient()
+    assert stranger.put(f"/api/reading/cases/{case.pk}/levels/C4-5/position/", {"modality": "CT", "centre": moved},
+                        format="json").status_code in (401, 403)  # fmt: skip
+
+
+def test_training_takes_the_readers_corrected_positions(project_without_model):
+    from backend.learning.models import ReferenceLabel
+
+    project, _ = project_without_model
+    case = Case.objects.filter(project=project).first()
+    _, user = reader_client(project)
+    ReferenceLabel.objects.create(case=case, level="C4/5", grade=2, source="senior", n_readers=1)
+    ReferenceLabel.objects.create(case=case, level="C5/6", grade=0, source="senior", n_readers=1)
+    finder = LevelPosition.objects.filter(study=case.pair.ct_study, level="C4/5", source="finder").first()
+    from backend.reading.level_positions import level_position_correct
+
+    level_position_correct(case=case, reader=user, modality="CT", level="C4/5", centre=finder.centre)
+    studies = _training_studies(project=project)
+    assert len(studies) == 1 and set(studies[0]["grades"]) == {"C4/5", "C5/6"}
+    canal, source = studies[0]["positions"]["C4/5"]
+    assert source == "reader" and len(canal) == 3
+    assert "C5/6" not in studies[0]["positions"], "the finder's own positions are placed inside ml"
