@@ -9,6 +9,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ml.models.classifiers import NUM_GRADES
 from ml.models.detector import complete_levels, postprocess_levels
 
 ProgressFn = Callable[[dict], None]
@@ -116,6 +117,8 @@ def predict_probabilities(model: nn.Module, loader: DataLoader, device: torch.de
             logits = model(crops.to(device))
         probabilities.append(torch.softmax(logits.float(), dim=1).cpu())
         labels.append(torch.as_tensor(grades))
+    if not probabilities:  # e.g. a validation split without graded levels
+        return np.zeros((0, NUM_GRADES), np.float32), np.zeros(0, np.int64)
     return torch.cat(probabilities).numpy(), torch.cat(labels).numpy()
 
 

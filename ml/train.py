@@ -425,8 +425,10 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
         probabilities, labels = predict_probabilities(kept, val_loader, device, amp=amp)
         predicted = probabilities.argmax(1)
         val_qwk = kappa(labels, predicted, weights="quadratic")
-        history.append({"epoch": epoch + 1, "loss": round(loss, 4), "val_qwk": round(val_qwk, 4),
-                        "val_accuracy": round(float((labels == predicted).mean()), 4)})  # fmt: skip
+        validated = len(labels) > 0  # None, not NaN, without validation levels: JSON has no NaN
+        history.append({"epoch": epoch + 1, "loss": round(loss, 4),
+                        "val_qwk": round(val_qwk, 4) if validated else None,
+                        "val_accuracy": round(float((labels == predicted).mean()), 4) if validated else None})  # fmt: skip
         if progress:
             progress({"stage": "classifier_epoch", **history[-1], "epochs": epochs})
         if val_qwk > best or not selecting:
