@@ -3,10 +3,9 @@
 import time
 from dataclasses import asdict, dataclass, field
 
+from celery import current_app as celery_app  # backend.config.celery's app (config is above the apps)
 from django.conf import settings
 from django.db import connection
-
-from backend.config.celery import app as celery_app
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,9 @@
 """Workers and queues: the platform health checks plus how many tasks wait on each queue."""
 
+from celery import current_app as celery_app  # backend.config.celery's app (config is above the apps)
 from django.conf import settings
 
 from backend.common.selectors import health_status
-from backend.config.celery import app as celery_app
 
 
 def _queue_names() -> list[str]:
