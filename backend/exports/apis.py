@@ -64,7 +64,7 @@ class AnnotationCsvApi(ExportApi):
         project, _, rows = _annotation_rows(request, slug)
         stream = formats.csv_stream(
             columns=formats.annotation_csv_columns(selectors.ANNOTATION_COLUMNS),
-            rows=formats.annotation_csv_rows(rows), text_columns=("note",),
+            rows=formats.annotation_csv_rows(rows),
         )  # fmt: skip
         response = StreamingHttpResponse(stream, content_type=f"{CSV}; charset=utf-8")
         return _attachment(response, f"{project.slug}-annotations.csv")

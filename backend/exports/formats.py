@@ -22,21 +22,25 @@ def _cell(value: Any) -> Any:
         return value.isoformat()
     if isinstance(value, list | dict):
         return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, str):
+        return _text_cell(value)
     return value
 
 
 def _text_cell(value: str) -> str:
-    """Free text a reader typed, made safe to open in a spreadsheet (a leading quote, as OWASP advises)."""
-    return f"'{value}" if value and value.startswith(_FORMULA_START) else value
+    """Any text (a note, but also a PatientID or a description from a DICOM file), made safe to open
+    in a spreadsheet: a leading quote, as OWASP advises."""
+    return f"'{value}" if value.startswith(_FORMULA_START) else value
 
 
 CSV_CHUNK_CHARS = 64 * 1024
 
 
-def csv_stream(*, columns: Iterable[str], rows: Iterable[dict[str, Any]], text_columns=()) -> Iterator[str]:
+def csv_stream(*, columns: Iterable[str], rows: Iterable[dict[str, Any]]) -> Iterator[str]:
     """Header then one line per row, each yielded as soon as it is written (for StreamingHttpResponse)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    # RFC 4180's CRLF: with "\n" alone, the csv module leaves a CR inside a cell unquoted.
+    writer = csv.writer(buffer, lineterminator="\r\n")
     columns = list(columns)
 
     def flush() -> str:
@@ -47,9 +51,7 @@ def csv_stream(*, columns: Iterable[str], rows: Iterable[dict[str, Any]], text_c
 
     writer.writerow(columns)
     for row in rows:
-        writer.writerow(
-            [_text_cell(row.get(c) or "") if c in text_columns else _cell(row.get(c)) for c in columns]
-        )
+        writer.writerow([_cell(row.get(c)) for c in columns])
         if buffer.tell() >= CSV_CHUNK_CHARS:
             yield flush()
     yield flush()

@@ -1,0 +1,60 @@
+"""Smaller holes: formula injection in every CSV text cell, what readers see of model versions, box bounds."""
+
+import csv
+import io
+
+import pytest
+from rest_framework.test import APIClient
+
+from backend.common.levels import LEVELS
+from backend.imaging.models import Patient, Study, StudyPair
+from backend.projects.services import project_create, project_member_add
+from backend.reading.models import Case
+from backend.reading.services import assignment_open, assignment_submit, level_annotation_save
+from tests.backend.factories import ReaderFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def project():
+    return project_create(name="Hardening", slug="hard", reference_share=0.0)
+
+
+def _case(project, patient_id: str) -> Case:
+    patient = Patient.objects.create(patient_id=patient_id)
+    ct = Study.objects.create(study_uid="1.2.9.1", patient=patient, modality="CT")
+    mr = Study.objects.create(study_uid="1.2.9.2", patient=patient, modality="MR")
+    ct.projects.add(project)
+    return Case.objects.create(
+        project=project, pair=StudyPair.objects.create(patient=patient, ct_study=ct, mr_study=mr)
+    )
+
+
+def _client(profile) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(profile.user)
+    return client
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r"])
+def test_every_text_cell_of_the_csv_export_is_defused(project, start):
+    case = _case(project, f"{start}HYPERLINK(evil)")
+    reader = ReaderFactory(username=f"{start}reader".strip())
+    project_member_add(project=project, user=reader.user)
+    assignment = assignment_open(case=case, reader=reader.user)
+    for level in LEVELS:
+        level_annotation_save(assignment=assignment, level=level, user=reader.user, version=None, grade=1,
+                              note=f"{start}cmd", model_version_shown=f"{start}v1")  # fmt: skip
+    assignment_submit(assignment=assignment, user=reader.user, notify_learning=False)
+    admin = ReaderFactory(role="admin")
+    response = _client(admin).get("/api/exports/projects/hard/annotations.csv", HTTP_ACCEPT="text/csv")
+    assert response.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode(), newline="")))
+    assert len(rows) == 6
+    for row in rows:
+        assert row["patient_id"] == f"'{start}HYPERLINK(evil)" and row["note"] == f"'{start}cmd"
+        assert row["model_version_shown"] == f"'{start}v1"
+        assert all(not value.startswith(("=", "+", "-", "@", "\t", "\r")) for value in row.values()), row
+        if start in "=+-@":
+            assert row["reader"] == f"'{start}reader"
