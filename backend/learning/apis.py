@@ -6,6 +6,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Experience, Role
 from backend.accounts.permissions import IsProjectAdmin
+from backend.accounts.selectors import user_is_project_admin
 from backend.common.exceptions import ApplicationError
 from backend.learning import selectors, services
 from backend.learning.models import AdjudicationItem, KappaSnapshot, ModelVersion, TrainingRun
@@ -14,14 +15,22 @@ from backend.projects.selectors import project_list_for_user
 from backend.reading import services as reading_services
 
 
-class ModelVersionOutput(serializers.ModelSerializer):
+class ModelVersionReaderOutput(serializers.ModelSerializer):
     project = serializers.CharField(source="project.slug")
     label = serializers.CharField()
 
     class Meta:
         model = ModelVersion
-        fields = ["id", "project", "number", "label", "status", "metrics", "config", "error", "created_at",
-                  "promoted_at"]  # fmt: skip
+        fields = ["id", "project", "number", "label", "status", "created_at", "promoted_at"]
+
+
+class ModelVersionOutput(ModelVersionReaderOutput):
+    metrics = serializers.JSONField(required=False, help_text="admins only")
+    config = serializers.JSONField(required=False, help_text="admins only: the training's paths among them")
+    error = serializers.CharField(required=False, help_text="admins only: why a training failed")
+
+    class Meta(ModelVersionReaderOutput.Meta):
+        fields = [*ModelVersionReaderOutput.Meta.fields, "metrics", "config", "error"]
 
 
 def _project(request: Request, slug: str):
@@ -32,10 +41,13 @@ def _project(request: Request, slug: str):
 
 
 class ModelVersionListApi(APIView):
+    """The project's model versions; their metrics, config (checkpoint paths) and errors for admins only."""
+
     @extend_schema(operation_id="learning_model_versions", responses={200: ModelVersionOutput(many=True)})
     def get(self, request: Request, slug: str) -> Response:
         versions = _project(request, slug).model_versions.select_related("project")
-        return Response(ModelVersionOutput(versions, many=True).data)
+        output = ModelVersionOutput if user_is_project_admin(user=request.user) else ModelVersionReaderOutput
+        return Response(output(versions, many=True).data)
 
 
 class ModelVersionPromoteApi(APIView):

@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from backend.common.levels import LEVELS
 from backend.imaging.models import Patient, Study, StudyPair
+from backend.learning.models import ModelVersion
 from backend.projects.services import project_create, project_member_add
 from backend.reading.models import Case
 from backend.reading.services import assignment_open, assignment_submit, level_annotation_save
@@ -58,3 +59,19 @@ def test_every_text_cell_of_the_csv_export_is_defused(project, start):
         assert all(not value.startswith(("=", "+", "-", "@", "\t", "\r")) for value in row.values()), row
         if start in "=+-@":
             assert row["reader"] == f"'{start}reader"
+
+
+def test_readers_see_no_checkpoint_paths_metrics_or_training_errors(project, reader, reader_client):
+    project_member_add(project=project, user=reader.user)
+    ModelVersion.objects.create(
+        project=project, number=1, status="failed", checkpoint="/srv/models/hard/v1/model.pt",
+        config={"out": "/srv/models/hard/v1", "cohort": "/srv/cohort"}, metrics={"test": {"kappa": 0.8}},
+        error="Traceback (most recent call last): File /srv/app/ml/train.py ...",
+    )  # fmt: skip
+    url = "/api/learning/projects/hard/model-versions/"
+    (seen,) = reader_client.get(url).json()
+    assert set(seen) == {"id", "project", "number", "label", "status", "created_at", "promoted_at"}
+    assert "/srv" not in str(seen)
+    (full,) = _client(ReaderFactory(role="admin")).get(url).json()
+    assert full["error"].startswith("Traceback") and full["config"]["out"] == "/srv/models/hard/v1"
+    assert full["metrics"] == {"test": {"kappa": 0.8}}
