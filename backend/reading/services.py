@@ -131,6 +131,9 @@ def _snapshot(annotation: LevelAnnotation) -> dict[str, Any]:
     }
 
 
+MAX_BOX_PIXELS = 4096  # beyond any sagittal reformat's side
+
+
 def _valid_box(box: Any) -> list[float] | None:
     if box is None:
         return None
@@ -140,8 +143,15 @@ def _valid_box(box: Any) -> list[float] | None:
         x0, y0, x1, y1 = (float(v) for v in box)
     except (TypeError, ValueError):
         raise ApplicationError("box coordinates must be numbers.", code="invalid_box") from None
-    if not all(math.isfinite(v) and v >= 0 for v in (x0, y0, x1, y1)) or x1 <= x0 or y1 <= y0:
-        raise ApplicationError("box needs 0 <= x0 < x1 and 0 <= y0 < y1.", code="invalid_box")
+    if (
+        not all(math.isfinite(v) and 0 <= v <= MAX_BOX_PIXELS for v in (x0, y0, x1, y1))
+        or x1 <= x0
+        or y1 <= y0
+    ):
+        raise ApplicationError(
+            f"box needs 0 <= x0 < x1 <= {MAX_BOX_PIXELS} and 0 <= y0 < y1 <= {MAX_BOX_PIXELS}.",
+            code="invalid_box",
+        )
     return [x0, y0, x1, y1]
 
 

@@ -75,3 +75,28 @@ def test_readers_see_no_checkpoint_paths_metrics_or_training_errors(project, rea
     (full,) = _client(ReaderFactory(role="admin")).get(url).json()
     assert full["error"].startswith("Traceback") and full["config"]["out"] == "/srv/models/hard/v1"
     assert full["metrics"] == {"test": {"kappa": 0.8}}
+
+
+@pytest.mark.parametrize(
+    "box",
+    [
+        [0, 0, 1e308, 1e308],
+        [0, 0, 5000, 20],
+        [10, 10, 20, 4097],
+        [-1, 0, 10, 10],
+    ],
+)
+def test_boxes_must_be_finite_ordered_and_within_4096_pixels(project, reader, reader_client, box):
+    project_member_add(project=project, user=reader.user)
+    case = _case(project, "P1")
+    response = reader_client.put(f"/api/reading/cases/{case.pk}/levels/C5-6/", {"box": box}, format="json")
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_box"
+
+
+def test_a_box_at_the_bound_is_kept(project, reader, reader_client):
+    project_member_add(project=project, user=reader.user)
+    case = _case(project, "P1")
+    response = reader_client.put(
+        f"/api/reading/cases/{case.pk}/levels/C5-6/", {"box": [0, 0, 4096, 4096]}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["box"] == [0, 0, 4096, 4096]
