@@ -10,6 +10,9 @@ FRONTEND_SRC := $(shell find frontend/src -type f) frontend/index.html frontend/
 
 .PHONY: run test install frontend migrate seed lint check-ci clean
 
+# DEBUG is off unless set: the embedded setup turns it on (the tests do in pyproject.toml).
+run seed migrate check-ci: export DEBUG ?= 1
+
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

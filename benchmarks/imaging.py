@@ -245,6 +245,7 @@ def main() -> None:
     media = Path(tempfile.mkdtemp(prefix="bench-media-", dir=ROOT / "var"))
     os.environ["MEDIA_ROOT"] = str(media)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "backend.config.settings")
+    os.environ.setdefault("DEBUG", "1")
     import django
 
     django.setup()

@@ -42,7 +42,7 @@ def run_loop(*, cohort: Path, work: Path, strategy: str, seed: int, args) -> dic
     if out.is_file() and not args.fresh:
         return json.loads(out.read_text())
     var.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "VAR_DIR": str(var), "DATABASE_URL": f"sqlite:///{var / 'db.sqlite3'}",
+    env = {"DEBUG": "1", **os.environ, "VAR_DIR": str(var), "DATABASE_URL": f"sqlite:///{var / 'db.sqlite3'}",
            "CELERY_BROKER_URL": "memory://", "DJANGO_LOG_LEVEL": "WARNING"}  # fmt: skip
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)

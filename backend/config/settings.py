@@ -1,7 +1,8 @@
 """All settings, read from the environment in this one place.
 
-Defaults give the embedded setup of `make run` (SQLite and a file-system broker under var/);
-production sets DEBUG=0, SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and CELERY_BROKER_URL.
+Defaults give the embedded setup of `make run` (SQLite and a file-system broker under var/), which
+(like the tests) sets DEBUG=1; production sets SECRET_KEY, ALLOWED_HOSTS, DATABASE_URL and
+CELERY_BROKER_URL, and DEBUG stays off unless set.
 """
 
 import os
@@ -28,7 +29,7 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var")).resolve()
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:

@@ -1,7 +1,12 @@
-"""Smaller holes: formula injection in every CSV text cell, what readers see of model versions, box bounds."""
+"""Smaller holes: formula injection in every CSV text cell, what readers see of model versions, box
+bounds, DEBUG off unless set."""
 
 import csv
 import io
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
@@ -100,3 +105,15 @@ def test_a_box_at_the_bound_is_kept(project, reader, reader_client):
         f"/api/reading/cases/{case.pk}/levels/C5-6/", {"box": [0, 0, 4096, 4096]}, format="json"
     )
     assert response.status_code == 200 and response.json()["box"] == [0, 0, 4096, 4096]
+
+
+def test_debug_is_off_unless_set():
+    env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")}
+    code = "import django; django.setup(); from django.conf import settings; print('DEBUG', settings.DEBUG)"
+    result = subprocess.run(
+        [sys.executable, "-c", code], env={**env, "SECRET_KEY": "k" * 50}, cwd=Path(__file__).parents[2],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "DEBUG False" in result.stdout
+    assert os.environ["DEBUG"] == "1", "the tests turn it on (pytest-env, pyproject.toml)"
