@@ -40,7 +40,7 @@ from ml.imaging import BONE_HU, CTVolume, ImagingError, SagittalImage, load_ct_v
 
 SPACING_RANGE_MM = (11.0, 30.0)  # disc to disc along the spine (body 12-18 mm + disc 3-8 mm)
 DISC_HEIGHT_RANGE_MM = (1.5, 12.0)
-MIN_CONFIDENCE = 0.25
+MIN_CONFIDENCE = 0.15
 C2_MIN_HEIGHT_MM = 25.0
 MR_BODY_AP_MM = 16.0  # T2 shows no bone edge to measure it by  # the dens and C2's body together; no other cervical body is that tall
 
@@ -168,20 +168,23 @@ def _mr_column(image: np.ndarray, px: float) -> _Column | None:
     return _Column(poly, body_ap, (int(rows_a[keep].min()), int(rows_a[keep].max())))
 
 
-def _mr_discs(image: np.ndarray, column: _Column, px: float) -> list[_Disc]:
+def _mr_signal(image: np.ndarray, column: _Column, px: float) -> np.ndarray:
+    """How far the signal along the bodies' centre line departs from the bodies' level."""
+    profile = _profile(image, column, width=0.5)
+    body = median_filter(profile, size=int(round(12.0 / px)) | 1, mode="nearest")
+    return gaussian_filter1d(np.abs(profile - body), 1.5 / px)
+
+
+def _mr_discs(departure: np.ndarray, px: float) -> list[_Disc]:
     """Discs along the bodies' centre line: wherever the profile departs from the bodies' level,
     brighter (a healthy nucleus) or darker (a degenerated disc, the endplates)."""
-    profile = _profile(image, column, width=0.5)
-    window = int(round(12.0 / px)) | 1
-    body = median_filter(profile, size=window, mode="nearest")
-    departure = gaussian_filter1d(np.abs(profile - body), 1.5 / px)
     peak = float(np.percentile(departure, 99))
     if peak <= 0:
         return []
     found = []
     local = maximum_filter(departure, size=int(round(10.0 / px)) | 1)
     for row in np.flatnonzero((departure == local) & (departure > 0.35 * peak)):
-        if 3.0 / px <= row <= len(profile) - 3.0 / px:
+        if 3.0 / px <= row <= len(departure) - 3.0 / px:
             found.append(_Disc(float(row), float(np.clip(departure[row] / peak, 0, 1))))
     return found
 
@@ -220,30 +223,70 @@ def _discs(signal: np.ndarray, px: float) -> list[_Disc]:
     return found
 
 
+def _refill(discs: list[_Disc], signal: np.ndarray, px: float) -> list[_Disc]:
+    """Look again, with a lower bar, where the spacing of the discs found says one is missing: in gaps
+    of two spacings or more, and one spacing beyond either end while that is inside the image (a
+    weak first disc would otherwise shift every name below it)."""
+    if len(discs) < 2:
+        return discs
+    rows = sorted(d.row for d in discs)
+    step = float(np.median(np.diff(rows)))
+    if not SPACING_RANGE_MM[0] <= step * px <= SPACING_RANGE_MM[1]:
+        return discs
+    body = float(np.percentile(signal, 40))
+    scale = float(np.percentile(signal, 99)) - body
+    predicted = []
+    for a, b in zip(rows, rows[1:], strict=False):
+        parts = int(round((b - a) / step))
+        predicted += [a + (b - a) * j / parts for j in range(1, parts)]
+    margin = 4.0 / px
+    row = rows[0] - step
+    while row >= margin:
+        predicted.append(row)
+        row -= step
+    row = rows[-1] + step
+    while row <= len(signal) - 1 - margin:
+        predicted.append(row)
+        row += step
+    found = list(discs)
+    for row in predicted:
+        lo, hi = int(max(row - 0.3 * step, 1)), int(min(row + 0.3 * step, len(signal) - 2))
+        if hi <= lo:
+            continue
+        k = lo + int(np.argmax(signal[lo : hi + 1]))
+        is_peak = signal[k] >= signal[k - 1] and signal[k] >= signal[k + 1]
+        prominence = signal[k] - body
+        if is_peak and scale > 0 and prominence > 0.2 * scale and all(abs(k - d.row) > 0.5 * step for d in found):
+            found.append(_Disc(float(k), float(np.clip(prominence / scale, 0, 1))))
+    return sorted(found, key=lambda d: d.row)
+
+
 def _label_discs(discs: list[_Disc], px: float) -> dict[str, tuple[_Disc, float]]:
     """Level name -> (disc, confidence), counting from the first disc; a gap where a disc is missing
-    skips that level's name instead of shifting the names below it."""
+    skips that level's name instead of shifting the names below it, and a find closer than half a
+    spacing to the last accepted disc is dropped (an endplate, a spur)."""
     if not discs:
         return {}
     rows = np.array([d.row for d in discs])
     steps = np.diff(rows) * px
-    typical = float(np.median(steps)) if len(steps) else 18.0
+    regular_steps = steps[steps >= SPACING_RANGE_MM[0]]
+    typical = float(np.median(regular_steps)) if len(regular_steps) else 18.0
     if not SPACING_RANGE_MM[0] <= typical <= SPACING_RANGE_MM[1]:
         typical = 18.0
     labelled: dict[str, tuple[_Disc, float]] = {}
-    index = 0
-    for k, disc in enumerate(discs):
-        if k > 0:
-            skipped = int(round(steps[k - 1] / typical)) - 1
-            if skipped < 0:
-                continue  # closer than a body's height to the previous disc: not a disc
-            index += 1 + skipped
+    index, last = 0, None
+    for disc in sorted(discs, key=lambda d: (d.row, -d.strength)):
+        if last is not None:
+            ratio = (disc.row - last.row) * px / typical
+            if ratio < 0.5:
+                continue
+            index += max(int(round(ratio)), 1)
+            regular = float(np.clip(1 - 2.5 * abs(ratio - round(ratio)), 0, 1))
+        else:
+            regular = 1.0
         if index >= len(LEVELS):
             break
-        regular = 1.0
-        neighbours = [steps[j] / typical for j in (k - 1, k) if 0 <= j < len(steps)]
-        if neighbours:
-            regular = float(np.clip(1 - 2.5 * max(abs(v - round(v)) for v in neighbours), 0, 1))
+        last = disc
         confidence = round(disc.strength * (0.5 + 0.5 * regular), 3)
         if confidence >= MIN_CONFIDENCE:
             labelled[LEVELS[index]] = (disc, confidence)
@@ -290,12 +333,14 @@ def _find(sagittal: SagittalImage, *, modality: str) -> tuple[dict[str, tuple], 
     notes: list[str] = []
     if modality == "CT":
         column = _ct_column(image, px)
-        if column is not None:
-            discs = _discs(-_profile(image, column), px)
+        signal = None if column is None else -_profile(image, column)
+        discs = [] if signal is None else _discs(signal, px)
     else:
         column = _mr_column(image, px)
-        if column is not None:
-            discs = _mr_discs(image, column, px)
+        signal = None if column is None else _mr_signal(image, column, px)
+        discs = [] if signal is None else _mr_discs(signal, px)
+    if signal is not None:
+        discs = _refill(discs, signal, px)
     if column is None:
         return {}, ["no vertebral column found in the mid-sagittal image"]
     discs = [d for d in discs if column.rows[0] - 15.0 / px <= d.row <= column.rows[1] + 15.0 / px]
@@ -399,16 +444,22 @@ class MRSagittalSeries:
     images: list[SagittalImage]
 
     def disc_x(self, centre: np.ndarray) -> float:
-        """The disc's left-right centre: where its bright nucleus is, across the sagittal slices."""
-        values, xs = [], []
-        for image in self.images:
+        """The disc's left-right centre: the vertex of a parabola through its signal on the slice the
+        disc was found on and its two neighbours, when the disc stands out most on the middle one."""
+        mid = min(range(len(self.images)), key=lambda k: abs(float(self.images[k].origin[0]) - centre[0]))
+        if not 0 < mid < len(self.images) - 1:
+            return float(centre[0])
+        values = []
+        for image in self.images[mid - 1 : mid + 2]:
             row, col = image.to_pixel(centre)
             values.append(float(map_coordinates(image.image, [[row], [col]], order=1, mode="nearest")[0]))
-            xs.append(float(image.origin[0]))
-        values_a = np.array(values) - min(values)
-        if values_a.sum() <= 0:
+        left, middle, right = values
+        curvature = left - 2 * middle + right
+        gap = float(self.images[mid + 1].origin[0] - self.images[mid].origin[0])
+        if curvature >= 0:  # no maximum in between: keep the slice's own position
             return float(centre[0])
-        return float(np.sum(np.array(xs) * values_a) / values_a.sum())
+        shift = float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5))
+        return float(centre[0] + shift * gap)
 
 
 def load_mr_sagittal(paths: Iterable[str | Path]) -> MRSagittalSeries:
