@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from backend.reading.models import AnnotationEvent, Assignment, Case, LevelAnnotation
+from backend.reading.models import AnnotationEvent, Assignment, Case, LevelAnnotation, LevelPosition
 
 
 @admin.register(Case)
@@ -38,9 +38,22 @@ class LevelAnnotationAdmin(admin.ModelAdmin):
         "level",
         "grade",
         "model_version_shown",
-        "suggestion_shown",
+        "display",
         "version",
         "updated_at",
     )
-    list_filter = ("assignment__case__project", "level", "grade", "suggestion_shown")
+    list_filter = ("assignment__case__project", "level", "grade", "display")
     search_fields = ("assignment__reader__username", "model_version_shown")
+
+
+@admin.register(LevelPosition)
+class LevelPositionAdmin(admin.ModelAdmin):
+    """Read only: positions are history; a correction is a new row made from the reading view."""
+
+    list_display = ("study", "level", "source", "author", "confidence", "created_at")
+    list_filter = ("source", "level")
+    search_fields = ("study__study_uid", "author__username")
+    readonly_fields = [f.name for f in LevelPosition._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
