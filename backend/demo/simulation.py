@@ -70,7 +70,10 @@ def manifest_levels(*, cohort_dir: Path) -> dict[str, dict[str, dict]]:
     return {p["patient_id"]: {lv["level"]: lv for lv in p["levels"]} for p in manifest["patients"]}
 
 
-def case_read_simulated(*, case: Case, member: PanelMember, truth: dict[str, dict], seed: int) -> Assignment:
+def case_read_simulated(
+    *, case: Case, member: PanelMember, truth: dict[str, dict], seed: int, boxes: bool = True
+) -> Assignment:
+    """One simulated reading; with boxes=False the reader grades by keyboard only and draws no box."""
     assignment = assignment_open(case=case, reader=member.user)
     if assignment.status == Assignment.Status.SUBMITTED:
         return assignment
@@ -80,7 +83,7 @@ def case_read_simulated(*, case: Case, member: PanelMember, truth: dict[str, dic
         grade = ml_bridge.simulated_grade(reader=member.reader, severity=truth[level]["severity"],
                                           patient_id=patient_id, level=level, seed=seed)  # fmt: skip
         level_annotation_save(assignment=assignment, level=level, user=member.user, version=versions.get(level),
-                              grade=grade, box=truth[level]["roi_sagittal"])  # fmt: skip
+                              grade=grade, box=truth[level]["roi_sagittal"] if boxes else None)  # fmt: skip
     return assignment_submit(
         assignment=assignment, user=member.user, time_spent_s=60.0, notify_learning=False
     )
@@ -116,7 +119,7 @@ def _next_case(*, project: Project) -> Case | None:
 def simulate_reading(
     *, project: Project, cohort_dir: Path, panel: list[PanelMember], reads_per_case: int = 1,
     max_labels: int | None = None, stop_at_kappa: float | None = None, seed: int = 0,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = print, boxes: bool = True,
 ) -> list[dict]:  # fmt: skip
     """Run the loop until every case is read, max_labels training labels are in, or a new version's
     reference kappa reaches stop_at_kappa; returns the learning curve."""
@@ -133,7 +136,7 @@ def simulate_reading(
         )
         turn += 0 if frozen else 1
         for member in readers:
-            case_read_simulated(case=case, member=member, truth=truth, seed=seed)
+            case_read_simulated(case=case, member=member, truth=truth, seed=seed, boxes=boxes)
         outcome = project_labels_submitted(project=project, queue_training=False)
         truth_of = lambda c: truth_by_patient[c.pair.patient.patient_id]  # noqa: E731
         if _adjudicate(project=project, panel=panel, truth_of=truth_of, seed=seed):

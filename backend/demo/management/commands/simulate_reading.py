@@ -51,6 +51,10 @@ class Command(BaseCommand):
             "--image-size", type=int, default=None, help="synthetic image size (smaller: faster)"
         )
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument(
+            "--no-boxes", action="store_true",
+            help="readers grade by keyboard only and draw no ROI box (crops come from level positions)",
+        )  # fmt: skip
         parser.add_argument("--json", type=Path, default=None, help="write the learning curve here")
 
     def handle(self, *args, **o) -> None:
@@ -88,6 +92,7 @@ class Command(BaseCommand):
         curve = simulate_reading(
             project=project, cohort_dir=cohort_dir, panel=panel, reads_per_case=o["reads_per_case"],
             max_labels=o["max_labels"], stop_at_kappa=o["stop_at_kappa"], seed=o["seed"], log=self.stdout.write,
+            boxes=not o["no_boxes"],
         )  # fmt: skip
         summary = {"project": project.slug, "strategy": project.acquisition_strategy, "curve": curve}
         if o["json"]:
