@@ -8,7 +8,7 @@ from rest_framework.test import APIClient
 from backend.learning.models import ModelVersion
 from backend.projects.services import project_member_add
 from backend.reading import selectors
-from backend.reading.models import Case
+from backend.reading.models import Case, LevelPosition
 from tests.backend import dicom_files as F
 from tests.backend.factories import ReaderFactory
 from tests.backend.reading_data import synthetic_reading_project
@@ -59,9 +59,14 @@ def test_without_a_champion_ct_levels_are_spread_evenly_down_the_stack(tmp_path)
     project, manifest = synthetic_reading_project(tmp_path, patients=1, champion=False)
     client = reader_client(project)
     patient = manifest["patients"][0]
-    body = client.get(f"/api/reading/cases/{case_of(project, patient).pk}/").json()
+    case = case_of(project, patient)
+    body = client.get(f"/api/reading/cases/{case.pk}/").json()
     assert body["suggestions"]["message"] == "No model suggestion yet."
-    levels = body["level_positions"]["levels"]
+    placed = body["level_positions"]["levels"]
+    assert {p["ct_source"] for p in placed} <= {"finder", "even"}, "the model-free finder's where it placed one"
+    # A study the finder could not read: the levels are spread evenly down the stack.
+    LevelPosition.objects.filter(study=case.pair.ct_study).delete()
+    levels = client.get(f"/api/reading/cases/{case.pk}/").json()["level_positions"]["levels"]
     indices = [p["ct_index"] for p in levels]
     assert {p["ct_source"] for p in levels} == {"even"}
     assert indices == sorted(set(indices)), "superior to inferior, one slice each"
@@ -74,6 +79,7 @@ def test_a_blinded_case_gets_no_model_derived_positions(tmp_path):
     patient = manifest["patients"][0]
     case = case_of(project, patient)
     client = reader_client(project)
+    LevelPosition.objects.filter(study=case.pair.ct_study).delete()  # the finder's are not the model's
     seen = client.get(f"/api/reading/cases/{case.pk}/").json()["level_positions"]["levels"]
     Case.objects.filter(pk=case.pk).update(blinded=True)
 
