@@ -38,11 +38,11 @@ class LevelAnnotationAdmin(admin.ModelAdmin):
         "level",
         "grade",
         "model_version_shown",
-        "display",
+        "suggestion_shown",
         "version",
         "updated_at",
     )
-    list_filter = ("assignment__case__project", "level", "grade", "display")
+    list_filter = ("assignment__case__project", "level", "grade", "suggestion_shown")
     search_fields = ("assignment__reader__username", "model_version_shown")
 
 
