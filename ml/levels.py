@@ -223,6 +223,18 @@ def _discs(signal: np.ndarray, px: float) -> list[_Disc]:
     return found
 
 
+def _typical_step(rows: list[float] | np.ndarray, px: float) -> float | None:
+    """The disc-to-disc spacing (pixels): the median of the steps no longer than one and a half of
+    the shortest plausible one (a missed disc doubles a step; a median over all of them would not
+    see it)."""
+    steps = np.diff(np.sort(np.asarray(rows, float)))
+    steps = steps[steps * px >= SPACING_RANGE_MM[0]]
+    if not len(steps):
+        return None
+    step = float(np.median(steps[steps <= 1.5 * steps.min()]))
+    return step if step * px <= SPACING_RANGE_MM[1] else None
+
+
 def _refill(discs: list[_Disc], signal: np.ndarray, px: float) -> list[_Disc]:
     """Look again, with a lower bar, where the spacing of the discs found says one is missing: in gaps
     of two spacings or more, and one spacing beyond either end while that is inside the image (a
@@ -230,8 +242,8 @@ def _refill(discs: list[_Disc], signal: np.ndarray, px: float) -> list[_Disc]:
     if len(discs) < 2:
         return discs
     rows = sorted(d.row for d in discs)
-    step = float(np.median(np.diff(rows)))
-    if not SPACING_RANGE_MM[0] <= step * px <= SPACING_RANGE_MM[1]:
+    step = _typical_step(rows, px)
+    if step is None:
         return discs
     body = float(np.percentile(signal, 40))
     scale = float(np.percentile(signal, 99)) - body
@@ -267,12 +279,8 @@ def _label_discs(discs: list[_Disc], px: float) -> dict[str, tuple[_Disc, float]
     spacing to the last accepted disc is dropped (an endplate, a spur)."""
     if not discs:
         return {}
-    rows = np.array([d.row for d in discs])
-    steps = np.diff(rows) * px
-    regular_steps = steps[steps >= SPACING_RANGE_MM[0]]
-    typical = float(np.median(regular_steps)) if len(regular_steps) else 18.0
-    if not SPACING_RANGE_MM[0] <= typical <= SPACING_RANGE_MM[1]:
-        typical = 18.0
+    step = _typical_step([d.row for d in discs], px)
+    typical = 18.0 if step is None else step * px
     labelled: dict[str, tuple[_Disc, float]] = {}
     index, last = 0, None
     for disc in sorted(discs, key=lambda d: (d.row, -d.strength)):
