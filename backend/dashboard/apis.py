@@ -74,7 +74,7 @@ class KappaQuery(serializers.Serializer):
 
 
 class KappaTimelineQuery(KappaQuery):
-    subset = serializers.ChoiceField(choices=["all", "shown", "blinded"], default="all")
+    subset = serializers.ChoiceField(choices=KappaSnapshot.SUBSETS, default="all")
     kind = serializers.MultipleChoiceField(
         choices=KappaSnapshot.Kind.choices, required=False,
         help_text="rater pairs to plot (repeatable); default: model vs groups and group vs group",
@@ -97,7 +97,8 @@ class KappaTimelineApi(DashboardApi):
 class KappaBySubsetApi(DashboardApi):
     @extend_schema(operation_id="dashboard_kappa_by_subset", parameters=[KappaQuery],
                    responses={200: outputs.KappaBySubsetOutput},
-                   description="The latest kappa on all cases, on cases shown with suggestions and on blinded ones.")  # fmt: skip
+                   description="The latest kappa on all levels and on those read with the suggestion shown, hidden "
+                               "by the reader, or blinded.")  # fmt: skip
     def get(self, request: Request, slug: str) -> Response:
         query = KappaQuery(data=request.query_params)
         query.is_valid(raise_exception=True)

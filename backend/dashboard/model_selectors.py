@@ -53,7 +53,7 @@ def kappa_timeline(
 
 
 def kappa_by_subset(*, project: Project, task: str = "4grade", weighting: str = "quadratic") -> dict:
-    """The latest agreement on all cases, on cases shown with suggestions and on blinded ones."""
+    """The latest agreement on all levels and on those read with the suggestion shown, hidden or blinded."""
     base = KappaSnapshot.objects.filter(
         project=project, task=task, weighting=weighting, kind__in=SUBSET_KINDS
     )

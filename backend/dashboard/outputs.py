@@ -6,6 +6,7 @@ running thousands of kappa points through DRF fields would cost more than the qu
 
 from rest_framework import serializers
 
+from backend.learning.models import KappaSnapshot
 from backend.learning.outputs import KappaSeriesOutput
 
 
@@ -121,7 +122,7 @@ class KappaSubsetRowOutput(serializers.Serializer):
     kind = serializers.CharField()
     rater_a = serializers.CharField()
     rater_b = serializers.CharField()
-    subset = serializers.ChoiceField(choices=["all", "shown", "blinded"])
+    subset = serializers.ChoiceField(choices=KappaSnapshot.SUBSETS)
     kappa = serializers.FloatField(allow_null=True)
     ci95 = _ci95()
     n = serializers.IntegerField()

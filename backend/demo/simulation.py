@@ -32,6 +32,7 @@ from backend.learning.services import (
 from backend.projects.models import Project
 from backend.projects.services import project_member_add
 from backend.reading.models import Assignment, Case
+from backend.reading.selectors import case_model_version_shown
 from backend.reading.services import (
     assignment_open,
     assignment_submit,
@@ -83,7 +84,8 @@ def case_read_simulated(
         grade = ml_bridge.simulated_grade(reader=member.reader, severity=truth[level]["severity"],
                                           patient_id=patient_id, level=level, seed=seed)  # fmt: skip
         level_annotation_save(assignment=assignment, level=level, user=member.user, version=versions.get(level),
-                              grade=grade, box=truth[level]["roi_sagittal"] if boxes else None)  # fmt: skip
+                              grade=grade, box=truth[level]["roi_sagittal"] if boxes else None,
+                              model_version_shown=case_model_version_shown(case=case, level=level))  # fmt: skip
     return assignment_submit(
         assignment=assignment, user=member.user, time_spent_s=60.0, notify_learning=False
     )

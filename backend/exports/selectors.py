@@ -46,6 +46,7 @@ _ANNOTATION_FIELDS = {
     "model_version_shown": "model_version_shown",
     "blinded": "assignment__case__blinded",
     "suggestion_shown": "suggestion_shown",
+    "display": "display",
     "version": "version",
     "updated_at": "updated_at",
 }
@@ -54,7 +55,7 @@ _ANNOTATION_FIELDS = {
 ANNOTATION_COLUMNS = (
     "annotation_id", "project", "case_id", "patient_id", "ct_study_uid", "mr_study_uid", "level", "grade",
     "binary", "box", "note", "reader", "reader_experience", "assignment_id", "assignment_status",
-    "started_at", "submitted_at", "time_spent_s", "model_version_shown", "blinded", "suggestion_shown",
+    "started_at", "submitted_at", "time_spent_s", "model_version_shown", "blinded", "suggestion_shown", "display",
     "version", "updated_at",
 )  # fmt: skip
 

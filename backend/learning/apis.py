@@ -200,7 +200,7 @@ class KappaQuery(serializers.Serializer):
     kind = serializers.ChoiceField(choices=KappaSnapshot.Kind.choices, required=False)
     task = serializers.ChoiceField(choices=["4grade", "binary"], default="4grade")
     weighting = serializers.ChoiceField(choices=["none", "quadratic"], default="quadratic")
-    subset = serializers.ChoiceField(choices=["all", "shown", "blinded"], default="all")
+    subset = serializers.ChoiceField(choices=KappaSnapshot.SUBSETS, default="all")
 
 
 class KappaSeriesApi(APIView):

@@ -195,6 +195,10 @@ class KappaSnapshot(models.Model):
         READER_READER = "reader_reader", "Reader vs reader"
         GROUP_GROUP = "group_group", "Group vs group"
 
+    # The levels a figure is taken on, by what the readers had on screen (LevelAnnotation.display);
+    # a pair of readers counts in a subset when both had the same.
+    SUBSETS = ("all", "shown", "hidden", "blinded")
+
     class Trigger(models.TextChoices):
         BATCH = "batch", "Submitted batch"
         MODEL_VERSION = "model_version", "New model version"
@@ -209,7 +213,7 @@ class KappaSnapshot(models.Model):
     rater_b = models.CharField(max_length=150)
     task = models.CharField(max_length=8)  # 4grade | binary
     weighting = models.CharField(max_length=12)  # none | quadratic
-    subset = models.CharField(max_length=8)  # all | shown | blinded
+    subset = models.CharField(max_length=8)  # SUBSETS
     kappa = models.FloatField(null=True)
     ci_low = models.FloatField(null=True)
     ci_high = models.FloatField(null=True)

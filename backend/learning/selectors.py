@@ -17,6 +17,14 @@ def champion_label(*, project: Project) -> str:
     return champion.label if champion else ""
 
 
+def champion_suggestion_label(*, project: Project, study_id: int, level: str) -> str:
+    """The champion's label when it has a suggestion for this level of the CT study, else ""."""
+    champion = champion_get(project=project)
+    if champion is None or not champion.predictions.filter(study_id=study_id, level=level).exists():
+        return ""
+    return champion.label
+
+
 def study_suggestions(*, project: Project, study_id: int) -> dict:
     """The champion's per-level suggestions for a CT study, as the reading view shows them."""
     champion = champion_get(project=project)

@@ -38,11 +38,11 @@ class LevelAnnotationAdmin(admin.ModelAdmin):
         "level",
         "grade",
         "model_version_shown",
-        "suggestion_shown",
+        "display",
         "version",
         "updated_at",
     )
-    list_filter = ("assignment__case__project", "level", "grade", "suggestion_shown")
+    list_filter = ("assignment__case__project", "level", "grade", "display")
     search_fields = ("assignment__reader__username", "model_version_shown")
 
 

@@ -7,6 +7,7 @@ from rest_framework.views import APIView
 from backend.common.levels import LEVELS
 from backend.reading import selectors, services
 from backend.reading.level_positions import level_position_correct
+from backend.reading.models import LevelAnnotation
 
 
 class AnnotationOutput(serializers.Serializer):
@@ -15,6 +16,10 @@ class AnnotationOutput(serializers.Serializer):
     box = serializers.ListField(child=serializers.FloatField(), allow_null=True)
     note = serializers.CharField()
     version = serializers.IntegerField()
+    display = serializers.ChoiceField(
+        choices=LevelAnnotation.Display.choices,
+        help_text="what the reader had on screen when the grade was last set",
+    )
     updated_at = serializers.DateTimeField()
 
 
@@ -110,6 +115,11 @@ class LevelInput(serializers.Serializer):
     grade = serializers.JSONField(required=False)
     box = serializers.JSONField(required=False)
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    display = serializers.ChoiceField(
+        choices=services.CLIENT_DISPLAYS, default=LevelAnnotation.Display.SHOWN,
+        help_text="the level's model suggestion as the view shows it: shown, hidden by the reader (h) or "
+        "none; the server records blinded for a blinded case and no_model where it has no suggestion",
+    )  # fmt: skip
 
 
 class LevelAnnotationApi(APIView):
@@ -122,10 +132,11 @@ class LevelAnnotationApi(APIView):
         case = selectors.case_get_for_reader(reader=request.user, case_id=case_id)
         assignment = services.assignment_open(case=case, reader=request.user)
         fields = {k: v for k, v in data.validated_data.items() if k in ("grade", "box", "note")}
+        level = level.replace("-", "/")
         annotation = services.level_annotation_save(
-            assignment=assignment, level=level.replace("-", "/"), user=request.user,
-            version=data.validated_data.get("version"), model_version_shown=selectors.case_model_version_shown(case=case),
-            **fields,
+            assignment=assignment, level=level, user=request.user, version=data.validated_data.get("version"),
+            model_version_shown=selectors.case_model_version_shown(case=case, level=level),
+            display=data.validated_data["display"], **fields,
         )  # fmt: skip
         return Response(AnnotationOutput(annotation).data)
 

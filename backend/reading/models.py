@@ -52,6 +52,12 @@ class Assignment(models.Model):
 class LevelAnnotation(models.Model):
     """A reader's grade, ROI box and note at one level of a case."""
 
+    class Display(models.TextChoices):
+        NO_MODEL = "no_model", "No model suggestion for the level"
+        BLINDED = "blinded", "Blinded case"
+        SHOWN = "shown", "Suggestion shown"
+        HIDDEN = "hidden", "Suggestion hidden by the reader"
+
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="levels")
     level = models.CharField(max_length=8, choices=LEVEL_CHOICES)
     grade = models.PositiveSmallIntegerField(
@@ -59,8 +65,14 @@ class LevelAnnotation(models.Model):
     )
     box = models.JSONField(null=True, blank=True, help_text="[x0, y0, x1, y1] in the CT sagittal reformat")
     note = models.TextField(blank=True)
-    model_version_shown = models.CharField(max_length=64, blank=True)
-    suggestion_shown = models.BooleanField(default=False)
+    model_version_shown = models.CharField(
+        max_length=64, blank=True, help_text="the champion whose suggestion for the level the view offered"
+    )
+    suggestion_shown = models.BooleanField(default=False, help_text="display == shown")
+    display = models.CharField(
+        max_length=8, choices=Display.choices, default=Display.NO_MODEL,
+        help_text="what the reader had on screen when the grade was last set",
+    )  # fmt: skip
     version = models.PositiveIntegerField(
         default=1, help_text="optimistic concurrency: bumps on every change"
     )

@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, QuerySet
 from backend.common.exceptions import ApplicationError
 from backend.common.levels import LEVELS
 from backend.learning.ml_bridge import REFORMAT_SPACING_MM  # row 0 of the reformat is the most superior slice
-from backend.learning.selectors import champion_label, study_suggestions
+from backend.learning.selectors import champion_suggestion_label, study_suggestions
 from backend.reading.level_positions import level_positions_for_reader
 from backend.reading.models import Assignment, Case
 
@@ -63,9 +63,12 @@ def assignment_for_reader(*, reader, case: Case) -> Assignment | None:
     return Assignment.objects.filter(case=case, reader=reader).prefetch_related("levels").first()
 
 
-def case_model_version_shown(*, case: Case) -> str:
-    """The model version whose suggestions this case's reading view shows ("" when none or blinded)."""
-    return "" if case.blinded else champion_label(project=case.project)
+def case_model_version_shown(*, case: Case, level: str) -> str:
+    """The model version whose suggestion for this level the case's reading view offers: "" on a
+    blinded case, before any champion and while the champion has not read the study."""
+    if case.blinded:
+        return ""
+    return champion_suggestion_label(project=case.project, study_id=case.pair.ct_study_id, level=level)
 
 
 def case_suggestions(*, case: Case) -> dict:

@@ -128,6 +128,7 @@ def _snapshot(annotation: LevelAnnotation) -> dict[str, Any]:
         "box": annotation.box,
         "note": annotation.note,
         "version": annotation.version,
+        "display": annotation.display,
     }
 
 
@@ -155,18 +156,43 @@ def _valid_box(box: Any) -> list[float] | None:
     return [x0, y0, x1, y1]
 
 
+Display = LevelAnnotation.Display
+CLIENT_DISPLAYS = (Display.SHOWN, Display.HIDDEN, Display.NO_MODEL)
+
+
+def _display_record(
+    *, annotation: LevelAnnotation, case: Case, model_version_shown: str, display: str
+) -> None:
+    if case.blinded:
+        display = Display.BLINDED
+    elif not model_version_shown:
+        display = Display.NO_MODEL
+    annotation.display = display
+    annotation.model_version_shown = model_version_shown if display in (Display.SHOWN, Display.HIDDEN) else ""
+    annotation.suggestion_shown = display == Display.SHOWN
+
+
 @transaction.atomic
 def level_annotation_save(
     *, assignment: Assignment, level: str, user, version: int | None, grade: Any = _UNSET, box: Any = _UNSET,
-    note: Any = _UNSET, model_version_shown: str = "",
+    note: Any = _UNSET, model_version_shown: str = "", display: str = LevelAnnotation.Display.SHOWN,
 ) -> LevelAnnotation:  # fmt: skip
     """Create or update a draft grade/box/note at one level, refusing stale edits.
 
     `version` is the version the client last saw (None for a level it has never saved); a
     mismatch means someone (another tab) changed it meanwhile: 409, nothing overwritten.
+    `model_version_shown` is the champion whose suggestion for this level the view offers (the
+    server's word, "" when none) and `display` what the client says it showed: shown, hidden (the
+    reader pressed h) or no_model. Both are recorded when the level is created and whenever its
+    grade is set; a blinded case is recorded as blinded and a level without a suggestion as no_model,
+    whatever the client says.
     """
     if level not in LEVELS:
         raise ApplicationError(f"Unknown level {level!r}.", code="invalid_level")
+    if display not in CLIENT_DISPLAYS:
+        raise ApplicationError(
+            f"display must be one of {', '.join(CLIENT_DISPLAYS)}.", code="invalid_display"
+        )
     assignment = Assignment.objects.select_for_update().get(pk=assignment.pk)
     if assignment.reader_id != user.pk:
         raise ApplicationError("This is another reader's reading.", code="not_yours", status=403)
@@ -185,10 +211,7 @@ def level_annotation_save(
     if annotation is None:
         if version not in (None, 0):
             raise ApplicationError("This level was never saved.", code="stale", status=409)
-        annotation = LevelAnnotation(
-            assignment=assignment, level=level, suggestion_shown=bool(model_version_shown) and not assignment.case.blinded,
-            model_version_shown=model_version_shown,
-        )  # fmt: skip
+        annotation = LevelAnnotation(assignment=assignment, level=level)
         before, action = None, "create"
     else:
         if version != annotation.version:
@@ -201,6 +224,9 @@ def level_annotation_save(
     for field, value in (("grade", grade), ("box", box), ("note", note)):
         if value is not _UNSET:
             setattr(annotation, field, value if field != "note" else str(value or ""))
+    if action == "create" or grade is not _UNSET:
+        _display_record(annotation=annotation, case=assignment.case, model_version_shown=model_version_shown,
+                        display=display)  # fmt: skip
     annotation.save()
     AnnotationEvent.objects.create(annotation=annotation, user=user, action=action, before=before,
                                    after=_snapshot(annotation))  # fmt: skip

@@ -61,12 +61,12 @@ def _project(cohort, **settings):
     return project
 
 
-def _read(case, profile, grades: dict[str, int] | int, box=None):
+def _read(case, profile, grades: dict[str, int] | int, box=None, **screen):
     assignment = assignment_open(case=case, reader=profile.user)
     for level in LEVELS:
         grade = grades if isinstance(grades, int) else grades[level]
         level_annotation_save(assignment=assignment, level=level, user=profile.user, version=None, grade=grade,
-                              box=box)  # fmt: skip
+                              box=box, **screen)  # fmt: skip
     return assignment_submit(assignment=assignment, user=profile.user, notify_learning=False)
 
 
@@ -144,8 +144,8 @@ def test_kappa_snapshots_match_scikit_learn_and_split_blinded_from_shown(cohort,
     grades_a = [[(k + i) % 4 for i in range(6)] for k in range(4)]
     grades_b = [[(k * i) % 4 for i in range(6)] for k in range(4)]
     for case, ga, gb in zip(cases, grades_a, grades_b, strict=True):
-        _read(case, a, dict(zip(LEVELS, ga, strict=True)))
-        _read(case, b, dict(zip(LEVELS, gb, strict=True)))
+        _read(case, a, dict(zip(LEVELS, ga, strict=True)), model_version_shown=version.label)
+        _read(case, b, dict(zip(LEVELS, gb, strict=True)), model_version_shown=version.label)
     assert kappa_snapshot_take(project=project, trigger="manual") > 0
     row = KappaSnapshot.objects.get(kind="reader_reader", task="4grade", weighting="quadratic", subset="all")
     flat_a, flat_b = sum(grades_a, []), sum(grades_b, [])

@@ -103,6 +103,7 @@ def test_a_reader_grades_a_case_by_keyboard_and_the_next_case_opens(live_server,
     page.keyboard.press("s")
     assert "missing: C7/T1" in page.get_by_test_id("message").inner_text()
     assert current_level(page) == "C7/T1" and page.url.endswith(f"/read/{first}")
+    page.keyboard.press("h")  # C7/T1 is graded with the suggestion hidden, and recorded so
     page.keyboard.press("0")
     page.wait_for_timeout(300)  # a person needs a moment too: time spent is more than zero
     page.keyboard.press("s")
@@ -114,7 +115,11 @@ def test_a_reader_grades_a_case_by_keyboard_and_the_next_case_opens(live_server,
     saved = {a.level: a for a in LevelAnnotation.objects.filter(assignment=assignment)}
     assert [saved[level].grade for level in LEVELS] == [*grades, 0]
     assert {a.model_version_shown for a in saved.values()} == {"spine-v1"}
-    assert all(a.suggestion_shown for a in saved.values())
+    assert {level: saved[level].display for level in LEVELS} == {
+        **dict.fromkeys(LEVELS, "shown"),
+        "C7/T1": "hidden",
+    }
+    assert [saved[level].suggestion_shown for level in LEVELS] == [True] * 5 + [False]
     assert saved["C5/6"].box == pytest.approx(truth["C5/6"]["roi_sagittal"])
     assert saved["C5/6"].note == "ligamentum flavum thick"
     assert not page.page_errors
@@ -149,11 +154,13 @@ def test_a_blinded_case_sends_no_suggestion_to_the_browser(live_server, page, tm
         annotation.box,
         annotation.model_version_shown,
         annotation.suggestion_shown,
+        annotation.display,
     ) == (
         2,
         None,
         "",
         False,
+        "blinded",
     )
     assert not page.page_errors
 

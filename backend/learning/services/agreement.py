@@ -14,17 +14,17 @@ from backend.reading.models import Assignment, LevelAnnotation
 
 TASKS = {"4grade": ([0, 1, 2, 3], lambda g: g), "binary": ([0, 1], lambda g: int(g >= 2))}
 WEIGHTINGS = {"none": None, "quadratic": "quadratic"}
-SUBSETS = ("all", "shown", "blinded")
 N_BOOT = 300
 MODEL = "model"  # the champion of the moment; each point names its version
 
 
 def _pairs_rows(*, project: Project, taken_at, trigger: str, version: ModelVersion | None, kind: str,
                 rater_a: str, rater_b: str, pairs: list[tuple[int, bool, int, int]]) -> list[KappaSnapshot]:  # fmt: skip
-    """Snapshots of one rater pair: pairs are (case, blinded, grade a, grade b)."""
+    """Snapshots of one rater pair: pairs are (case, display, grade a, grade b), where display is what the
+    reader had on screen (both readers, for two readers; None when theirs differed)."""
     rows = []
-    for subset in SUBSETS:
-        chosen = [p for p in pairs if subset == "all" or p[1] == (subset == "blinded")]
+    for subset in KappaSnapshot.SUBSETS:
+        chosen = [p for p in pairs if subset == "all" or p[1] == subset]
         if not chosen:
             continue
         groups = [p[0] for p in chosen]
@@ -51,21 +51,23 @@ def kappa_snapshot_take(*, project: Project, trigger: str, model_version: ModelV
     reads = LevelAnnotation.objects.filter(
         assignment__case__project=project, assignment__status=Assignment.Status.SUBMITTED, grade__isnull=False
     ).values_list(
-        "assignment__case_id", "assignment__case__pair__ct_study_id", "assignment__case__blinded", "level",
-        "assignment__reader__username", "assignment__reader__reader_profile__experience", "grade",
+        "assignment__case_id", "assignment__case__pair__ct_study_id", "level", "assignment__reader__username",
+        "assignment__reader__reader_profile__experience", "grade", "display",
     )  # fmt: skip
     by_level: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
-    meta: dict[tuple[int, str], tuple[int, bool]] = {}
+    display: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
+    study_of: dict[int, int] = {}
     experience: dict[str, str] = {}
-    for case_id, study_id, blinded, level, reader, exp, grade in reads:
+    for case_id, study_id, level, reader, exp, grade, shown in reads:
         by_level[(case_id, level)][reader] = grade
-        meta[(case_id, level)] = (study_id, blinded)
+        display[(case_id, level)][reader] = shown
+        study_of[case_id] = study_id
         experience[reader] = exp or Experience.JUNIOR
     model: dict[tuple[int, str], int] = {}
     if version is not None:
         model = {
             (s, lv): g for s, lv, g in LevelPrediction.objects.filter(
-                model_version=version, study_id__in={m[0] for m in meta.values()}
+                model_version=version, study_id__in=set(study_of.values())
             ).values_list("study_id", "level", "grade")
         }  # fmt: skip
     now, rows = timezone.now(), []
@@ -77,11 +79,11 @@ def kappa_snapshot_take(*, project: Project, trigger: str, model_version: ModelV
     if model:
         per_reader, per_group = defaultdict(list), defaultdict(list)
         for key, grades in by_level.items():
-            study_id, blinded = meta[key]
+            study_id = study_of[key[0]]
             if (study_id, key[1]) not in model:
                 continue
             for reader, grade in grades.items():
-                pair = (key[0], blinded, model[(study_id, key[1])], grade)
+                pair = (key[0], display[key][reader], model[(study_id, key[1])], grade)
                 per_reader[reader].append(pair)
                 per_group[experience[reader]].append(pair)
         for reader, pairs in sorted(per_reader.items()):
@@ -90,12 +92,12 @@ def kappa_snapshot_take(*, project: Project, trigger: str, model_version: ModelV
             emit(KappaSnapshot.Kind.MODEL_GROUP, MODEL, group, pairs)
     per_couple, per_groups = defaultdict(list), defaultdict(list)
     for key, grades in by_level.items():
-        blinded = meta[key][1]
         for a, b in combinations(sorted(grades), 2):
-            per_couple[(a, b)].append((key[0], blinded, grades[a], grades[b]))
+            shown = display[key][a] if display[key][a] == display[key][b] else None
+            per_couple[(a, b)].append((key[0], shown, grades[a], grades[b]))
             ga, gb = sorted((experience[a], experience[b]))
             first, second = (a, b) if experience[a] == ga else (b, a)
-            per_groups[(ga, gb)].append((key[0], blinded, grades[first], grades[second]))
+            per_groups[(ga, gb)].append((key[0], shown, grades[first], grades[second]))
     for (a, b), pairs in sorted(per_couple.items()):
         emit(KappaSnapshot.Kind.READER_READER, a, b, pairs)
     for (ga, gb), pairs in sorted(per_groups.items()):

@@ -7,8 +7,10 @@ import { pairName } from "./KappaTimelinePanel";
 import { ChartBox, Panel } from "./Panel";
 import { useLoad } from "./useLoad";
 
+// Levels by what the reader had on screen when they set the grade (two readers: both the same).
 const SUBSETS = [
-  { key: "shown", label: "suggestions shown", color: PALETTE[1] },
+  { key: "shown", label: "suggestion shown", color: PALETTE[1] },
+  { key: "hidden", label: "suggestion hidden (h)", color: PALETTE[3] },
   { key: "blinded", label: "blinded", color: PALETTE[0] },
   { key: "all", label: "all cases", color: "#718096" },
 ] as const;
@@ -43,14 +45,15 @@ function subsetConfig(rows: KappaSubsetRow[]): ChartConfiguration {
   };
 }
 
-/** Automation bias at a glance: agreement on cases read with suggestions vs cases read blinded (latest). */
+/** Automation bias at a glance: agreement on levels read with the suggestion on screen, hidden by the reader,
+ * or blinded (latest snapshot). */
 export function KappaSubsetPanel({ slug, refresh }: { slug: string; refresh: number }) {
   const subsets = useLoad(() => fetchKappaBySubset(slug, "task=4grade&weighting=quadratic"), [slug, refresh]);
   const rows = subsets.data?.rows ?? [];
   const config = useMemo(() => (subsets.data ? subsetConfig(subsets.data.rows) : null), [subsets.data]);
   const canvas = useChart(config);
   return (
-    <Panel title="Kappa: blinded vs suggestions shown" testId="panel-kappa-subsets" error={subsets.error} loading={!subsets.data}>
+    <Panel title="Kappa: suggestion shown, hidden or blinded" testId="panel-kappa-subsets" error={subsets.error} loading={!subsets.data}>
       {rows.length === 0 && <p className="muted">No agreement snapshot yet.</p>}
       <ChartBox canvas={canvas} testId="chart-kappa-subsets" points={rows.length} />
     </Panel>

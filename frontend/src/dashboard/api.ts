@@ -91,7 +91,7 @@ export interface KappaSubsetRow {
   kind: string;
   rater_a: string;
   rater_b: string;
-  subset: "all" | "shown" | "blinded";
+  subset: "all" | "shown" | "hidden" | "blinded";
   kappa: number | null;
   ci95: Ci95;
   n: number;

@@ -3,12 +3,17 @@ import { api } from "../api";
 
 export type Box = [number, number, number, number];
 
+/** The level's suggestion as the view shows it when the grade is set; the server records "blinded"
+ * for a blinded case and "no_model" where it has no suggestion, whatever is sent. */
+export type Display = "shown" | "hidden" | "no_model";
+
 export interface Annotation {
   level: string;
   grade: number | null;
   box: Box | null;
   note: string;
   version: number;
+  display?: Display | "blinded";
   updated_at?: string;
 }
 
@@ -58,7 +63,11 @@ export const levelSlug = (level: string) => level.replace("/", "-");
 
 export const fetchCase = (id: number) => api<CaseDetail>(`/api/reading/cases/${id}/`);
 
-export const saveLevel = (id: number, level: string, body: { grade?: number | null; box?: Box | null; note?: string; version: number | null }) =>
+export const saveLevel = (
+  id: number,
+  level: string,
+  body: { grade?: number | null; box?: Box | null; note?: string; version: number | null; display?: Display },
+) =>
   api<Annotation>(`/api/reading/cases/${id}/levels/${levelSlug(level)}/`, { method: "PUT", body: JSON.stringify(body) });
 
 export const submitCase = (id: number, timeSpentS: number) =>

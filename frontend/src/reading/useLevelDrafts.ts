@@ -4,7 +4,7 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import { ApiError } from "../api";
-import { Annotation, Box, saveLevel } from "./readingApi";
+import { Annotation, Box, Display, saveLevel } from "./readingApi";
 
 export interface Draft {
   grade: number | null;
@@ -27,8 +27,17 @@ export function draftsFrom(levels: string[], annotations: Annotation[]): Record<
   return drafts;
 }
 
-export function useLevelDrafts(caseId: number, initial: Record<string, Draft>, onMessage: (text: string, kind: "error" | "info") => void) {
+/** `displayOf(level)`: what the view shows of the level's suggestion now; sent with every save (the
+ * server records it when the level is first saved and whenever its grade is set). */
+export function useLevelDrafts(
+  caseId: number,
+  initial: Record<string, Draft>,
+  onMessage: (text: string, kind: "error" | "info") => void,
+  displayOf: (level: string) => Display,
+) {
   const [drafts, setDrafts] = useState(initial);
+  const display = useRef(displayOf);
+  display.current = displayOf;
   const [saveState, setSaveState] = useState<SaveState>("idle");
   const current = useRef(initial);
   const queues = useRef<Record<string, Promise<void>>>({});
@@ -44,9 +53,11 @@ export function useLevelDrafts(caseId: number, initial: Record<string, Draft>, o
     (level: string, fields: Fields): Promise<void> => {
       pending.current += 1;
       setSaveState("saving");
+      const onScreen = display.current(level); // as the reader saw it now, not when the queue gets to it
       const run = async () => {
         try {
-          const saved = await saveLevel(caseId, level, { ...fields, version: current.current[level]?.version ?? null });
+          const version = current.current[level]?.version ?? null;
+          const saved = await saveLevel(caseId, level, { ...fields, version, display: onScreen });
           update(level, { version: saved.version });
           setSaveState("saved");
         } catch (caught) {
@@ -112,7 +123,8 @@ export function useLevelDrafts(caseId: number, initial: Record<string, Draft>, o
       // leaving the page: notes typed in the last moment are still sent
       for (const [level, timer] of Object.entries(noteTimers.current)) {
         window.clearTimeout(timer);
-        void saveLevel(caseId, level, { note: current.current[level].note, version: current.current[level].version }).catch(() => {});
+        const { note, version } = current.current[level];
+        void saveLevel(caseId, level, { note, version, display: display.current(level) }).catch(() => {});
       }
     },
     [caseId],
