@@ -205,3 +205,47 @@ def test_a_second_reader_sees_none_of_the_first_readers_grades(live_server, page
     assert LevelAnnotation.objects.get(assignment=mine, level="C2/3").grade == 0
     assert set(LevelAnnotation.objects.filter(assignment=assignment).values_list("grade", flat=True)) == {3}
     assert not page.page_errors
+
+
+LINE_Y = """(level) => {
+  const cell = document.querySelector('[data-testid=viewport-ctSagittal]').parentElement;
+  const line = cell.querySelector(`svg.level-overlay g[data-level="${level}"] line`);
+  return line ? (Number(line.getAttribute('y1')) + Number(line.getAttribute('y2'))) / 2 : null;
+}"""
+
+
+def test_a_reader_moves_a_level_line_with_the_keyboard_and_places_a_missing_one(live_server, page, tmp_path):
+    from backend.reading.models import LevelPosition
+
+    project, _ = synthetic_reading_project(tmp_path, patients=1, champion=False, image_size=128)
+    case = Case.objects.get(project=project)
+    LevelPosition.objects.filter(study=case.pair.ct_study, level="C7/T1").delete()  # one the finder missed
+    reader_in(project, "dr-lines")
+    log_in(page, live_server, "dr-lines")
+    page.goto(f"{live_server.url}/read/{case.pk}")
+    wait_until_loaded(page)
+    page.wait_for_function(f"({LINE_Y})('C2/3') !== null")
+    before = page.evaluate(LINE_Y, "C2/3")
+
+    with page.expect_response(
+        lambda r: r.url.endswith("/levels/C2-3/position/") and r.request.method == "PUT"
+    ) as moved:
+        page.keyboard.press("]")  # down the spine by 1 mm
+    assert moved.value.status == 200
+    level = moved.value.json()["levels"][0]
+    assert level["ct_source"] == "reader" and level["ct_position"]["source"] == "reader"
+    page.wait_for_function(f"({LINE_Y})('C2/3') > {before}")
+    row = LevelPosition.objects.filter(study=case.pair.ct_study, level="C2/3", source="reader").get()
+    finder = LevelPosition.objects.filter(study=case.pair.ct_study, level="C2/3", source="finder").first()
+    assert row.author.username == "dr-lines" and row.case_id == case.pk
+    assert abs((finder.centre[2] - row.centre[2]) - 1.0) < 0.1, "1 mm down along the disc's normal"
+
+    for _ in range(5):
+        page.keyboard.press("j")
+    assert current_level(page) == "C7/T1"
+    assert "C7/T1 was not found on CT" in page.get_by_test_id("level-unplaced").inner_text()
+    with page.expect_response(lambda r: r.url.endswith("/levels/C7-T1/position/")) as placed:
+        page.keyboard.press("p")
+    assert placed.value.json()["levels"][5]["ct_source"] == "reader"
+    assert page.get_by_test_id("level-unplaced").count() == 0
+    assert not page.page_errors

@@ -1,8 +1,8 @@
 // The reading view's Cornerstone3D setup in one place, after the structure of Cornerstone3D's
 // examples: one rendering engine, CT and MR axial STACK viewports, a CT sagittal (ORTHOGRAPHIC,
 // from the CT series as a volume) and the MR sagittal series, two tool groups, and destroy().
-// Levels are synchronised by level (an index into each stack), never by coordinates: CT and MR
-// do not share a frame of reference.
+// Levels are synchronised by level: each stack has its own index and its own disc line per level (from
+// that study's level positions), since CT and MR do not share a frame of reference.
 import {
   Enums,
   RenderingEngine,
@@ -43,6 +43,9 @@ export interface ViewerSeries {
 export interface LevelIndex {
   ct: number | null;
   mr: number | null;
+  /** The level's disc line from its position; without one, where the level's axial image cuts the view. */
+  ctLine?: LevelLines | null;
+  mrLine?: LevelLines | null;
 }
 
 export interface ViewerCallbacks {
@@ -199,10 +202,10 @@ export class ReadingViewer {
       if (!imageIds.length) return [];
       this.stacks[key] = imageIds;
       if (key === "ctAxial") {
-        this.ctLines = levels.map((l) => levelLine(l.ct === null ? undefined : imageIds[l.ct]));
+        this.ctLines = levels.map((l) => l.ctLine ?? levelLine(l.ct === null ? undefined : imageIds[l.ct]));
         this.ctGeometry = this.computeCtGeometry(imageIds);
       }
-      if (key === "mrAxial") this.mrLines = levels.map((l) => levelLine(l.mr === null ? undefined : imageIds[l.mr]));
+      if (key === "mrAxial") this.mrLines = levels.map((l) => l.mrLine ?? levelLine(l.mr === null ? undefined : imageIds[l.mr]));
       await this.stackViewport(key).setStack(imageIds, index(imageIds) ?? Math.floor(imageIds.length / 2));
       if (this.destroyed) return [];
       if (key === "ctAxial") this.setPreset("ctBone");
@@ -269,6 +272,31 @@ export class ReadingViewer {
   goToLevel(level: LevelIndex): void {
     if (level.ct !== null && this.stacks.ctAxial) void this.stackViewport("ctAxial").setImageIdIndex(level.ct);
     if (level.mr !== null && this.stacks.mrAxial) void this.stackViewport("mrAxial").setImageIdIndex(level.mr);
+  }
+
+  /** A level moved (a reader's correction): its lines redrawn and both axial stacks sent to it. */
+  updateLevel(index: number, level: LevelIndex): void {
+    const stackLine = (key: "ctAxial" | "mrAxial", at: number | null) =>
+      levelLine(at === null ? undefined : this.stacks[key]?.[at]);
+    this.ctLines[index] = level.ctLine ?? stackLine("ctAxial", level.ct);
+    this.mrLines[index] = level.mrLine ?? stackLine("mrAxial", level.mr);
+    this.goToLevel(level);
+    this.redraw("ctSagittal");
+    this.redraw("mrSagittal");
+  }
+
+  /** The centre and normal (patient mm) of the axial image a stack shows now: where a reader places a
+   * level the finder could not find. */
+  axialCentre(key: "ctAxial" | "mrAxial"): { centre: Point3; normal: Point3 } | null {
+    const ids = this.stacks[key];
+    if (!ids) return null;
+    const line = levelLine(ids[this.stackViewport(key).getCurrentImageIdIndex()]);
+    const plane = metaData.get("imagePlaneModule", ids[0]) as Plane | undefined;
+    if (!line || !plane) return null;
+    const [r, c] = [plane.rowCosines, plane.columnCosines];
+    let normal: Point3 = [r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0]];
+    if (normal[2] < 0) normal = [-normal[0], -normal[1], -normal[2]];
+    return { centre: line.centre, normal };
   }
 
   scroll(key: "ctAxial" | "mrAxial", delta: number): void {

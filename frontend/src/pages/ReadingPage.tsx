@@ -7,10 +7,11 @@ import { ApiError } from "../api";
 import type { Box } from "../cornerstone/viewer";
 import { HelpOverlay } from "../reading/HelpOverlay";
 import { LevelPanel } from "../reading/LevelPanel";
-import { CaseDetail, Display, fetchCase, submitCase } from "../reading/readingApi";
+import { CaseDetail, fetchCase, submitCase } from "../reading/readingApi";
 import { startTimings, stamp } from "../reading/timings";
 import { draftsFrom, useLevelDrafts } from "../reading/useLevelDrafts";
-import { useReadingViewer } from "../reading/useReadingViewer";
+import { movedAlongNormal, type PlacedLevels, saveLevelPosition, STEP_MM } from "../reading/levelPositions";
+import { levelIndex, useReadingViewer } from "../reading/useReadingViewer";
 
 export function ReadingPage() {
   const caseId = Number(useParams().id);
@@ -71,21 +72,20 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
   const [message, setMessage] = useState<{ text: string; kind: "error" | "info" } | null>(null);
   const onMessage = useCallback((text: string, kind: "error" | "info") => setMessage({ text, kind }), []);
   const initialDrafts = useMemo(() => draftsFrom(levels, detail.annotations), [levels, detail.annotations]);
-  const [showSuggestions, setShowSuggestions] = useState(true);
-  const suggestionByLevel = useMemo(
-    () => Object.fromEntries(detail.suggestions.levels.map((s) => [s.level, s])),
-    [detail.suggestions.levels],
-  );
-  const displayOf = (name: string): Display => (!suggestionByLevel[name] ? "no_model" : showSuggestions ? "shown" : "hidden");
-  const { drafts, saveState, setGrade, setBox, setNote, flush } = useLevelDrafts(detail.id, initialDrafts, onMessage, displayOf);
+  const { drafts, saveState, setGrade, setBox, setNote, flush } = useLevelDrafts(detail.id, initialDrafts, onMessage);
   const firstOpen = Math.max(0, levels.findIndex((l) => initialDrafts[l].grade === null));
   const [current, setCurrent] = useState(firstOpen);
+  const [showSuggestions, setShowSuggestions] = useState(true);
   const [help, setHelp] = useState(false);
   const [submitting, setSubmitting] = useState(false);
   const noteRef = useRef<HTMLTextAreaElement>(null);
   const elapsed = useVisibleTime();
   const level = levels[current];
 
+  const suggestionByLevel = useMemo(
+    () => Object.fromEntries(detail.suggestions.levels.map((s) => [s.level, s])),
+    [detail.suggestions.levels],
+  );
   const overlay = useMemo(
     () => ({
       current,
@@ -105,15 +105,35 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
   );
   const { elements, viewer, slices, status, error } = useReadingViewer(detail, firstOpen, overlay, onBoxDrawn);
 
+  // The levels' positions as this reader last saw them (their own corrections included).
+  const [placed, setPlaced] = useState<PlacedLevels[]>(detail.level_positions.levels);
   const goTo = useCallback(
     (index: number) => {
       const next = Math.min(levels.length - 1, Math.max(0, index));
       setCurrent(next);
-      const p = detail.level_positions.levels[next];
+      const p = placed[next];
       if (p) viewer.current?.goToLevel({ ct: p.ct_index, mr: p.mr_index });
     },
-    [detail.level_positions.levels, levels.length, viewer],
+    [placed, levels.length, viewer],
   );
+
+  /** Move the current level's line (its disc centre along the disc's normal), or place a level the
+   * finder could not find at the CT or MR axial image shown now. */
+  const moveLevel = async (modality: "CT" | "MR", mm: number) => {
+    if (readOnly) return onMessage("This case is submitted; its levels can no longer move.", "info");
+    const position = modality === "CT" ? placed[current]?.ct_position : placed[current]?.mr_position;
+    const shown = viewer.current?.axialCentre(modality === "CT" ? "ctAxial" : "mrAxial");
+    const centre = position ? movedAlongNormal(position, mm) : shown?.centre;
+    if (!centre) return onMessage(`No ${modality} image to place ${level} on yet.`, "info");
+    try {
+      const next = await saveLevelPosition(detail.id, level, { modality, centre, normal: position?.normal ?? shown?.normal });
+      setPlaced(next.levels);
+      const moved = next.levels[current];
+      if (moved) viewer.current?.updateLevel(current, levelIndex(moved));
+    } catch (caught) {
+      onMessage(caught instanceof ApiError || caught instanceof Error ? caught.message : String(caught), "error");
+    }
+  };
 
   const grade = (value: number) => {
     if (readOnly) return onMessage("This case is submitted; its grades can no longer change.", "info");
@@ -161,6 +181,9 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
       w: () => v?.setPreset("ctBone"), e: () => v?.setPreset("ctSoft"), m: () => v?.setPreset("mrAuto"),
       r: () => v?.resetView(),
       h: () => setShowSuggestions((shown) => !shown),
+      "[": () => void moveLevel("CT", STEP_MM), "]": () => void moveLevel("CT", -STEP_MM),
+      "{": () => void moveLevel("MR", STEP_MM), "}": () => void moveLevel("MR", -STEP_MM),
+      p: () => void moveLevel(event.shiftKey ? "MR" : "CT", 0),
       a: () => takeModelBox(),
       x: () => !readOnly && drafts[level].box && void setBox(level, null),
       n: () => noteRef.current?.focus(),
@@ -214,6 +237,13 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
           </span>
         </div>
         {status === "loading" && <p className="loading-images">Loading images…</p>}
+        {placed[current] &&
+          (!placed[current].ct_position || (!placed[current].mr_position && placed[current].mr_source === "even")) && (
+          <p className="level-unplaced" data-testid="level-unplaced">
+            {level} was not found on {placed[current].ct_position ? "MR" : "CT"}:
+            scroll to it and press p (Shift+p on MR) to place it there, then [ ] to adjust.
+          </p>
+        )}
         {error && (
           <p className="error" role="alert">
             {error}

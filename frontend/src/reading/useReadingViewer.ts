@@ -3,12 +3,23 @@
 import { useEffect, useRef, useState } from "react";
 
 import { fetchSeriesMetadata } from "../cornerstone/dicomweb";
-import { ReadingViewer, type Box, type ViewportKey } from "../cornerstone/viewer";
+import { ReadingViewer, type Box, type LevelIndex, type ViewportKey } from "../cornerstone/viewer";
 import type { OverlayState } from "../cornerstone/overlay";
+import { discLine, type PlacedLevels } from "./levelPositions";
 import type { CaseDetail } from "./readingApi";
 import { stamp, stampError } from "./timings";
 
 export type Slices = Partial<Record<ViewportKey, string>>;
+
+/** Where the viewer shows a level: its stack indices and, where the level has a position, its disc line. */
+export function levelIndex(placed: PlacedLevels): LevelIndex {
+  return {
+    ct: placed.ct_index,
+    mr: placed.mr_index,
+    ctLine: placed.ct_position ? discLine(placed.ct_position) : null,
+    mrLine: placed.mr_position ? discLine(placed.mr_position) : null,
+  };
+}
 
 export function useReadingViewer(detail: CaseDetail, initialLevel: number, overlay: OverlayState, onBoxDrawn: (box: Box) => void) {
   const elements = {
@@ -69,7 +80,7 @@ export function useReadingViewer(detail: CaseDetail, initialLevel: number, overl
         if (cancelled) return made.destroy();
         viewer.current = made;
         made.setOverlay(latest.current.overlay);
-        const levels = positions.levels.map((p) => ({ ct: p.ct_index, mr: p.mr_index }));
+        const levels = positions.levels.map(levelIndex);
         return made.load(series, levels, initialLevel);
       })
       .catch((caught) => {
