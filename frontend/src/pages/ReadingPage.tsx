@@ -7,7 +7,7 @@ import { ApiError } from "../api";
 import type { Box } from "../cornerstone/viewer";
 import { HelpOverlay } from "../reading/HelpOverlay";
 import { LevelPanel } from "../reading/LevelPanel";
-import { CaseDetail, fetchCase, submitCase } from "../reading/readingApi";
+import { CaseDetail, Display, fetchCase, submitCase } from "../reading/readingApi";
 import { startTimings, stamp } from "../reading/timings";
 import { draftsFrom, useLevelDrafts } from "../reading/useLevelDrafts";
 import { movedAlongNormal, type PlacedLevels, saveLevelPosition, STEP_MM } from "../reading/levelPositions";
@@ -72,20 +72,21 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
   const [message, setMessage] = useState<{ text: string; kind: "error" | "info" } | null>(null);
   const onMessage = useCallback((text: string, kind: "error" | "info") => setMessage({ text, kind }), []);
   const initialDrafts = useMemo(() => draftsFrom(levels, detail.annotations), [levels, detail.annotations]);
-  const { drafts, saveState, setGrade, setBox, setNote, flush } = useLevelDrafts(detail.id, initialDrafts, onMessage);
+  const [showSuggestions, setShowSuggestions] = useState(true);
+  const suggestionByLevel = useMemo(
+    () => Object.fromEntries(detail.suggestions.levels.map((s) => [s.level, s])),
+    [detail.suggestions.levels],
+  );
+  const displayOf = (name: string): Display => (!suggestionByLevel[name] ? "no_model" : showSuggestions ? "shown" : "hidden");
+  const { drafts, saveState, setGrade, setBox, setNote, flush } = useLevelDrafts(detail.id, initialDrafts, onMessage, displayOf);
   const firstOpen = Math.max(0, levels.findIndex((l) => initialDrafts[l].grade === null));
   const [current, setCurrent] = useState(firstOpen);
-  const [showSuggestions, setShowSuggestions] = useState(true);
   const [help, setHelp] = useState(false);
   const [submitting, setSubmitting] = useState(false);
   const noteRef = useRef<HTMLTextAreaElement>(null);
   const elapsed = useVisibleTime();
   const level = levels[current];
 
-  const suggestionByLevel = useMemo(
-    () => Object.fromEntries(detail.suggestions.levels.map((s) => [s.level, s])),
-    [detail.suggestions.levels],
-  );
   const overlay = useMemo(
     () => ({
       current,
