@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -13,13 +14,14 @@ def reader_profile_get(*, user) -> ReaderProfile | None:
     return ReaderProfile.objects.filter(user=user).first()
 
 
-def user_is_project_admin(*, user) -> bool:
-    if not user.is_authenticated:
-        return False
-    if user.is_superuser:
-        return True
-    profile = reader_profile_get(user=user)
-    return profile is not None and profile.role == Role.ADMIN
+def user_get(*, username: str):
+    """The active user of that username, or None."""
+    return get_user_model().objects.filter(username=username, is_active=True).first()
+
+
+def user_is_platform_admin(*, user) -> bool:
+    """A Django superuser: an admin of every project (project admins are per membership)."""
+    return bool(user.is_authenticated and user.is_superuser)
 
 
 def user_summary(*, user) -> dict:
@@ -28,7 +30,7 @@ def user_summary(*, user) -> dict:
         "id": user.id,
         "username": user.username,
         "experience": profile.experience if profile else None,
-        "role": profile.role if profile else (Role.ADMIN if user.is_superuser else None),
+        "role": Role.ADMIN if user_is_platform_admin(user=user) else (Role.READER if profile else None),
         "is_staff": user.is_staff,
     }
 

@@ -21,7 +21,8 @@ def reader_create(
     email: str = "",
     validate: bool = True,
 ) -> ReaderProfile:
-    """Create a user with a reader profile; admins also get Django staff rights."""
+    """Create a user with a reader profile. role=admin makes a platform admin (a Django superuser,
+    an admin of every project); a project's own admins are members with the admin role."""
     if experience not in Experience.values:
         raise ApplicationError(f"Unknown experience level {experience!r}.", code="invalid_experience")
     if role not in Role.values:
@@ -34,7 +35,7 @@ def reader_create(
     user = User.objects.create_user(
         username=username, password=password, email=email, is_staff=is_admin, is_superuser=is_admin
     )
-    return ReaderProfile.objects.create(user=user, experience=experience, role=role)
+    return ReaderProfile.objects.create(user=user, experience=experience)
 
 
 def reader_ensure(

@@ -8,6 +8,7 @@ from backend.common.views import spa_index
 api_patterns = [
     path("health/", HealthApi.as_view(), name="health"),
     path("auth/", include("backend.accounts.urls")),
+    path("projects/", include("backend.projects.urls")),
     path("imaging/", include("backend.imaging.urls")),
     path("reading/", include("backend.reading.urls")),
     path("learning/", include("backend.learning.urls")),

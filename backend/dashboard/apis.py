@@ -1,4 +1,5 @@
-"""Dashboard data for project admins: thin views over the dashboard selectors (readers 403, anonymous 401)."""
+"""Dashboard data for project admins: thin views over the dashboard selectors (readers 403, anonymous 401;
+an admin of another project 404 on this one's data)."""
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
@@ -7,9 +8,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.accounts.permissions import IsProjectAdmin
+from backend.accounts.models import Role
 from backend.dashboard import model_selectors, outputs, selectors, worker_selectors
 from backend.learning.models import KappaSnapshot
+from backend.projects.permissions import IsProjectAdmin
+from backend.projects.selectors import project_get_for_user
 
 
 class DashboardApi(APIView):
@@ -21,7 +24,11 @@ class ProjectListApi(DashboardApi):
         operation_id="dashboard_projects", responses={200: outputs.DashboardProjectOutput(many=True)}
     )
     def get(self, request: Request) -> Response:
-        return Response(list(selectors.project_list_for_dashboard()))
+        return Response(list(selectors.project_list_for_dashboard(user=request.user)))
+
+
+def _admin_project(request: Request, slug: str):
+    return project_get_for_user(slug=slug, user=request.user, role=Role.ADMIN)
 
 
 def _project_view(operation_id: str, output, read, description: str):
@@ -30,7 +37,7 @@ def _project_view(operation_id: str, output, read, description: str):
     class ProjectDashboardApi(DashboardApi):
         @extend_schema(operation_id=operation_id, responses={200: output}, description=description)
         def get(self, request: Request, slug: str) -> Response:
-            return Response(read(project=selectors.project_for_dashboard(slug=slug)))
+            return Response(read(project=_admin_project(request, slug)))
 
     ProjectDashboardApi.__name__ = ProjectDashboardApi.__qualname__ = (
         f"{operation_id.title().replace('_', '')}Api"
@@ -90,7 +97,7 @@ class KappaTimelineApi(DashboardApi):
         query.is_valid(raise_exception=True)
         params = dict(query.validated_data)
         kinds = tuple(sorted(params.pop("kind", None) or model_selectors.TIMELINE_KINDS))
-        project = selectors.project_for_dashboard(slug=slug)
+        project = _admin_project(request, slug)
         return Response(model_selectors.kappa_timeline(project=project, kinds=kinds, **params))
 
 
@@ -102,7 +109,7 @@ class KappaBySubsetApi(DashboardApi):
     def get(self, request: Request, slug: str) -> Response:
         query = KappaQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        project = selectors.project_for_dashboard(slug=slug)
+        project = _admin_project(request, slug)
         return Response(model_selectors.kappa_by_subset(project=project, **query.validated_data))
 
 

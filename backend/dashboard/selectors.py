@@ -11,11 +11,11 @@ from django.db import connection
 from django.db.models import Aggregate, Avg, Count, Exists, F, FloatField, Min, OuterRef, Q, Value
 from django.db.models.functions import Coalesce, TruncDate
 
-from backend.accounts.models import Experience
-from backend.common.exceptions import ApplicationError
+from backend.accounts.models import Experience, Role
 from backend.dashboard.model_selectors import json_path
 from backend.learning.models import AdjudicationItem, KappaSnapshot, ModelVersion, ReferenceLabel, TrainingRun
 from backend.projects.models import Membership, Project
+from backend.projects.selectors import project_list_for_user
 from backend.reading.models import Assignment, Case, LevelAnnotation
 
 GRADES = (0, 1, 2, 3)
@@ -30,15 +30,9 @@ class Median(Aggregate):
     output_field = FloatField()
 
 
-def project_for_dashboard(*, slug: str) -> Project:
-    project = Project.objects.filter(slug=slug).first()
-    if project is None:
-        raise ApplicationError(f"No project {slug!r}.", code="not_found", status=404)
-    return project
-
-
-def project_list_for_dashboard():
-    return Project.objects.order_by("name").values("slug", "name")
+def project_list_for_dashboard(*, user):
+    """The projects whose dashboards the user may see: those they are an admin of."""
+    return project_list_for_user(user=user, role=Role.ADMIN).order_by("name").values("slug", "name")
 
 
 def _submitted_readings(project: Project):

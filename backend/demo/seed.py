@@ -44,7 +44,7 @@ def demo_seed(
         profile, created = reader_ensure(
             username=username, password=password, experience=experience, role=role
         )
-        project_member_add(project=project, user=profile.user)
+        project_member_add(project=project, user=profile.user, role=role)
         log(f"  {username:<8} / {password:<18} {experience} {role} ({'created' if created else 'exists'})")
     if patients <= 0:
         return project

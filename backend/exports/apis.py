@@ -8,9 +8,11 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from backend.accounts.permissions import IsProjectAdmin
+from backend.accounts.models import Role
 from backend.exports import formats, selectors
 from backend.exports.structured_report import structured_report_bytes
+from backend.projects.permissions import IsProjectAdmin
+from backend.projects.selectors import project_get_for_user, project_list_for_user
 
 CSV = "text/csv"
 DICOM = "application/dicom"
@@ -29,6 +31,10 @@ class FileRenderer(BaseRenderer):
 class ExportApi(APIView):
     permission_classes = [IsProjectAdmin]
     renderer_classes = [JSONRenderer, FileRenderer]
+
+
+def _admin_project(request: Request, slug: str):
+    return project_get_for_user(slug=slug, user=request.user, role=Role.ADMIN)
 
 
 def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
@@ -50,7 +56,7 @@ STATUS_PARAM = OpenApiParameter(
 def _annotation_rows(request: Request, slug: str):
     params = AnnotationFilter(data=request.query_params)
     params.is_valid(raise_exception=True)
-    project = selectors.project_for_export(slug=slug)
+    project = _admin_project(request, slug)
     status = params.validated_data.get("status")
     return project, status, selectors.annotation_export_rows(project=project, status=status)
 
@@ -91,7 +97,7 @@ class CocoApi(ExportApi):
         "mid-sagittal reformat), categories are the six levels, the grade is an attribute.",
     )  # fmt: skip
     def get(self, request: Request, slug: str) -> HttpResponse:
-        project = selectors.project_for_export(slug=slug)
+        project = _admin_project(request, slug)
         document = formats.coco_document(
             data=selectors.coco_export_data(project=project), spacing_mm=selectors.REFORMAT_SPACING_MM
         )
@@ -105,7 +111,7 @@ class ModelMetricsCsvApi(ExportApi):
         description="One row per model version; nested metrics flattened with dots (test.kappa_quadratic).",
     )  # fmt: skip
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
-        project = selectors.project_for_export(slug=slug)
+        project = _admin_project(request, slug)
         columns, rows = selectors.model_metric_rows(project=project)
         response = StreamingHttpResponse(formats.csv_stream(columns=columns, rows=rows),
                                          content_type=f"{CSV}; charset=utf-8")  # fmt: skip
@@ -128,6 +134,9 @@ class CaseStructuredReportApi(ExportApi):
     def get(self, request: Request, case_id: int) -> HttpResponse:
         params = ReportFilter(data=request.query_params)
         params.is_valid(raise_exception=True)
-        reading = selectors.reading_for_report(case_id=case_id, reader=params.validated_data.get("reader"))
+        reading = selectors.reading_for_report(
+            case_id=case_id, reader=params.validated_data.get("reader"),
+            projects=project_list_for_user(user=request.user, role=Role.ADMIN),
+        )  # fmt: skip
         response = HttpResponse(structured_report_bytes(reading=reading), content_type=DICOM)
         return _attachment(response, f"case-{case_id}-{reading.assignment.reader.username}-sr.dcm")

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import FloatField, Max, Min, Q
+from django.db.models import FloatField, Max, Min, Q, QuerySet
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
@@ -58,13 +58,6 @@ ANNOTATION_COLUMNS = (
     "started_at", "submitted_at", "time_spent_s", "model_version_shown", "blinded", "suggestion_shown", "display",
     "version", "updated_at",
 )  # fmt: skip
-
-
-def project_for_export(*, slug: str) -> Project:
-    project = Project.objects.filter(slug=slug).first()
-    if project is None:
-        raise ApplicationError(f"No project {slug!r}.", code="not_found", status=404)
-    return project
 
 
 def _annotation_row(values: dict[str, Any]) -> dict[str, Any]:
@@ -219,16 +212,18 @@ class ReadingForReport:
     mr_instances: list[dict[str, Any]]
 
 
-def reading_for_report(*, case_id: int, reader: str | None = None) -> ReadingForReport:
-    """A case's submitted reading by `reader` (a username), or its most recently submitted one.
+def reading_for_report(
+    *, case_id: int, reader: str | None = None, projects: QuerySet[Project] | None = None
+) -> ReadingForReport:
+    """A case's submitted reading by `reader` (a username), or its most recently submitted one;
+    with `projects`, only of a case in one of them (an admin's projects).
 
     Four queries whatever the size of the studies: case, assignment, grades, instances.
     """
-    case = (
-        Case.objects.select_related("project", "pair__patient", "pair__ct_study", "pair__mr_study")
-        .filter(pk=case_id)
-        .first()
-    )
+    cases = Case.objects.select_related("project", "pair__patient", "pair__ct_study", "pair__mr_study")
+    if projects is not None:
+        cases = cases.filter(project__in=projects)
+    case = cases.filter(pk=case_id).first()
     if case is None:
         raise ApplicationError(f"No case {case_id}.", code="not_found", status=404)
     assignments = Assignment.objects.filter(case=case, status=Assignment.Status.SUBMITTED).select_related(

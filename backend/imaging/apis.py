@@ -7,12 +7,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backend.accounts.permissions import IsProjectAdmin
 from backend.common.exceptions import ApplicationError
 from backend.imaging import selectors, services
 from backend.imaging.models import IngestJob, StudyPair
 from backend.imaging.tasks import ingest_job
-from backend.projects.models import Project
+from backend.projects.permissions import IsProjectAdmin
 
 
 class IngestJobOutput(serializers.ModelSerializer):
@@ -28,8 +27,9 @@ class IngestJobOutput(serializers.ModelSerializer):
 
 
 class UploadApi(APIView):
-    """Upload DICOM files or zip archives (admins). Small uploads are ingested at once (201); large
-    ones are queued for a worker (202): follow the job at /api/imaging/ingest-jobs/<id>/."""
+    """Upload DICOM files or zip archives (admins, into a project they are an admin of; only a platform
+    admin may leave out the project). Small uploads are ingested at once (201); large ones are
+    queued for a worker (202): follow the job at /api/imaging/ingest-jobs/<id>/."""
 
     permission_classes = [IsProjectAdmin]
     parser_classes = [MultiPartParser]
@@ -48,11 +48,7 @@ class UploadApi(APIView):
         files = request.FILES.getlist("files")
         if not files:
             raise ApplicationError("Send one or more files in the 'files' field.", code="no_files")
-        project = None
-        if slug := request.data.get("project"):
-            project = Project.objects.filter(slug=slug).first()
-            if project is None:
-                raise ApplicationError(f"No project {slug!r}.", code="not_found", status=404)
+        project = selectors.upload_project_for_user(user=request.user, slug=request.data.get("project"))
         deidentify = request.data.get("deidentify")
         staging = services.staging_dir_create()
         size = services.upload_stage(files=files, staging=staging)
@@ -111,15 +107,15 @@ class PairUpdateInput(serializers.Serializer):
 
 
 class PairDetailApi(APIView):
+    """Pair a CT study with another MR study, or with none (an admin of every project of the CT study)."""
+
     permission_classes = [IsProjectAdmin]
 
     @extend_schema(operation_id="imaging_pair_update", request=PairUpdateInput, responses={200: PairOutput})
     def patch(self, request: Request, pair_id: int) -> Response:
         data = PairUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        pair = selectors.pair_list_for_user(user=request.user).filter(pk=pair_id).first()
-        if pair is None:
-            raise ApplicationError("No such pair.", code="not_found", status=404)
+        pair = selectors.pair_get_for_admin(user=request.user, pair_id=pair_id)
         mr_uid = data.validated_data["mr_study_uid"]
         mr_study = selectors.study_get(user=request.user, study_uid=mr_uid) if mr_uid else None
         return Response(PairOutput(services.study_pair_set(pair=pair, mr_study=mr_study)).data)

@@ -15,7 +15,6 @@ from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
-from backend.accounts.permissions import IsProjectAdmin
 from backend.common.exceptions import ApplicationError
 from backend.imaging import selectors, services
 from backend.imaging.models import IngestJob, Instance, Series, Study
@@ -27,7 +26,7 @@ from backend.imaging.multipart import (
     new_boundary,
     split_parts,
 )
-from backend.projects.models import Project
+from backend.projects.permissions import IsProjectAdmin
 
 DICOM_JSON = "application/dicom+json"
 UNCOMPRESSED = "1.2.840.10008.1.2.1"
@@ -317,11 +316,7 @@ def _stow(request: Request, *, study_uid: str | None) -> HttpResponse:
         boundary = boundary_of(request.META.get("CONTENT_TYPE", ""))
     except MultipartError as exc:
         raise ApplicationError(str(exc), code="unsupported_media_type", status=415) from None
-    project = None
-    if slug := request.query_params.get("project"):
-        project = Project.objects.filter(slug=slug).first()
-        if project is None:
-            raise ApplicationError(f"No project {slug!r}.", code="not_found", status=404)
+    project = selectors.upload_project_for_user(user=request.user, slug=request.query_params.get("project"))
     staging = services.staging_dir_create()
     counter = iter(range(1 << 30))
 

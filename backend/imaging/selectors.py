@@ -2,16 +2,19 @@
 
 from django.db.models import Count, Q, QuerySet
 
-from backend.accounts.selectors import user_is_project_admin
+from backend.accounts.models import Role
+from backend.accounts.selectors import user_is_platform_admin
 from backend.common.exceptions import ApplicationError
 from backend.imaging.dicom import parse_dicom_date
 from backend.imaging.models import IngestJob, Instance, Series, Study, StudyPair
+from backend.projects.models import Project
+from backend.projects.selectors import project_get_for_user, project_list_for_user
 
 
 def study_queryset_for_user(*, user) -> QuerySet[Study]:
-    """Admins see every study; readers the studies of their projects."""
+    """Platform admins see every study; anyone else the studies of their projects."""
     studies = Study.objects.select_related("patient")
-    if user_is_project_admin(user=user):
+    if user_is_platform_admin(user=user):
         return studies
     return studies.filter(projects__memberships__user=user).distinct()
 
@@ -88,12 +91,38 @@ def pair_list_for_user(*, user) -> QuerySet[StudyPair]:
     return StudyPair.objects.filter(ct_study__in=visible).select_related("patient", "ct_study", "mr_study")
 
 
+def pair_get_for_admin(*, user, pair_id: int) -> StudyPair:
+    """A pair the user may change: its CT study lies only in projects they are an admin of (an
+    admin of one project never changes what another project reads). 404 when they cannot see it."""
+    pair = pair_list_for_user(user=user).filter(pk=pair_id).first()
+    if pair is None:
+        raise ApplicationError("No such pair.", code="not_found", status=404)
+    admin_of = project_list_for_user(user=user, role=Role.ADMIN)
+    if pair.ct_study.projects.exclude(pk__in=admin_of.values("pk")).exists():
+        raise ApplicationError(
+            "Only an admin of every project of this pair's CT study may change it.", code="permission_denied",
+            status=403,
+        )  # fmt: skip
+    return pair
+
+
+def upload_project_for_user(*, user, slug: str | None) -> Project | None:
+    """The project an upload goes into: one the user is an admin of; none only for a platform admin."""
+    if slug:
+        return project_get_for_user(slug=slug, user=user, role=Role.ADMIN)
+    if not user_is_platform_admin(user=user):
+        raise ApplicationError(
+            "Name the project (one you are an admin of) that the studies go into.", code="project_required"
+        )
+    return None
+
+
 def ingest_job_get(*, user, job_id: int) -> IngestJob:
-    jobs = (
-        IngestJob.objects.all()
-        if user_is_project_admin(user=user)
-        else IngestJob.objects.filter(created_by=user)
-    )
+    """A platform admin sees every ingest job; anyone else their own and those of projects they run."""
+    jobs = IngestJob.objects.all()
+    if not user_is_platform_admin(user=user):
+        admin_of = project_list_for_user(user=user, role=Role.ADMIN)
+        jobs = jobs.filter(Q(created_by=user) | Q(project__in=admin_of))
     job = jobs.filter(pk=job_id).first()
     if job is None:
         raise ApplicationError("No such ingest job.", code="not_found", status=404)

@@ -5,13 +5,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import Experience, Role
-from backend.accounts.permissions import IsProjectAdmin
-from backend.accounts.selectors import user_is_project_admin
 from backend.common.exceptions import ApplicationError
 from backend.learning import selectors, services
 from backend.learning.models import AdjudicationItem, KappaSnapshot, ModelVersion, TrainingRun
 from backend.learning.outputs import KappaSeriesOutput
-from backend.projects.selectors import project_list_for_user
+from backend.projects.models import Project
+from backend.projects.permissions import IsProjectAdmin
+from backend.projects.selectors import project_get_for_user, project_role_for_user
 from backend.reading import services as reading_services
 
 
@@ -33,11 +33,8 @@ class ModelVersionOutput(ModelVersionReaderOutput):
         fields = [*ModelVersionReaderOutput.Meta.fields, "metrics", "config", "error"]
 
 
-def _project(request: Request, slug: str):
-    project = project_list_for_user(user=request.user).filter(slug=slug).first()
-    if project is None:
-        raise ApplicationError(f"No project {slug!r} in your projects.", code="not_found", status=404)
-    return project
+def _project(request: Request, slug: str, role: str = Role.ADMIN) -> Project:
+    return project_get_for_user(slug=slug, user=request.user, role=role)
 
 
 class ModelVersionListApi(APIView):
@@ -45,8 +42,10 @@ class ModelVersionListApi(APIView):
 
     @extend_schema(operation_id="learning_model_versions", responses={200: ModelVersionOutput(many=True)})
     def get(self, request: Request, slug: str) -> Response:
-        versions = _project(request, slug).model_versions.select_related("project")
-        output = ModelVersionOutput if user_is_project_admin(user=request.user) else ModelVersionReaderOutput
+        project = _project(request, slug, role=Role.READER)
+        versions = project.model_versions.select_related("project")
+        is_admin = project_role_for_user(project=project, user=request.user) == Role.ADMIN
+        output = ModelVersionOutput if is_admin else ModelVersionReaderOutput
         return Response(output(versions, many=True).data)
 
 
@@ -232,11 +231,15 @@ class AdjudicationOutput(serializers.ModelSerializer):
                   "created_at", "resolved_at"]  # fmt: skip
 
 
-def _require_senior_or_admin(request: Request) -> None:
+def _project_for_adjudication(request: Request, slug: str) -> Project:
+    """The project, for its admins and its senior readers."""
+    project = _project(request, slug, role=Role.READER)
     profile = getattr(request.user, "reader_profile", None)
-    if profile is None or (profile.experience != Experience.SENIOR and profile.role != Role.ADMIN):
+    is_senior = profile is not None and profile.experience == Experience.SENIOR
+    if not is_senior and project_role_for_user(project=project, user=request.user) != Role.ADMIN:
         raise ApplicationError("Only senior readers and admins see the adjudication queue.", code="forbidden",
                                status=403)  # fmt: skip
+    return project
 
 
 class AdjudicationListApi(APIView):
@@ -246,12 +249,11 @@ class AdjudicationListApi(APIView):
                    parameters=[OpenApiParameter("status", str, enum=["open", "resolved"])],
                    responses={200: AdjudicationOutput(many=True)})  # fmt: skip
     def get(self, request: Request, slug: str) -> Response:
-        _require_senior_or_admin(request)
+        project = _project_for_adjudication(request, slug)
         status = request.query_params.get("status", AdjudicationItem.Status.OPEN)
         if status not in AdjudicationItem.Status.values:
             raise ApplicationError(f"Unknown status {status!r}.", code="invalid_status")
-        items = selectors.adjudication_list_for_user(project=_project(request, slug), user=request.user,
-                                                     status=status)  # fmt: skip
+        items = selectors.adjudication_list_for_user(project=project, user=request.user, status=status)
         return Response(AdjudicationOutput(items, many=True).data)
 
 
@@ -265,7 +267,9 @@ class AdjudicationResolveApi(APIView):
                    responses={200: AdjudicationOutput})  # fmt: skip
     def post(self, request: Request, slug: str, item_id: int) -> Response:
         item = (
-            selectors.adjudication_queue_for_user(project=_project(request, slug), user=request.user)
+            selectors.adjudication_queue_for_user(
+                project=_project(request, slug, role=Role.READER), user=request.user
+            )
             .filter(pk=item_id)
             .first()
         )

@@ -2,9 +2,10 @@ from collections.abc import Sequence
 
 from django.db.models import Count, Q
 
-from backend.accounts.selectors import user_is_project_admin
+from backend.accounts.models import Role
 from backend.learning.models import AdjudicationItem, LevelPrediction, ModelVersion
 from backend.projects.models import Project
+from backend.projects.selectors import project_role_for_user
 from backend.reading.models import Assignment
 
 
@@ -98,10 +99,11 @@ def adjudication_queue(*, project: Project, status: str = AdjudicationItem.Statu
 
 
 def adjudication_queue_for_user(*, project: Project, user, status: str = AdjudicationItem.Status.OPEN):
-    """The items a user may see and resolve: all of them for an admin; for anyone else only those on
-    cases they have submitted their own reading of, so that nobody reads a case knowing its grades."""
+    """The items a user may see and resolve: all of them for an admin of the project; for anyone else
+    only those on cases they have submitted their own reading of, so that nobody reads a case
+    knowing its grades."""
     items = adjudication_queue(project=project, status=status)
-    if user_is_project_admin(user=user):
+    if project_role_for_user(project=project, user=user) == Role.ADMIN:
         return items
     read = Assignment.objects.filter(reader=user, status=Assignment.Status.SUBMITTED).values("case_id")
     return items.filter(case_id__in=read)
@@ -113,7 +115,7 @@ def adjudication_list_for_user(
     """`adjudication_queue_for_user`, where a non-admin's copy of a blinded case's item leaves out
     the model's grade (in memory only: nothing is saved)."""
     items = list(adjudication_queue_for_user(project=project, user=user, status=status)[:limit])
-    if user_is_project_admin(user=user):
+    if project_role_for_user(project=project, user=user) == Role.ADMIN:
         return items
     numbers = project.model_versions.values_list("number", flat=True)
     model_labels = {ModelVersion(project=project, number=number).label for number in numbers}

@@ -29,6 +29,6 @@ class ProjectAdmin(admin.ModelAdmin):
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
-    list_display = ("user", "project", "created_at")
-    list_filter = ("project",)
+    list_display = ("user", "project", "role", "created_at")
+    list_filter = ("project", "role")
     search_fields = ("user__username", "project__slug")

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 
+from backend.accounts.models import Role
+
 
 class AcquisitionStrategy(models.TextChoices):
     RANDOM = "random", "Random"
@@ -47,12 +49,15 @@ class Project(models.Model):
 
 
 class Membership(models.Model):
+    """A user in a project, with their role there: a reader reads its cases, an admin also runs it."""
+
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.READER)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["project", "user"], name="unique_membership")]
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.project}"
+        return f"{self.user} in {self.project} ({self.role})"

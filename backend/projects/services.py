@@ -1,6 +1,7 @@
 from django.db import transaction
 from django.utils.text import slugify
 
+from backend.accounts.models import Role
 from backend.common.exceptions import ApplicationError
 from backend.projects.models import AcquisitionStrategy, Membership, Project
 
@@ -33,9 +34,37 @@ def project_create(
     )  # fmt: skip
 
 
-def project_member_add(*, project: Project, user) -> Membership:
-    membership, _ = Membership.objects.get_or_create(project=project, user=user)
+def _role_valid(role: str) -> None:
+    if role not in Role.values:
+        raise ApplicationError(f"Unknown role {role!r}.", code="invalid_role")
+
+
+@transaction.atomic
+def project_member_add(*, project: Project, user, role: str | None = None) -> Membership:
+    """Idempotent: the user's membership of the project. A new member gets `role` (reader by
+    default); an existing one keeps theirs unless `role` is given."""
+    _role_valid(role or Role.READER)
+    membership, created = Membership.objects.get_or_create(
+        project=project, user=user, defaults={"role": role or Role.READER}
+    )
+    if not created and role is not None and membership.role != role:
+        return project_member_role_set(membership=membership, role=role)
     return membership
+
+
+@transaction.atomic
+def project_member_role_set(*, membership: Membership, role: str) -> Membership:
+    _role_valid(role)
+    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    if membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def project_member_remove(*, membership: Membership) -> None:
+    membership.delete()
 
 
 def project_get_or_create(*, slug: str, name: str = "", **settings) -> Project:

@@ -1,7 +1,7 @@
 import { Suspense, lazy, useEffect, useState } from "react";
 import { Link, Navigate, Route, Routes, useNavigate } from "react-router-dom";
 
-import { ApiError, Me, fetchMe, logout } from "./api";
+import { ApiError, Me, fetchMe, fetchMyProjects, logout } from "./api";
 import { LoginPage } from "./pages/LoginPage";
 import { WorklistPage } from "./pages/WorklistPage";
 
@@ -16,6 +16,7 @@ const DashboardPage = lazy(() => import("./pages/DashboardPage").then((m) => ({ 
 
 export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
+  const [adminOfAProject, setAdminOfAProject] = useState(false);
   const navigate = useNavigate();
 
   useEffect(() => {
@@ -29,6 +30,14 @@ export function App() {
 
   useEffect(() => {
     if (me) void loadReadingPage();
+  }, [me]);
+
+  useEffect(() => {
+    setAdminOfAProject(false);
+    if (!me) return;
+    fetchMyProjects()
+      .then((projects) => setAdminOfAProject(projects.some((p) => p.role === "admin")))
+      .catch(() => setAdminOfAProject(false));
   }, [me]);
 
   if (me === undefined) return <p className="loading">Loading…</p>;
@@ -46,7 +55,7 @@ export function App() {
           <span className="brand">Cervical stenosis reading</span>
           <nav className="topnav">
             <Link to="/worklist">Worklist</Link>
-            {me.role === "admin" && (
+            {(me.role === "admin" || adminOfAProject) && (
               <Link to="/dashboard" data-testid="dashboard-link">
                 Dashboard
               </Link>

@@ -49,6 +49,15 @@ export async function login(username: string, password: string): Promise<Me> {
 export const logout = () => api<void>("/api/auth/logout/", { method: "POST" });
 export const fetchMe = () => api<Me>("/api/auth/me/");
 
+export interface MyProject {
+  slug: string;
+  name: string;
+  role: "reader" | "admin";
+}
+
+// The user's projects and their role in each (a project admin runs only the projects they admin).
+export const fetchMyProjects = () => api<MyProject[]>("/api/projects/");
+
 export interface CaseSummary {
   id: number;
   project: string;

@@ -114,12 +114,12 @@ def test_seed_demo_is_idempotent(capsys, tmp_path):
     call_command("seed_demo", "--patients", "2", "--cohort-dir", str(tmp_path / "cohort"))
     stored = Instance.objects.count()
     call_command("seed_demo", "--patients", "2", "--cohort-dir", str(tmp_path / "cohort"))
-    from backend.accounts.models import ReaderProfile
+    from backend.projects.models import Membership
 
     assert sorted(
-        ReaderProfile.objects.exclude(user__username__startswith="sim-").values_list(
-            "user__username", "experience", "role"
-        )
+        Membership.objects.filter(project__slug="demo")
+        .exclude(user__username__startswith="sim-")
+        .values_list("user__username", "user__reader_profile__experience", "role")
     ) == [
         ("admin", "senior", "admin"),
         ("junior", "junior", "reader"),
