@@ -11,13 +11,16 @@ import { stamp, stampError } from "./timings";
 
 export type Slices = Partial<Record<ViewportKey, string>>;
 
-/** Where the viewer shows a level: its stack indices and, where the level has a position, its disc line. */
+/** Where the viewer shows a level: its stack indices and, where the stack follows the level's
+ * position, the disc line of that position (else the line where the level's axial image cuts the
+ * view: a champion's box on CT, a disc-aligned MR axial series, which is exact by construction). */
 export function levelIndex(placed: PlacedLevels): LevelIndex {
+  const { ct_position: ct, mr_position: mr } = placed;
   return {
     ct: placed.ct_index,
     mr: placed.mr_index,
-    ctLine: placed.ct_position ? discLine(placed.ct_position) : null,
-    mrLine: placed.mr_position ? discLine(placed.mr_position) : null,
+    ctLine: ct && placed.ct_source === ct.source ? discLine(ct) : null,
+    mrLine: mr && placed.mr_source === mr.source ? discLine(mr) : null,
   };
 }
 
