@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "django_celery_results",
+    "auditlog",
     "backend.common",
     "backend.accounts",
     "backend.projects",
@@ -71,6 +72,7 @@ MIDDLEWARE = [
     "backend.common.middleware.BadInputMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "auditlog.middleware.AuditlogMiddleware",  # the actor of a session request's logged changes
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",  # a locked-out login outside the API (the Django admin) answers 429
@@ -136,6 +138,19 @@ AXES_RESET_ON_SUCCESS = True
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False  # a lockout ends on time, however hard it is knocked on
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]  # "no ip_address in AXES_LOCKOUT_PARAMETERS": on purpose, see above
 TOKEN_TTL_HOURS = float(os.environ.get("TOKEN_TTL_HOURS", "12"))
+
+# Field-level history (django-auditlog) of the models whose changes matter to a study, from any
+# path (the API, the Django admin, a shell); the named actions of a project (promote, exports
+# downloaded, ...) are its audit entries (projects.AuditEntry, GET /api/projects/<slug>/audit/).
+AUDITLOG_INCLUDE_TRACKING_MODELS = (
+    {"model": "projects.project"},
+    {"model": "projects.membership", "include_fields": ["project", "user", "role"]},
+    {"model": "accounts.readerprofile", "include_fields": ["user", "experience"]},
+    {"model": "learning.modelversion", "include_fields": ["number", "status", "promoted_at", "checkpoint"]},
+    {"model": "imaging.studypair", "include_fields": ["ct_study", "mr_study", "set_by_admin"]},
+    {"model": "reading.case", "include_fields": ["project", "pair", "blinded", "in_reference_set"]},
+)
+AUDITLOG_STORE_JSON_CHANGES = True
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -11,8 +11,10 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.exports import formats, selectors
 from backend.exports.structured_report import structured_report_bytes
+from backend.projects.models import AuditAction, Project
 from backend.projects.permissions import IsProjectAdmin
 from backend.projects.selectors import project_get_for_user, project_list_for_user
+from backend.projects.services import audit_record
 
 CSV = "text/csv"
 DICOM = "application/dicom"
@@ -35,6 +37,12 @@ class ExportApi(APIView):
 
 def _admin_project(request: Request, slug: str):
     return project_get_for_user(slug=slug, user=request.user, role=Role.ADMIN)
+
+
+def _download_record(request: Request, project: Project, filename: str, **details) -> None:
+    """Every export handed out is audited: who took which file of the project, and when."""
+    audit_record(actor=request.user, action=AuditAction.EXPORT_DOWNLOAD, project=project,
+                 details={"export": filename, **details})  # fmt: skip
 
 
 def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
@@ -67,12 +75,13 @@ class AnnotationCsvApi(ExportApi):
         description="Every level annotation of the project with its provenance, streamed as CSV.",
     )  # fmt: skip
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
-        project, _, rows = _annotation_rows(request, slug)
+        project, status, rows = _annotation_rows(request, slug)
         stream = formats.csv_stream(
             columns=formats.annotation_csv_columns(selectors.ANNOTATION_COLUMNS),
             rows=formats.annotation_csv_rows(rows),
         )  # fmt: skip
         response = StreamingHttpResponse(stream, content_type=f"{CSV}; charset=utf-8")
+        _download_record(request, project, "annotations.csv", status=status)
         return _attachment(response, f"{project.slug}-annotations.csv")
 
 
@@ -87,6 +96,7 @@ class AnnotationJsonApi(ExportApi):
         head = {"project": project.slug, "status": status, "columns": list(selectors.ANNOTATION_COLUMNS)}
         stream = formats.json_stream(head=head, key="annotations", items=rows)
         response = StreamingHttpResponse(stream, content_type="application/json")
+        _download_record(request, project, "annotations.json", status=status)
         return _attachment(response, f"{project.slug}-annotations.json")
 
 
@@ -102,6 +112,7 @@ class CocoApi(ExportApi):
             data=selectors.coco_export_data(project=project), spacing_mm=selectors.REFORMAT_SPACING_MM
         )
         response = HttpResponse(JSONRenderer().render(document), content_type="application/json")
+        _download_record(request, project, "coco.json")
         return _attachment(response, f"{project.slug}-coco.json")
 
 
@@ -115,6 +126,7 @@ class ModelMetricsCsvApi(ExportApi):
         columns, rows = selectors.model_metric_rows(project=project)
         response = StreamingHttpResponse(formats.csv_stream(columns=columns, rows=rows),
                                          content_type=f"{CSV}; charset=utf-8")  # fmt: skip
+        _download_record(request, project, "model-metrics.csv")
         return _attachment(response, f"{project.slug}-model-metrics.csv")
 
 
@@ -139,4 +151,30 @@ class CaseStructuredReportApi(ExportApi):
             projects=project_list_for_user(user=request.user, role=Role.ADMIN),
         )  # fmt: skip
         response = HttpResponse(structured_report_bytes(reading=reading), content_type=DICOM)
+        _download_record(request, reading.case.project, "sr.dcm", case_id=case_id,
+                         reader=reading.assignment.reader.username)  # fmt: skip
         return _attachment(response, f"case-{case_id}-{reading.assignment.reader.username}-sr.dcm")
+
+
+class AuditFilter(serializers.Serializer):
+    action = serializers.ChoiceField(choices=AuditAction.choices, required=False)
+
+
+class AuditCsvApi(ExportApi):
+    @extend_schema(
+        operation_id="exports_audit_csv",
+        parameters=[OpenApiParameter("action", str, enum=AuditAction.values, required=False)],
+        responses={(200, CSV): OpenApiTypes.STR},
+        description="The project's audit (GET /api/projects/<slug>/audit/) as CSV, newest first; "
+        "details as JSON. The download itself is audited too.",
+    )  # fmt: skip
+    def get(self, request: Request, slug: str) -> StreamingHttpResponse:
+        params = AuditFilter(data=request.query_params)
+        params.is_valid(raise_exception=True)
+        project = _admin_project(request, slug)
+        action = params.validated_data.get("action")
+        _download_record(request, project, "audit.csv", action=action)
+        rows = selectors.audit_export_rows(project=project, action=action)
+        response = StreamingHttpResponse(formats.csv_stream(columns=selectors.AUDIT_COLUMNS, rows=rows),
+                                         content_type=f"{CSV}; charset=utf-8")  # fmt: skip
+        return _attachment(response, f"{project.slug}-audit.csv")

@@ -20,6 +20,7 @@ from backend.imaging.models import Instance, Modality, Series
 from backend.learning.ml_bridge import REFORMAT_SPACING_MM
 from backend.learning.models import ModelVersion
 from backend.projects.models import Project
+from backend.projects.selectors import audit_entries_for_project
 from backend.reading.models import Assignment, Case, LevelAnnotation
 
 ANNOTATION_STATUSES = ("submitted",)
@@ -259,3 +260,15 @@ def reading_for_report(
         case=case, assignment=assignment, reader_experience=profile.experience if profile else None,
         grades=grades, ct_instances=ct, mr_instances=mr,
     )  # fmt: skip
+
+
+AUDIT_COLUMNS = ("id", "at", "actor", "action", "target_type", "target_id", "target", "details")
+
+
+def audit_export_rows(*, project: Project, action: str | None = None) -> Iterator[dict[str, Any]]:
+    """The project's audit entries as rows, newest first (one streamed query)."""
+    entries = audit_entries_for_project(project=project, action=action).values(
+        "id", "at", "actor_username", "action", "target_type", "target_id", "target_repr", "details"
+    )
+    for entry in entries.iterator(chunk_size=2000):
+        yield {**entry, "actor": entry["actor_username"], "target": entry["target_repr"]}

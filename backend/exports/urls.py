@@ -19,5 +19,6 @@ urlpatterns = [
         apis.ModelMetricsCsvApi.as_view(),
         name="exports-model-metrics",
     ),
+    path("projects/<slug:slug>/audit.csv", apis.AuditCsvApi.as_view(), name="exports-audit-csv"),
     path("cases/<int:case_id>/sr.dcm", apis.CaseStructuredReportApi.as_view(), name="exports-case-sr"),
 ]

@@ -118,4 +118,5 @@ class PairDetailApi(APIView):
         pair = selectors.pair_get_for_admin(user=request.user, pair_id=pair_id)
         mr_uid = data.validated_data["mr_study_uid"]
         mr_study = selectors.study_get(user=request.user, study_uid=mr_uid) if mr_uid else None
-        return Response(PairOutput(services.study_pair_set(pair=pair, mr_study=mr_study)).data)
+        pair = services.study_pair_set(pair=pair, mr_study=mr_study, actor=request.user)
+        return Response(PairOutput(pair).data)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
@@ -17,7 +18,8 @@ from backend.common.exceptions import ApplicationError
 from backend.imaging.ingest import Ingester, IngestOutcome
 from backend.imaging.models import IngestJob, Patient, Study, StudyPair
 from backend.imaging.signals import ingest_finished
-from backend.projects.models import Project
+from backend.projects.models import AuditAction, Project
+from backend.projects.services import audit_record
 
 logger = logging.getLogger(__name__)
 ZIP_MAGIC = b"PK\x03\x04"
@@ -237,8 +239,10 @@ def study_pairs_auto(*, patient_ids: Iterable[int]) -> list[StudyPair]:
     return pairs
 
 
-def study_pair_set(*, pair: StudyPair, mr_study: Study | None) -> StudyPair:
+@transaction.atomic
+def study_pair_set(*, pair: StudyPair, mr_study: Study | None, actor=None) -> StudyPair:
     """An admin's choice of MR study for a CT study; automatic pairing leaves it alone afterwards.
+    Audited in every project of the CT study.
 
     A pair that is a case somewhere keeps an MR study: a case is read on both.
     """
@@ -253,6 +257,7 @@ def study_pair_set(*, pair: StudyPair, mr_study: Study | None) -> StudyPair:
             raise ApplicationError("The paired study must be an MR study.", code="not_mr")
         if mr_study.patient_id != pair.patient_id:
             raise ApplicationError("The MR study belongs to another patient.", code="other_patient")
+    before = pair.mr_study.study_uid if pair.mr_study_id else None
     pair.mr_study = mr_study
     pair.day_gap = (
         abs((mr_study.study_date - pair.ct_study.study_date).days)
@@ -261,4 +266,13 @@ def study_pair_set(*, pair: StudyPair, mr_study: Study | None) -> StudyPair:
     )
     pair.set_by_admin = True
     pair.save()
+    details = {
+        "ct_study_uid": pair.ct_study.study_uid,
+        "from": before,
+        "to": mr_study.study_uid if mr_study else None,
+    }
+    for project in pair.ct_study.projects.all():
+        audit_record(
+            actor=actor, action=AuditAction.PAIR_OVERRIDE, project=project, target=pair, details=details
+        )
     return pair

@@ -23,14 +23,14 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.action(description="Promote to champion")
     def promote(self, request, queryset):
         for version in queryset:
-            model_version_promote(version=version)
+            model_version_promote(version=version, actor=request.user)
         self.message_user(request, f"Promoted {queryset.count()} version(s).")
 
     @admin.action(description="Roll back these versions' projects to their previous champion")
     def rollback(self, request, queryset):
         for project in {v.project for v in queryset}:
             try:
-                back = model_version_rollback(project=project)
+                back = model_version_rollback(project=project, actor=request.user)
                 self.message_user(request, f"{project.slug}: {back.label} is champion again.")
             except ApplicationError as exc:
                 self.message_user(request, f"{project.slug}: {exc.message}", level="error")
@@ -77,7 +77,7 @@ class TrainingRunAdmin(admin.ModelAdmin):
     def retry(self, request, queryset):
         for run in queryset:
             try:
-                training_run_retry(run=run)
+                training_run_retry(run=run, actor=request.user)
             except ApplicationError as exc:
                 self.message_user(request, f"run {run.pk}: {exc.message}", level="error")
 

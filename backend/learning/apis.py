@@ -59,7 +59,8 @@ class ModelVersionPromoteApi(APIView):
         version = _project(request, slug).model_versions.filter(number=number).first()
         if version is None:
             raise ApplicationError(f"No version {number}.", code="not_found", status=404)
-        return Response(ModelVersionOutput(services.model_version_promote(version=version)).data)
+        version = services.model_version_promote(version=version, actor=request.user)
+        return Response(ModelVersionOutput(version).data)
 
 
 class ModelVersionRollbackApi(APIView):
@@ -70,7 +71,9 @@ class ModelVersionRollbackApi(APIView):
     @extend_schema(operation_id="learning_rollback", request=None, responses={200: ModelVersionOutput})
     def post(self, request: Request, slug: str) -> Response:
         return Response(
-            ModelVersionOutput(services.model_version_rollback(project=_project(request, slug))).data
+            ModelVersionOutput(
+                services.model_version_rollback(project=_project(request, slug), actor=request.user)
+            ).data
         )
 
 
@@ -123,7 +126,9 @@ class ReferenceSetApi(APIView):
         project = _project(request, slug)
         data = self.MoveInput(data=request.data)
         data.is_valid(raise_exception=True)
-        moved = reading_services.reference_set_update(project=project, **data.validated_data)
+        moved = reading_services.reference_set_update(
+            project=project, **data.validated_data, actor=request.user
+        )
         cases = selectors.reference_set_cases(project=project).filter(pk__in=[case.pk for case in moved])
         return Response(ReferenceCaseOutput(cases, many=True).data)
 
@@ -147,7 +152,7 @@ class ReferenceSetCaseApi(APIView):
         data = self.Input(data=request.data)
         data.is_valid(raise_exception=True)
         reading_services.case_reference_set_update(
-            case=case, in_reference_set=data.validated_data["in_reference_set"]
+            case=case, in_reference_set=data.validated_data["in_reference_set"], actor=request.user
         )
         case = selectors.reference_set_cases(project=project).get(pk=case_id)
         return Response(ReferenceCaseOutput(case).data)
@@ -165,7 +170,7 @@ class TrainingRunListApi(APIView):
 
     @extend_schema(operation_id="learning_training_start", request=None, responses={202: TrainingRunOutput})
     def post(self, request: Request, slug: str) -> Response:
-        run = services.training_run_start(project=_project(request, slug))
+        run = services.training_run_start(project=_project(request, slug), actor=request.user)
         return Response(TrainingRunOutput(run).data, status=202)
 
 
@@ -191,7 +196,7 @@ class TrainingRunRetryApi(APIView):
 
     @extend_schema(operation_id="learning_training_retry", request=None, responses={202: TrainingRunOutput})
     def post(self, request: Request, slug: str, run_id: int) -> Response:
-        run = services.training_run_retry(run=_run(request, slug, run_id))
+        run = services.training_run_retry(run=_run(request, slug, run_id), actor=request.user)
         return Response(TrainingRunOutput(run).data, status=202)
 
 

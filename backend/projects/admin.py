@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from backend.projects.models import Membership, Project
+from backend.projects.models import AuditEntry, Membership, Project
 
 
 class MembershipInline(admin.TabularInline):
@@ -32,3 +32,21 @@ class MembershipAdmin(admin.ModelAdmin):
     list_display = ("user", "project", "role", "created_at")
     list_filter = ("project", "role")
     search_fields = ("user__username", "project__slug")
+
+
+@admin.register(AuditEntry)
+class AuditEntryAdmin(admin.ModelAdmin):
+    """Read only: an audit entry is never changed or deleted by hand."""
+
+    list_display = ("at", "project_slug", "actor_username", "action", "target_repr")
+    list_filter = ("action", "project")
+    search_fields = ("actor_username", "project_slug", "target_repr")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

@@ -1,7 +1,8 @@
 """Projects as their members see them, and their membership (admins of the project)."""
 
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, status
+from rest_framework import generics, serializers, status
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,7 +11,7 @@ from backend.accounts.models import Role
 from backend.accounts.selectors import user_get
 from backend.common.exceptions import ApplicationError
 from backend.projects import selectors, services
-from backend.projects.models import Membership
+from backend.projects.models import AuditAction, AuditEntry, Membership
 
 
 class MyProjectOutput(serializers.Serializer):
@@ -66,7 +67,7 @@ class MemberListApi(APIView):
                 f"No user {data.validated_data['username']!r}.", code="not_found", status=404
             )
         membership = services.project_member_add(
-            project=project, user=user, role=data.validated_data.get("role")
+            project=project, user=user, role=data.validated_data.get("role"), actor=request.user
         )
         return Response(MemberOutput(membership).data, status=status.HTTP_201_CREATED)
 
@@ -89,10 +90,45 @@ class MemberDetailApi(APIView):
         membership = _membership(request, slug, user_id)
         data = MemberRoleInput(data=request.data)
         data.is_valid(raise_exception=True)
-        membership = services.project_member_role_set(membership=membership, role=data.validated_data["role"])
+        membership = services.project_member_role_set(
+            membership=membership, role=data.validated_data["role"], actor=request.user
+        )
         return Response(MemberOutput(membership).data)
 
     @extend_schema(operation_id="projects_member_remove", responses={204: None})
     def delete(self, request: Request, slug: str, user_id: int) -> Response:
-        services.project_member_remove(membership=_membership(request, slug, user_id))
+        services.project_member_remove(membership=_membership(request, slug, user_id), actor=request.user)
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class AuditEntryOutput(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor_username", help_text='"" when the platform did it')
+    target = serializers.CharField(source="target_repr")
+
+    class Meta:
+        model = AuditEntry
+        fields = ["id", "at", "actor", "action", "target_type", "target_id", "target", "details"]
+
+
+class AuditQuery(serializers.Serializer):
+    action = serializers.ChoiceField(choices=AuditAction.choices, required=False)
+
+
+class AuditListApi(generics.ListAPIView):
+    """Who did what in the project, newest first (admins of the project); `?action=` keeps one kind,
+    `?limit=&offset=` pages. As CSV: /api/exports/projects/<slug>/audit.csv."""
+
+    serializer_class = AuditEntryOutput
+    pagination_class = LimitOffsetPagination
+
+    @extend_schema(operation_id="projects_audit", parameters=[AuditQuery])
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    def get_queryset(self):
+        project = selectors.project_get_for_user(
+            slug=self.kwargs["slug"], user=self.request.user, role=Role.ADMIN
+        )
+        query = AuditQuery(data=self.request.query_params)
+        query.is_valid(raise_exception=True)
+        return selectors.audit_entries_for_project(project=project, action=query.validated_data.get("action"))

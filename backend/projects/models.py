@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from backend.accounts.models import Role
 
@@ -61,3 +62,43 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.project} ({self.role})"
+
+
+class AuditAction(models.TextChoices):
+    MEMBER_ADD = "member.add", "Member added"
+    MEMBER_ROLE = "member.role", "Member's role changed"
+    MEMBER_REMOVE = "member.remove", "Member removed"
+    MODEL_PROMOTE = "model.promote", "Model version promoted"
+    MODEL_ROLLBACK = "model.rollback", "Rolled back to a model version"
+    TRAINING_START = "training.start", "Training started"
+    TRAINING_RETRY = "training.retry", "Training retried"
+    REFERENCE_SET_MOVE = "reference_set.move", "Cases moved in or out of the reference set"
+    PAIR_OVERRIDE = "pair.override", "CT-MR pair changed"
+    EXPORT_DOWNLOAD = "export.download", "Export downloaded"
+
+
+class AuditEntry(models.Model):
+    """Who did what in a project, and when; never changed. No actor: the platform did it (the gate,
+    a training started by the threshold or the schedule)."""
+
+    at = models.DateTimeField(default=timezone.now, db_index=True)
+    project = models.ForeignKey(
+        Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+    )
+    project_slug = models.SlugField(help_text="kept when the project is deleted")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+")  # fmt: skip
+    actor_username = models.CharField(max_length=150, blank=True, help_text="kept when the user is deleted")
+    action = models.CharField(max_length=32, choices=AuditAction.choices)
+    target_type = models.CharField(max_length=64, blank=True, help_text="app_label.model of the target")
+    target_id = models.CharField(max_length=64, blank=True)
+    target_repr = models.CharField(max_length=200, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-pk"]
+        indexes = [models.Index(fields=["project", "action", "-at"])]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_username or 'platform'} {self.action} ({self.project_slug})"

@@ -3,7 +3,7 @@ from django.db.models import QuerySet
 from backend.accounts.models import Role
 from backend.accounts.selectors import user_is_platform_admin
 from backend.common.exceptions import ApplicationError
-from backend.projects.models import Membership, Project
+from backend.projects.models import AuditEntry, Membership, Project
 
 
 def project_role_for_user(*, project: Project, user) -> str | None:
@@ -72,3 +72,9 @@ def project_members(*, project: Project) -> QuerySet[Membership]:
         .select_related("user__reader_profile")
         .order_by("user__username")
     )
+
+
+def audit_entries_for_project(*, project: Project, action: str | None = None) -> QuerySet[AuditEntry]:
+    """The project's audit entries, newest first; only those of one action when given."""
+    entries = AuditEntry.objects.filter(project=project).order_by("-at", "-pk")
+    return entries.filter(action=action) if action else entries

@@ -1,9 +1,11 @@
-from django.db import transaction
+from typing import Any
+
+from django.db import models, transaction
 from django.utils.text import slugify
 
 from backend.accounts.models import Role
 from backend.common.exceptions import ApplicationError
-from backend.projects.models import AcquisitionStrategy, Membership, Project
+from backend.projects.models import AcquisitionStrategy, AuditAction, AuditEntry, Membership, Project
 
 
 @transaction.atomic
@@ -34,36 +36,66 @@ def project_create(
     )  # fmt: skip
 
 
+def audit_record(
+    *,
+    actor,
+    action: str,
+    project: Project,
+    target: models.Model | None = None,
+    details: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """One audit entry: `actor` (None, or an anonymous user: the platform) did `action` in the project,
+    on `target`. The one place every audited action of every app is written."""
+    if action not in AuditAction.values:
+        raise ValueError(f"unknown audit action {action!r}")
+    actor = actor if actor is not None and actor.is_authenticated else None
+    return AuditEntry.objects.create(
+        project=project, project_slug=project.slug, actor=actor, actor_username=actor.get_username() if actor else "",
+        action=action, target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "", target_repr=str(target)[:200] if target is not None else "",
+        details=details or {},
+    )  # fmt: skip
+
+
 def _role_valid(role: str) -> None:
     if role not in Role.values:
         raise ApplicationError(f"Unknown role {role!r}.", code="invalid_role")
 
 
 @transaction.atomic
-def project_member_add(*, project: Project, user, role: str | None = None) -> Membership:
+def project_member_add(*, project: Project, user, role: str | None = None, actor=None) -> Membership:
     """Idempotent: the user's membership of the project. A new member gets `role` (reader by
     default); an existing one keeps theirs unless `role` is given."""
     _role_valid(role or Role.READER)
     membership, created = Membership.objects.get_or_create(
         project=project, user=user, defaults={"role": role or Role.READER}
     )
-    if not created and role is not None and membership.role != role:
-        return project_member_role_set(membership=membership, role=role)
+    if created:
+        audit_record(actor=actor, action=AuditAction.MEMBER_ADD, project=project, target=membership,
+                     details={"user": user.get_username(), "role": membership.role})  # fmt: skip
+    elif role is not None and membership.role != role:
+        return project_member_role_set(membership=membership, role=role, actor=actor)
     return membership
 
 
 @transaction.atomic
-def project_member_role_set(*, membership: Membership, role: str) -> Membership:
+def project_member_role_set(*, membership: Membership, role: str, actor=None) -> Membership:
     _role_valid(role)
-    membership = Membership.objects.select_for_update().get(pk=membership.pk)
+    membership = (
+        Membership.objects.select_for_update().select_related("project", "user").get(pk=membership.pk)
+    )
     if membership.role != role:
-        membership.role = role
+        before, membership.role = membership.role, role
         membership.save(update_fields=["role"])
+        audit_record(actor=actor, action=AuditAction.MEMBER_ROLE, project=membership.project, target=membership,
+                     details={"user": membership.user.get_username(), "from": before, "to": role})  # fmt: skip
     return membership
 
 
 @transaction.atomic
-def project_member_remove(*, membership: Membership) -> None:
+def project_member_remove(*, membership: Membership, actor=None) -> None:
+    audit_record(actor=actor, action=AuditAction.MEMBER_REMOVE, project=membership.project, target=membership,
+                 details={"user": membership.user.get_username(), "role": membership.role})  # fmt: skip
     membership.delete()
 
 

@@ -11,7 +11,8 @@ from backend.common.exceptions import ApplicationError
 from backend.common.hashing import stable_unit
 from backend.common.levels import LEVELS
 from backend.imaging.models import StudyPair
-from backend.projects.models import Project
+from backend.projects.models import AuditAction, Project
+from backend.projects.services import audit_record
 from backend.reading.models import AnnotationEvent, Assignment, Case, LevelAnnotation
 from backend.reading.signals import assignment_submitted
 
@@ -63,7 +64,9 @@ MAX_REFERENCE_SET_MOVE = 1000
 
 
 @transaction.atomic
-def reference_set_update(*, project: Project, case_ids: Sequence[int], in_reference_set: bool) -> list[Case]:
+def reference_set_update(
+    *, project: Project, case_ids: Sequence[int], in_reference_set: bool, actor=None
+) -> list[Case]:
     """Put cases into the project's frozen reference set or take them out, all of them or none (an
     admin's choice: a reference set with pathology in it makes the gate's kappa mean something).
 
@@ -99,6 +102,9 @@ def reference_set_update(*, project: Project, case_ids: Sequence[int], in_refere
         case.in_reference_set = in_reference_set
         case.priority = case_cold_start_priority(case=case)
     Case.objects.bulk_update(moving, ["in_reference_set", "priority"])
+    if moving:
+        audit_record(actor=actor, action=AuditAction.REFERENCE_SET_MOVE, project=project,
+                     details={"case_ids": [case.pk for case in moving], "in_reference_set": in_reference_set})  # fmt: skip
     return cases
 
 
@@ -107,10 +113,10 @@ def _id_list(ids: list[int], shown: int = 10) -> str:
     return listed if len(ids) <= shown else f"{listed} (and {len(ids) - shown} more)"
 
 
-def case_reference_set_update(*, case: Case, in_reference_set: bool) -> Case:
+def case_reference_set_update(*, case: Case, in_reference_set: bool, actor=None) -> Case:
     """One case into the frozen reference set or out of it (see `reference_set_update`)."""
     (case,) = reference_set_update(
-        project=case.project, case_ids=[case.pk], in_reference_set=in_reference_set
+        project=case.project, case_ids=[case.pk], in_reference_set=in_reference_set, actor=actor
     )
     return case
 

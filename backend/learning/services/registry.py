@@ -12,7 +12,8 @@ from backend.common.tasks import task_send
 from backend.imaging.models import Instance, PreAnnotationRequest, Study
 from backend.learning import ml_bridge
 from backend.learning.models import LevelPrediction, ModelVersion
-from backend.projects.models import AcquisitionStrategy, Project
+from backend.projects.models import AcquisitionStrategy, AuditAction, Project
+from backend.projects.services import audit_record
 
 logger = logging.getLogger(__name__)
 
@@ -46,17 +47,22 @@ def model_version_register(*, project: Project, checkpoint: str,
 
 
 @transaction.atomic
-def model_version_promote(*, version: ModelVersion) -> ModelVersion:
-    """Make this version the project's champion; the former champion retires."""
+def model_version_promote(*, version: ModelVersion, actor=None) -> ModelVersion:
+    """Make this version the project's champion; the former champion retires. No actor: the gate
+    or an import promoted it."""
     if version.status not in (ModelVersion.Status.CHALLENGER, ModelVersion.Status.RETIRED):
         raise ApplicationError(
             f"A {version.status} version cannot be promoted.", code="not_promotable", status=409
         )
-    ModelVersion.objects.select_for_update().filter(
+    champions = ModelVersion.objects.select_for_update().filter(
         project=version.project, status=ModelVersion.Status.CHAMPION
-    ).update(status=ModelVersion.Status.RETIRED)
+    )
+    former = champions.first()
+    champions.update(status=ModelVersion.Status.RETIRED)
     version.status, version.promoted_at = ModelVersion.Status.CHAMPION, timezone.now()
     version.save(update_fields=["status", "promoted_at"])
+    audit_record(actor=actor, action=AuditAction.MODEL_PROMOTE, project=version.project, target=version,
+                 details={"version": version.label, "replaced": former.label if former else None})  # fmt: skip
     # Every CT study of the project gets the new champion's suggestions.
     waiting = PreAnnotationRequest.objects.filter(status=PreAnnotationRequest.Status.PENDING).values("study")
     studies = Study.objects.filter(projects=version.project, modality="CT").exclude(pk__in=waiting)
@@ -73,7 +79,7 @@ def preannotation_wake() -> None:
 
 
 @transaction.atomic
-def model_version_rollback(*, project: Project) -> ModelVersion:
+def model_version_rollback(*, project: Project, actor=None) -> ModelVersion:
     """Bring back the champion before the current one."""
     current = project.model_versions.filter(status=ModelVersion.Status.CHAMPION).first()
     previous = (
@@ -91,6 +97,8 @@ def model_version_rollback(*, project: Project) -> ModelVersion:
         current.save(update_fields=["status"])
     previous.status, previous.promoted_at = ModelVersion.Status.CHAMPION, timezone.now()
     previous.save(update_fields=["status", "promoted_at"])
+    audit_record(actor=actor, action=AuditAction.MODEL_ROLLBACK, project=project, target=previous,
+                 details={"version": previous.label, "replaced": current.label if current else None})  # fmt: skip
     return previous
 
 
