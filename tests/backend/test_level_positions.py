@@ -94,3 +94,22 @@ def test_training_takes_the_readers_corrected_positions(project_without_model):
     canal, source = studies[0]["positions"]["C4/5"]
     assert source == "reader" and len(canal) == 3
     assert "C5/6" not in studies[0]["positions"], "the finder's own positions are placed inside ml"
+
+
+def test_the_retrain_threshold_counts_only_labels_training_can_crop(project_without_model):
+    from backend.learning.models import ReferenceLabel
+    from backend.learning.services import training_labels_count
+
+    project, _ = project_without_model
+    case = Case.objects.filter(project=project).first()
+    study = case.pair.ct_study
+    LevelPosition.objects.filter(study=study, level__in=["C6/7", "C7/T1"]).delete()  # the finder missed them
+    for level in ("C5/6", "C6/7", "C7/T1"):
+        ReferenceLabel.objects.create(case=case, level=level, grade=1, source="senior", n_readers=1)
+    ReferenceLabel.objects.filter(level="C7/T1").update(box=[10, 10, 40, 30])  # a reader drew this one
+    assert training_labels_count(project=project) == 2, "C5/6 (finder) and C7/T1 (box); C6/7 has neither"
+    from backend.reading.level_positions import level_position_correct
+
+    reader = project.memberships.first().user if project.memberships.exists() else reader_client(project)[1]
+    level_position_correct(case=case, reader=reader, modality="CT", level="C6/7", centre=[0.0, 0.0, -80.0])
+    assert training_labels_count(project=project) == 3
