@@ -19,7 +19,8 @@ from backend.learning import ml_bridge
 from backend.learning.models import ModelVersion, ReferenceLabel, TrainingRun
 from backend.learning.services.gate import model_version_gate
 from backend.learning.services.registry import model_version_number_next
-from backend.projects.models import Project
+from backend.projects.models import AuditAction, Project
+from backend.projects.services import audit_record
 from backend.reading.level_positions import level_positions_for_training
 from backend.reading.models import LevelPosition
 
@@ -44,8 +45,10 @@ def training_run_start(
     trigger: str = TrainingRun.Trigger.MANUAL,
     retry_of: TrainingRun | None = None,
     queue: bool = True,
+    actor=None,
 ) -> TrainingRun:
-    """Queue a training of the project's model; 409 while another one is queued or running."""
+    """Queue a training of the project's model; 409 while another one is queued or running.
+    Audited (no actor: the threshold or the schedule started it)."""
     if trigger not in TrainingRun.Trigger.values:
         raise ApplicationError(f"Unknown trigger {trigger!r}.", code="invalid_trigger")
     try:
@@ -56,6 +59,10 @@ def training_run_start(
         raise ApplicationError(
             "A training of this project is queued or running already.", code="training_active", status=409
         ) from None
+    audit_record(
+        actor=actor, action=AuditAction.TRAINING_RETRY if retry_of else AuditAction.TRAINING_START,
+        project=project, target=run, details={"trigger": trigger, "retry_of": retry_of.pk if retry_of else None},
+    )  # fmt: skip
 
     def send() -> None:
         if not _training_run_send(run=run):
@@ -111,10 +118,10 @@ def training_runs_start_scheduled() -> list[TrainingRun]:
     return started
 
 
-def training_run_retry(*, run: TrainingRun) -> TrainingRun:
+def training_run_retry(*, run: TrainingRun, actor=None) -> TrainingRun:
     if run.status != TrainingRun.Status.FAILED:
         raise ApplicationError("Only a failed training can be retried.", code="not_failed", status=409)
-    return training_run_start(project=run.project, trigger=run.trigger, retry_of=run)
+    return training_run_start(project=run.project, trigger=run.trigger, retry_of=run, actor=actor)
 
 
 def _training_studies(*, project: Project) -> list[dict]:
