@@ -10,7 +10,7 @@ from django.conf import settings
 from django.db.models import F, Max, Q
 from django.db.models.fields.json import KeyTransform
 
-from backend.learning.models import KappaSnapshot, ModelVersion
+from backend.learning.models import KappaSnapshot, ModelPromotion, ModelVersion
 from backend.learning.selectors import kappa_series
 from backend.projects.models import Project
 
@@ -108,9 +108,20 @@ def _training_labels(row: dict) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _champion_changes(project: Project) -> dict[int, list[dict]]:
+    """Per version number, when it was made champion (promoted or rolled back to), by whom, oldest first."""
+    changes: dict[int, list[dict]] = {}
+    rows = ModelPromotion.objects.filter(project=project).order_by("at", "pk")
+    for number, kind, by, at in rows.values_list("version__number", "kind", "by__username", "at"):
+        changes.setdefault(number, []).append({"kind": kind, "by": by, "at": at})
+    return changes
+
+
 def model_registry(*, project: Project) -> list[dict]:
-    """Every version, newest first, with its metrics on the reference set and what the gate said."""
+    """Every version, newest first, with its metrics on the reference set, what the gate said and
+    each time it was made champion."""
     out = []
+    changes = _champion_changes(project)
     for row in _versions_with_reference(project).order_by("-number"):
         out.append({
             "number": row["number"], "model_version": _label(project, row["number"]), "status": row["status"],
@@ -120,6 +131,7 @@ def model_registry(*, project: Project) -> list[dict]:
                 "id": row["run_id"], "status": row["run_status"], "trigger": row["run_trigger"]},
             "reference": {key: row[key] for key in REFERENCE_KEYS},
             "gate": {"promoted": row["gate_promoted"], "reason": row["gate_reason"]},
+            "promotions": changes.get(row["number"], []),
         })  # fmt: skip
     return out
 

@@ -164,6 +164,12 @@ class GateOutput(serializers.Serializer):
     reason = serializers.CharField(allow_null=True)
 
 
+class RegistryPromotionOutput(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=["promote", "rollback"])
+    by = serializers.CharField(allow_null=True, help_text="null: the gate or an import")
+    at = serializers.DateTimeField()
+
+
 class RegistryRowOutput(serializers.Serializer):
     number = serializers.IntegerField()
     model_version = serializers.CharField()
@@ -175,6 +181,7 @@ class RegistryRowOutput(serializers.Serializer):
     training_run = RegistryRunOutput(allow_null=True)
     reference = ReferenceMetricsOutput()
     gate = GateOutput()
+    promotions = RegistryPromotionOutput(many=True, help_text="each time it was made champion, oldest first")
 
 
 class EfficiencyPointOutput(serializers.Serializer):

@@ -7,7 +7,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import Experience, Role
 from backend.common.exceptions import ApplicationError
 from backend.learning import selectors, services
-from backend.learning.models import AdjudicationItem, KappaSnapshot, ModelVersion, TrainingRun
+from backend.learning.models import AdjudicationItem, KappaSnapshot, ModelPromotion, ModelVersion, TrainingRun
 from backend.learning.outputs import KappaSeriesOutput
 from backend.projects.models import Project
 from backend.projects.permissions import IsProjectAdmin
@@ -63,18 +63,58 @@ class ModelVersionPromoteApi(APIView):
         return Response(ModelVersionOutput(version).data)
 
 
+class RollbackInput(serializers.Serializer):
+    number = serializers.IntegerField(
+        min_value=1,
+        required=False,
+        help_text="the version to bring back; default: the champion before the current one",
+    )
+
+
 class ModelVersionRollbackApi(APIView):
-    """Bring back the champion before the current one (admins)."""
+    """Bring back an earlier champion (admins): the version numbered in the body, or by default the
+    champion before the current one in the promotion history (a second rollback goes further back)."""
 
     permission_classes = [IsProjectAdmin]
 
-    @extend_schema(operation_id="learning_rollback", request=None, responses={200: ModelVersionOutput})
+    @extend_schema(
+        operation_id="learning_rollback", request=RollbackInput, responses={200: ModelVersionOutput}
+    )
     def post(self, request: Request, slug: str) -> Response:
-        return Response(
-            ModelVersionOutput(
-                services.model_version_rollback(project=_project(request, slug), actor=request.user)
-            ).data
-        )
+        project = _project(request, slug)
+        data = RollbackInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        version = None
+        if (number := data.validated_data.get("number")) is not None:
+            version = project.model_versions.filter(number=number).first()
+            if version is None:
+                raise ApplicationError(f"No version {number}.", code="not_found", status=404)
+        version = services.model_version_rollback(project=project, version=version, actor=request.user)
+        return Response(ModelVersionOutput(version).data)
+
+
+class ModelPromotionOutput(serializers.ModelSerializer):
+    model_version = serializers.CharField(source="version.label")
+    number = serializers.IntegerField(source="version.number")
+    replaced = serializers.CharField(source="replaced.label", allow_null=True, default=None)
+    by = serializers.CharField(
+        source="by.username", allow_null=True, default=None, help_text="null: the gate or an import"
+    )
+
+    class Meta:
+        model = ModelPromotion
+        fields = ["id", "kind", "model_version", "number", "replaced", "by", "at"]
+
+
+class ModelPromotionListApi(APIView):
+    """The registry's history: every promotion and rollback of the champion, newest first (admins)."""
+
+    permission_classes = [IsProjectAdmin]
+
+    @extend_schema(operation_id="learning_promotions", responses={200: ModelPromotionOutput(many=True)})
+    def get(self, request: Request, slug: str) -> Response:
+        history = selectors.promotion_history(project=_project(request, slug))
+        return Response(ModelPromotionOutput(history, many=True).data)
 
 
 class TrainingRunOutput(serializers.ModelSerializer):

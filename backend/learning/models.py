@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from backend.common.levels import LEVEL_CHOICES
 from backend.imaging.models import Study
@@ -42,6 +43,32 @@ class ModelVersion(models.Model):
     @property
     def label(self) -> str:
         return f"{self.project.slug}-v{self.number}"
+
+
+class ModelPromotion(models.Model):
+    """One change of a project's champion: a promotion or a rollback, by whom and when (the
+    registry's history; never changed). No author: the gate or an import promoted."""
+
+    class Kind(models.TextChoices):
+        PROMOTE = "promote", "Promotion"
+        ROLLBACK = "rollback", "Rollback"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="promotions")
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="promotions")
+    replaced = models.ForeignKey(
+        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        help_text="the champion it took over from",
+    )  # fmt: skip
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                           related_name="+")  # fmt: skip
+    at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["project", "at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.version} at {self.at:%Y-%m-%d %H:%M}"
 
 
 class LevelPrediction(models.Model):

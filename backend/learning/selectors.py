@@ -3,7 +3,7 @@ from collections.abc import Sequence
 from django.db.models import Count, Q
 
 from backend.accounts.models import Role
-from backend.learning.models import AdjudicationItem, LevelPrediction, ModelVersion
+from backend.learning.models import AdjudicationItem, LevelPrediction, ModelPromotion, ModelVersion
 from backend.projects.models import Project
 from backend.projects.selectors import project_role_for_user
 from backend.reading.models import Assignment
@@ -11,6 +11,29 @@ from backend.reading.models import Assignment
 
 def champion_get(*, project: Project) -> ModelVersion | None:
     return project.model_versions.filter(status=ModelVersion.Status.CHAMPION).first()
+
+
+def champion_lineage(*, project: Project) -> list[int]:
+    """The ids of the champions a rollback without a version goes back through, oldest first, the
+    current one last: each promotion puts its version on top (an earlier champion promoted again
+    moves there), each rollback takes off the versions above the one it brings back, so that a
+    second rollback goes further back instead of undoing the first (v3 -> v2 -> v1)."""
+    lineage: list[int] = []
+    for kind, version_id in project.promotions.order_by("at", "pk").values_list("kind", "version_id"):
+        if kind == ModelPromotion.Kind.ROLLBACK and version_id in lineage:
+            del lineage[lineage.index(version_id) + 1 :]
+            continue
+        if version_id in lineage:
+            lineage.remove(version_id)
+        lineage.append(version_id)
+    return lineage
+
+
+def promotion_history(*, project: Project):
+    """Every promotion and rollback of the project's champion, newest first."""
+    return project.promotions.select_related("version__project", "replaced__project", "by").order_by(
+        "-at", "-pk"
+    )
 
 
 def champion_label(*, project: Project) -> str:

@@ -12,6 +12,9 @@ urlpatterns = [
         name="learning-promote",
     ),  # fmt: skip
     path("projects/<slug:slug>/rollback/", apis.ModelVersionRollbackApi.as_view(), name="learning-rollback"),
+    path(
+        "projects/<slug:slug>/promotions/", apis.ModelPromotionListApi.as_view(), name="learning-promotions"
+    ),
 ]
 urlpatterns += [
     path(

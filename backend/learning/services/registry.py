@@ -11,7 +11,8 @@ from backend.common.exceptions import ApplicationError
 from backend.common.tasks import task_send
 from backend.imaging.models import Instance, PreAnnotationRequest, Study
 from backend.learning import ml_bridge
-from backend.learning.models import LevelPrediction, ModelVersion
+from backend.learning.models import LevelPrediction, ModelPromotion, ModelVersion
+from backend.learning.selectors import champion_lineage
 from backend.projects.models import AcquisitionStrategy, AuditAction, Project
 from backend.projects.services import audit_record
 
@@ -46,14 +47,8 @@ def model_version_register(*, project: Project, checkpoint: str,
                                        config=summary["config"], metrics=summary["metrics"])  # fmt: skip
 
 
-@transaction.atomic
-def model_version_promote(*, version: ModelVersion, actor=None) -> ModelVersion:
-    """Make this version the project's champion; the former champion retires. No actor: the gate
-    or an import promoted it."""
-    if version.status not in (ModelVersion.Status.CHALLENGER, ModelVersion.Status.RETIRED):
-        raise ApplicationError(
-            f"A {version.status} version cannot be promoted.", code="not_promotable", status=409
-        )
+def _champion_change(*, version: ModelVersion, kind: str, actor) -> ModelVersion:
+    """Make `version` the champion, retire the current one, and keep the change in the history."""
     champions = ModelVersion.objects.select_for_update().filter(
         project=version.project, status=ModelVersion.Status.CHAMPION
     )
@@ -61,13 +56,38 @@ def model_version_promote(*, version: ModelVersion, actor=None) -> ModelVersion:
     champions.update(status=ModelVersion.Status.RETIRED)
     version.status, version.promoted_at = ModelVersion.Status.CHAMPION, timezone.now()
     version.save(update_fields=["status", "promoted_at"])
-    audit_record(actor=actor, action=AuditAction.MODEL_PROMOTE, project=version.project, target=version,
+    ModelPromotion.objects.create(project=version.project, version=version, replaced=former, kind=kind,
+                                  by=actor if actor is not None and actor.is_authenticated else None,
+                                  at=version.promoted_at)  # fmt: skip
+    action = AuditAction.MODEL_PROMOTE if kind == ModelPromotion.Kind.PROMOTE else AuditAction.MODEL_ROLLBACK
+    audit_record(actor=actor, action=action, project=version.project, target=version,
                  details={"version": version.label, "replaced": former.label if former else None})  # fmt: skip
-    # Every CT study of the project gets the new champion's suggestions.
+    return version
+
+
+def _preannotation_queue(*, version: ModelVersion, only_unread: bool) -> None:
+    """Queue the project's CT studies for the champion's suggestions (with `only_unread`, only those
+    it has no predictions for)."""
     waiting = PreAnnotationRequest.objects.filter(status=PreAnnotationRequest.Status.PENDING).values("study")
     studies = Study.objects.filter(projects=version.project, modality="CT").exclude(pk__in=waiting)
+    if only_unread:
+        studies = studies.exclude(
+            pk__in=LevelPrediction.objects.filter(model_version=version).values("study_id")
+        )
     PreAnnotationRequest.objects.bulk_create([PreAnnotationRequest(study=s) for s in studies])
     transaction.on_commit(preannotation_wake)
+
+
+@transaction.atomic
+def model_version_promote(*, version: ModelVersion, actor=None) -> ModelVersion:
+    """Make this version the project's champion; the former champion retires. No actor: the gate
+    or an import promoted it. Every CT study of the project gets the new champion's suggestions."""
+    if version.status not in (ModelVersion.Status.CHALLENGER, ModelVersion.Status.RETIRED):
+        raise ApplicationError(
+            f"A {version.status} version cannot be promoted.", code="not_promotable", status=409
+        )
+    _champion_change(version=version, kind=ModelPromotion.Kind.PROMOTE, actor=actor)
+    _preannotation_queue(version=version, only_unread=False)
     return version
 
 
@@ -79,27 +99,38 @@ def preannotation_wake() -> None:
 
 
 @transaction.atomic
-def model_version_rollback(*, project: Project, actor=None) -> ModelVersion:
-    """Bring back the champion before the current one."""
+def model_version_rollback(
+    *, project: Project, version: ModelVersion | None = None, actor=None
+) -> ModelVersion:
+    """Bring back an earlier champion: `version` (any version that has been champion), or by default
+    the champion before the current one in the promotion history (`champion_lineage`). Studies the
+    version never read are queued for its suggestions."""
+    Project.objects.select_for_update().filter(pk=project.pk).exists()  # one champion change at a time
     current = project.model_versions.filter(status=ModelVersion.Status.CHAMPION).first()
-    previous = (
-        project.model_versions.filter(status=ModelVersion.Status.RETIRED, promoted_at__isnull=False)
-        .exclude(pk=getattr(current, "pk", None))
-        .order_by("-promoted_at")
-        .first()
-    )
-    if previous is None:
+    if version is None:
+        lineage = champion_lineage(project=project)
+        if current is not None and lineage and lineage[-1] == current.pk:
+            lineage.pop()
+        if not lineage:
+            raise ApplicationError(
+                "There is no earlier champion to roll back to.", code="no_previous", status=409
+            )
+        version = project.model_versions.get(pk=lineage[-1])
+    elif version.project_id != project.pk:
         raise ApplicationError(
-            "There is no earlier champion to roll back to.", code="no_previous", status=409
+            f"No version {version.number} in {project.slug!r}.", code="not_found", status=404
         )
-    if current is not None:
-        current.status = ModelVersion.Status.RETIRED
-        current.save(update_fields=["status"])
-    previous.status, previous.promoted_at = ModelVersion.Status.CHAMPION, timezone.now()
-    previous.save(update_fields=["status", "promoted_at"])
-    audit_record(actor=actor, action=AuditAction.MODEL_ROLLBACK, project=project, target=previous,
-                 details={"version": previous.label, "replaced": current.label if current else None})  # fmt: skip
-    return previous
+    elif current is not None and version.pk == current.pk:
+        raise ApplicationError(
+            f"{version.label} is the champion already.", code="already_champion", status=409
+        )
+    elif version.status != ModelVersion.Status.RETIRED or not version.promotions.exists():
+        raise ApplicationError(
+            f"{version.label} has never been champion; promote it instead.", code="never_champion", status=409
+        )
+    _champion_change(version=version, kind=ModelPromotion.Kind.ROLLBACK, actor=actor)
+    _preannotation_queue(version=version, only_unread=True)
+    return version
 
 
 BALD_SAMPLES = 10

@@ -9,6 +9,8 @@ const ci = (row: RegistryRow) => {
   return c && c[0] != null && c[1] != null ? `${c[0].toFixed(2)}–${c[1].toFixed(2)}` : "";
 };
 const PROMOTABLE = new Set(["challenger", "retired"]);
+const history = (row: RegistryRow) =>
+  row.promotions.map((p) => `${p.kind} ${p.at.slice(0, 16).replace("T", " ")} by ${p.by ?? "the gate"}`).join("\n");
 
 /** Every version with its reference metrics; promote a version or roll back the champion (learning API). */
 export function ModelRegistryPanel({ slug, registry, onChange }: { slug: string; registry: Loaded<RegistryRow[]>; onChange: () => void }) {
@@ -42,12 +44,18 @@ export function ModelRegistryPanel({ slug, registry, onChange }: { slug: string;
                 <td>{fixed(row.reference.binary_kappa)}</td>
                 <td>{row.reference.n ?? "—"}</td>
                 <td className="reason" title={row.error || row.gate.reason || ""}>{row.error ? `failed: ${row.error}` : row.gate.reason ?? "—"}</td>
-                <td>{row.promoted_at ? row.promoted_at.slice(0, 16).replace("T", " ") : ""}</td>
+                <td title={history(row)}>{row.promoted_at ? row.promoted_at.slice(0, 16).replace("T", " ") : ""}</td>
                 <td>
                   {PROMOTABLE.has(row.status) && (
                     <button disabled={busy} data-testid={`promote-${row.number}`}
                       onClick={() => act(`${row.model_version} is the champion now.`, () => promoteVersion(slug, row.number))}>
                       Promote
+                    </button>
+                  )}
+                  {row.status === "retired" && row.promotions.length > 0 && (
+                    <button disabled={busy} data-testid={`rollback-${row.number}`}
+                      onClick={() => act(`Rolled back to ${row.model_version}.`, () => rollbackChampion(slug, row.number))}>
+                      Roll back here
                     </button>
                   )}
                 </td>

@@ -124,6 +124,7 @@ export interface RegistryRow {
   training_run: { id: number; status: string; trigger: string } | null;
   reference: ReferenceMetrics;
   gate: { promoted: boolean | null; reason: string | null };
+  promotions: { kind: "promote" | "rollback"; by: string | null; at: string }[];
 }
 
 export interface EfficiencyPoint {
@@ -221,7 +222,9 @@ export const retryTraining = (slug: string, id: number) =>
   api<TrainingRun>(learning(slug, `training-runs/${id}/retry/`), { method: "POST" });
 export const promoteVersion = (slug: string, number: number) =>
   api<unknown>(learning(slug, `model-versions/${number}/promote/`), { method: "POST" });
-export const rollbackChampion = (slug: string) => api<unknown>(learning(slug, "rollback/"), { method: "POST" });
+// Without a number: the champion before the current one in the promotion history.
+export const rollbackChampion = (slug: string, number?: number) =>
+  api<unknown>(learning(slug, "rollback/"), { method: "POST", body: JSON.stringify(number ? { number } : {}) });
 
 export interface ReferenceCase {
   id: number;
