@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT))
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/spine_bench"
 SLUG = "dash-bench"
 ENDPOINTS = ["summary", "labeling-progress", "grade-distribution", "kappa-timeline", "kappa-timeline?kind=reader_reader&kind=model_reader",
-             "kappa-by-subset", "confusion-matrix", "model-registry", "label-efficiency", "adjudication-summary"]  # fmt: skip
+             "kappa-by-subset", "confusion-matrix", "model-registry", "label-efficiency", "adjudication-summary",
+             "reader-performance"]  # fmt: skip
 
 
 def ensure_database(url: str) -> None:

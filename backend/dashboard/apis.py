@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.dashboard import model_selectors, outputs, selectors, worker_selectors
+from backend.learning import performance_selectors
 from backend.learning.models import KappaSnapshot
 from backend.projects.permissions import IsProjectAdmin
 from backend.projects.selectors import project_get_for_user
@@ -68,6 +69,12 @@ ModelRegistryApi = _project_view(
 LabelEfficiencyApi = _project_view(
     "dashboard_label_efficiency", outputs.LabelEfficiencyOutput, model_selectors.label_efficiency,
     "Training labels vs reference kappa of the project's versions; the benchmark's strategy curves if run.",
+)  # fmt: skip
+ReaderPerformanceApi = _project_view(
+    "dashboard_reader_performance", outputs.ReaderPerformanceOutput, performance_selectors.reader_performance,
+    "Each reader's and each experience group's accuracy, macro F1 and kappas against the reference labels "
+    "(never against a reference made of the reader's own grade), 4 grades and binary, with bootstrap 95% "
+    "intervals over cases; on all cases and on the frozen reference set.",
 )  # fmt: skip
 AdjudicationSummaryApi = _project_view(
     "dashboard_adjudication_summary", outputs.AdjudicationSummaryOutput, selectors.adjudication_summary,

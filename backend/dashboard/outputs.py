@@ -220,6 +220,59 @@ class AdjudicationSummaryOutput(serializers.Serializer):
     oldest_open_at = serializers.DateTimeField(allow_null=True)
 
 
+class ScoreOutput(serializers.Serializer):
+    value = serializers.FloatField(allow_null=True)
+    ci95 = _ci95()
+
+
+class TaskScoresOutput(serializers.Serializer):
+    task = serializers.ChoiceField(choices=["4grade", "binary"], help_text="binary: grade >= 2")
+    accuracy = ScoreOutput()
+    macro_f1 = ScoreOutput()
+    kappa = ScoreOutput(help_text="unweighted")
+    kappa_quadratic = ScoreOutput()
+
+
+class RaterScoresOutput(serializers.Serializer):
+    levels = serializers.IntegerField(help_text="levels scored")
+    cases = serializers.IntegerField()
+    own_reference_levels = serializers.IntegerField(
+        help_text="levels left out: their reference would rest on this rater's own grade alone"
+    )
+    tasks = TaskScoresOutput(many=True)
+
+
+class ReaderScoresOutput(RaterScoresOutput):
+    reader = serializers.CharField()
+    experience = serializers.CharField()
+
+
+class GroupScoresOutput(RaterScoresOutput):
+    group = serializers.CharField()
+    readers = serializers.IntegerField()
+
+
+class ContrastOutput(serializers.Serializer):
+    a = serializers.CharField()
+    b = serializers.CharField()
+    tasks = TaskScoresOutput(many=True, help_text="a's score minus b's, with the paired bootstrap's interval")
+
+
+class PerformanceScopeOutput(serializers.Serializer):
+    scope = serializers.ChoiceField(choices=["all", "reference_set"])
+    reference_levels = serializers.IntegerField()
+    readers = ReaderScoresOutput(many=True)
+    groups = GroupScoresOutput(many=True)
+    contrasts = ContrastOutput(many=True, help_text="senior minus junior, when both groups have readings")
+
+
+class ReaderPerformanceOutput(serializers.Serializer):
+    n_boot = serializers.IntegerField()
+    metrics = serializers.ListField(child=serializers.CharField())
+    tasks = serializers.ListField(child=serializers.CharField())
+    scopes = PerformanceScopeOutput(many=True)
+
+
 class CheckOutput(serializers.Serializer):
     ok = serializers.BooleanField()
     latency_ms = serializers.FloatField()

@@ -22,6 +22,11 @@ urlpatterns = [
     path(f"{PROJECT}model-registry/", apis.ModelRegistryApi.as_view(), name="dashboard-model-registry"),
     path(f"{PROJECT}label-efficiency/", apis.LabelEfficiencyApi.as_view(), name="dashboard-label-efficiency"),
     path(
+        f"{PROJECT}reader-performance/",
+        apis.ReaderPerformanceApi.as_view(),
+        name="dashboard-reader-performance",
+    ),
+    path(
         f"{PROJECT}adjudication-summary/",
         apis.AdjudicationSummaryApi.as_view(),
         name="dashboard-adjudication-summary",

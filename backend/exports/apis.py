@@ -130,6 +130,22 @@ class ModelMetricsCsvApi(ExportApi):
         return _attachment(response, f"{project.slug}-model-metrics.csv")
 
 
+class ReaderPerformanceCsvApi(ExportApi):
+    @extend_schema(
+        operation_id="exports_reader_performance_csv", responses={(200, CSV): OpenApiTypes.STR},
+        description="Each reader's and each experience group's accuracy, macro F1 and kappas against the "
+        "reference labels with bootstrap 95% intervals: one row per scope (all, reference_set), rater and "
+        "task (4grade, binary).",
+    )  # fmt: skip
+    def get(self, request: Request, slug: str) -> StreamingHttpResponse:
+        project = _admin_project(request, slug)
+        rows = selectors.reader_performance_rows(project=project)
+        response = StreamingHttpResponse(formats.csv_stream(columns=selectors.READER_PERFORMANCE_COLUMNS, rows=rows),
+                                         content_type=f"{CSV}; charset=utf-8")  # fmt: skip
+        _download_record(request, project, "reader-performance.csv")
+        return _attachment(response, f"{project.slug}-reader-performance.csv")
+
+
 class ReportFilter(serializers.Serializer):
     reader = serializers.CharField(required=False, max_length=150)
 

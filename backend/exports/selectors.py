@@ -17,6 +17,7 @@ from django.db.models.functions import Cast
 from backend.common.exceptions import ApplicationError
 from backend.common.levels import LEVELS
 from backend.imaging.models import Instance, Modality, Series
+from backend.learning import performance_selectors
 from backend.learning.ml_bridge import REFORMAT_SPACING_MM
 from backend.learning.models import ModelVersion
 from backend.projects.models import Project
@@ -199,6 +200,33 @@ def model_metric_rows(*, project: Project) -> tuple[list[str], list[dict[str, An
         keys.update(flat)
         rows.append({**v, "label": f"{project.slug}-v{v['number']}", **flat})
     return [*MODEL_METRIC_COLUMNS, *sorted(keys - set(MODEL_METRIC_COLUMNS))], rows
+
+
+READER_PERFORMANCE_COLUMNS = (
+    "scope", "kind", "name", "experience", "readers", "task", "levels", "cases", "own_reference_levels",
+    *(f"{metric}{part}" for metric in performance_selectors.METRICS for part in ("", "_ci_low", "_ci_high")),
+)  # fmt: skip
+
+
+def reader_performance_rows(*, project: Project) -> list[dict[str, Any]]:
+    """performance_selectors.reader_performance flattened: per scope, each experience group, each reader and
+    the seniors-minus-juniors difference (kind contrast), one row per task, every metric with its interval."""
+    performance = performance_selectors.reader_performance(project=project)
+    rows = []
+    for scope in performance["scopes"]:
+        entries = [("group", g["group"], g["group"], g) for g in scope["groups"]]
+        entries += [("reader", r["reader"], r["experience"], {**r, "readers": 1}) for r in scope["readers"]]
+        entries += [("contrast", f"{c['a']} - {c['b']}", "", c) for c in scope["contrasts"]]
+        for kind, name, experience, entry in entries:
+            for task in entry["tasks"]:
+                counts = {k: entry.get(k) for k in ("readers", "levels", "cases", "own_reference_levels")}
+                row = {"scope": scope["scope"], "kind": kind, "name": name, "experience": experience,
+                       "task": task["task"], **counts}  # fmt: skip
+                for metric in performance_selectors.METRICS:
+                    value, (low, high) = task[metric]["value"], task[metric]["ci95"]
+                    row.update({metric: value, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
+                rows.append(row)
+    return rows
 
 
 @dataclass(frozen=True)

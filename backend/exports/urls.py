@@ -20,5 +20,10 @@ urlpatterns = [
         name="exports-model-metrics",
     ),
     path("projects/<slug:slug>/audit.csv", apis.AuditCsvApi.as_view(), name="exports-audit-csv"),
+    path(
+        "projects/<slug:slug>/reader-performance.csv",
+        apis.ReaderPerformanceCsvApi.as_view(),
+        name="exports-reader-performance",
+    ),
     path("cases/<int:case_id>/sr.dcm", apis.CaseStructuredReportApi.as_view(), name="exports-case-sr"),
 ]

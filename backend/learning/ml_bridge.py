@@ -7,14 +7,14 @@ only read kappas and constants, do not load it (it costs them ~700 MB of memory)
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ml.acquisition import margin
 from ml.imaging import REFORMAT_SPACING_MM  # mm between rows (and columns) of the CT sagittal reformat
-from ml.metrics import kappa_with_interval
+from ml.metrics import SCORES, TASKS, kappa_with_interval, rater_scores_with_intervals
 
 if TYPE_CHECKING:
     from ml.predict import LevelPrediction, Predictor
@@ -83,6 +83,20 @@ def agreement(
 ) -> tuple[float, float, float]:  # fmt: skip
     """Cohen's kappa with a bootstrap 95% interval over groups (cases)."""
     return kappa_with_interval(a, b, labels=labels, weights=weights, groups=groups, n_boot=n_boot)
+
+
+GRADING_SCORES, GRADING_TASKS = SCORES, TASKS  # accuracy, macro_f1, kappa, kappa_quadratic; 4grade, binary
+
+
+def rater_scores(
+    *, raters: dict[Hashable, tuple[Sequence, Sequence[int], Sequence[int]]],
+    contrasts: Sequence[tuple[Hashable, Hashable]] = (), n_boot: int = 1000,
+) -> dict:  # fmt: skip
+    """Each rater's accuracy, macro F1 and kappa (unweighted, quadratic) against the truth, 4 grades and binary:
+    raters maps a name to (cases, truth, grades) per level; one bootstrap draw of the cases serves all, so a
+    contrast (a, b) has an interval of a - b. {"raters": {name: {task: {score: (value, 95% low, 95% high)}}},
+    "contrasts": {(a, b): ...}}, NaN where undefined."""
+    return rater_scores_with_intervals(raters, contrasts=contrasts, n_boot=n_boot)
 
 
 def margin_score(*, probabilities: Sequence[Sequence[float]]) -> list[float]:

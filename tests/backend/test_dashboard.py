@@ -15,7 +15,8 @@ from tests.backend.factories import ReaderFactory
 pytestmark = pytest.mark.django_db
 
 PROJECT_ENDPOINTS = ["summary", "labeling-progress", "grade-distribution", "kappa-timeline", "kappa-by-subset",
-                     "confusion-matrix", "model-registry", "label-efficiency", "adjudication-summary"]  # fmt: skip
+                     "confusion-matrix", "model-registry", "label-efficiency", "adjudication-summary",
+                     "reader-performance"]  # fmt: skip
 
 
 def url(slug: str, endpoint: str) -> str:

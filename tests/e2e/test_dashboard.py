@@ -14,7 +14,7 @@ import pytest
 from backend.demo.simulation import simulate_reading, simulation_panel_ensure
 from backend.imaging.models import IngestJob, PreAnnotationRequest
 from backend.imaging.services import ingest_job_create, ingest_job_run
-from backend.learning.models import KappaSnapshot, ModelVersion, TrainingRun
+from backend.learning.models import KappaSnapshot, ModelVersion, ReferenceLabel, TrainingRun
 from backend.projects.services import project_create, project_member_add
 from backend.reading.models import Assignment, Case, LevelAnnotation
 from backend.reading.services import assignment_open, case_sync_for_project
@@ -34,7 +34,8 @@ CANVAS_INK = """(testId) => {
   return ink / (data.length / 4);
 }"""
 CHARTS = ["chart-progress", "chart-readers", "chart-kappa-timeline", "chart-kappa-subsets", "chart-grades",
-          "chart-efficiency"]  # fmt: skip
+          "chart-efficiency", "chart-reader-performance"]  # fmt: skip
+SIMULATED = ("sim-senior-1", "sim-junior-1", "sim-junior-2")
 
 
 @pytest.fixture(scope="session")
@@ -108,6 +109,21 @@ def test_an_admin_sees_the_simulated_run_on_the_dashboard_and_a_reader_gets_403(
     assert sum(int(cell) for cell in matrix.all_inner_texts()) == champion.metrics["reference"]["n"]
     assert page.get_by_test_id("card-champion").inner_text().startswith(champion.label)
     page.get_by_test_id("queue-table").wait_for()
+
+    # readers vs the reference labels: on the reference set every simulated reader read every level
+    frozen = ReferenceLabel.objects.filter(case__project=project, frozen=True).count()
+    assert frozen > 0 and page.locator("[data-testid^=performance-reader-sim-]").count() == 3
+    page.get_by_test_id("performance-scope").select_option("reference_set")
+    for name in SIMULATED:
+        cells = page.get_by_test_id(f"performance-reader-{name}").locator("td")
+        assert cells.nth(1).inner_text() == str(frozen), name
+        assert cells.nth(5).inner_text()[0] in "-0123456789", "quadratic kappa (interval)"
+    assert page.get_by_test_id("performance-contrast-senior-junior").count() == 1
+    csv_file = page.request.get(
+        live_server.url + page.get_by_test_id("performance-csv").get_attribute("href")
+    )
+    assert csv_file.status == 200 and csv_file.headers["content-type"].startswith("text/csv")
+    assert "senior - junior" in csv_file.text() and all(name in csv_file.text() for name in SIMULATED)
 
     # live training progress: the panel polls while the run is active
     assert "epoch 1/4" in page.get_by_test_id(f"run-progress-{run.pk}").inner_text()

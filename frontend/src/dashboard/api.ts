@@ -140,6 +140,34 @@ export interface LabelEfficiency {
   benchmark_note: string;
 }
 
+export type Metric = "accuracy" | "macro_f1" | "kappa" | "kappa_quadratic";
+export type Score = { value: number | null; ci95: Ci95 };
+export type TaskScores = { task: "4grade" | "binary" } & Record<Metric, Score>;
+
+interface RaterScores {
+  levels: number;
+  cases: number;
+  /** Levels left out: their reference would rest on this rater's own grade alone. */
+  own_reference_levels: number;
+  tasks: TaskScores[];
+}
+
+export interface PerformanceScope {
+  scope: "all" | "reference_set";
+  reference_levels: number;
+  readers: (RaterScores & { reader: string; experience: string })[];
+  groups: (RaterScores & { group: string; readers: number })[];
+  /** a's score minus b's (senior minus junior), with the paired bootstrap's interval. */
+  contrasts: { a: string; b: string; tasks: TaskScores[] }[];
+}
+
+export interface ReaderPerformance {
+  n_boot: number;
+  metrics: Metric[];
+  tasks: string[];
+  scopes: PerformanceScope[];
+}
+
 export interface AdjudicationSummary {
   open: number;
   resolved: number;
@@ -212,6 +240,8 @@ export const fetchKappaBySubset = (slug: string, query: string) =>
 export const fetchConfusion = (slug: string) => api<ConfusionMatrix>(dash(slug, "confusion-matrix"));
 export const fetchRegistry = (slug: string) => api<RegistryRow[]>(dash(slug, "model-registry"));
 export const fetchEfficiency = (slug: string) => api<LabelEfficiency>(dash(slug, "label-efficiency"));
+export const fetchReaderPerformance = (slug: string) => api<ReaderPerformance>(dash(slug, "reader-performance"));
+export const readerPerformanceCsv = (slug: string) => `/api/exports/projects/${encodeURIComponent(slug)}/reader-performance.csv`;
 export const fetchAdjudicationSummary = (slug: string) => api<AdjudicationSummary>(dash(slug, "adjudication-summary"));
 export const fetchWorkers = () => api<WorkersHealth>("/api/dashboard/workers/");
 

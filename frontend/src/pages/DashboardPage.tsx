@@ -3,7 +3,8 @@ import { useSearchParams } from "react-router-dom";
 
 import { AdjudicationPanel } from "../dashboard/AdjudicationPanel";
 import {
-  fetchConfusion, fetchEfficiency, fetchGrades, fetchProgress, fetchProjects, fetchRegistry, fetchSummary,
+  fetchConfusion, fetchEfficiency, fetchGrades, fetchProgress, fetchProjects, fetchReaderPerformance, fetchRegistry,
+  fetchSummary,
 } from "../dashboard/api";
 import { ConfusionMatrixPanel } from "../dashboard/ConfusionMatrixPanel";
 import { GradeDistributionPanel } from "../dashboard/GradeDistributionPanel";
@@ -12,6 +13,7 @@ import { KappaTimelinePanel } from "../dashboard/KappaTimelinePanel";
 import { LabelEfficiencyPanel } from "../dashboard/LabelEfficiencyPanel";
 import { ModelRegistryPanel } from "../dashboard/ModelRegistryPanel";
 import { ProgressOverTime, ReaderProgressPanel } from "../dashboard/ProgressPanels";
+import { ReaderPerformancePanel } from "../dashboard/ReaderPerformancePanel";
 import { ReferenceSetPanel } from "../dashboard/ReferenceSetPanel";
 import { SummaryCards } from "../dashboard/SummaryCards";
 import { TrainingRunsPanel } from "../dashboard/TrainingRunsPanel";
@@ -28,6 +30,7 @@ function ProjectDashboard({ slug }: { slug: string }) {
   const confusion = useLoad(() => fetchConfusion(slug), [slug, refresh]);
   const registry = useLoad(() => fetchRegistry(slug), [slug, refresh]);
   const efficiency = useLoad(() => fetchEfficiency(slug), [slug, refresh]);
+  const performance = useLoad(() => fetchReaderPerformance(slug), [slug, refresh]);
   return (
     <>
       <SummaryCards summary={summary} />
@@ -36,6 +39,7 @@ function ProjectDashboard({ slug }: { slug: string }) {
         <ReaderProgressPanel progress={progress} />
         <KappaTimelinePanel slug={slug} refresh={refresh} />
         <KappaSubsetPanel slug={slug} refresh={refresh} />
+        <ReaderPerformancePanel slug={slug} performance={performance} />
         <GradeDistributionPanel grades={grades} />
         <ConfusionMatrixPanel confusion={confusion} />
         <LabelEfficiencyPanel efficiency={efficiency} />
