@@ -171,7 +171,7 @@ def _mr_column(image: np.ndarray, px: float) -> _Column | None:
 def _mr_signal(image: np.ndarray, column: _Column, px: float) -> np.ndarray:
     """How far the signal along the bodies' centre line departs from the bodies' level."""
     profile = _profile(image, column, width=0.5)
-    body = median_filter(profile, size=int(round(12.0 / px)) | 1, mode="nearest")
+    body = median_filter(profile, size=int(round(36.0 / px)) | 1, mode="nearest")  # spans two bodies
     return gaussian_filter1d(np.abs(profile - body), 1.5 / px)
 
 
@@ -422,11 +422,7 @@ def find_mr_levels(planes: "MRSagittalSeries", *, series_uid: str = "") -> Level
         if name not in found:
             continue
         centre, normal, canal, confidence = found[name]
-        x = planes.disc_x(centre)
-        shift = np.array([x - centre[0], 0.0, 0.0])
-        levels.append(
-            _level(name, centre + shift, normal, None if canal is None else canal + shift, confidence)
-        )
+        levels.append(_level(name, centre, normal, canal, confidence))  # on the middle slice's plane
     return _finding("MR", series_uid, levels, notes, start)
 
 
@@ -450,24 +446,6 @@ class MRSagittalSeries:
     """A sagittal MR series as images sorted left to right, each oriented rows down, cols posterior."""
 
     images: list[SagittalImage]
-
-    def disc_x(self, centre: np.ndarray) -> float:
-        """The disc's left-right centre: the vertex of a parabola through its signal on the slice the
-        disc was found on and its two neighbours, when the disc stands out most on the middle one."""
-        mid = min(range(len(self.images)), key=lambda k: abs(float(self.images[k].origin[0]) - centre[0]))
-        if not 0 < mid < len(self.images) - 1:
-            return float(centre[0])
-        values = []
-        for image in self.images[mid - 1 : mid + 2]:
-            row, col = image.to_pixel(centre)
-            values.append(float(map_coordinates(image.image, [[row], [col]], order=1, mode="nearest")[0]))
-        left, middle, right = values
-        curvature = left - 2 * middle + right
-        gap = float(self.images[mid + 1].origin[0] - self.images[mid].origin[0])
-        if curvature >= 0:  # no maximum in between: keep the slice's own position
-            return float(centre[0])
-        shift = float(np.clip(0.5 * (left - right) / curvature, -0.5, 0.5))
-        return float(centre[0] + shift * gap)
 
 
 def load_mr_sagittal(paths: Iterable[str | Path]) -> MRSagittalSeries:
