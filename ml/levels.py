@@ -139,27 +139,38 @@ def _ct_column(image: np.ndarray, px: float) -> _Column | None:
 
 
 def _mr_column(image: np.ndarray, px: float) -> _Column | None:
-    """From the CSF column (T2's brightest long structure): its front edge is the back of the bodies
-    and discs; the bodies' centre line lies half a body's depth in front of it."""
+    """From the CSF column: its front edge is the back of the bodies and discs; the bodies' centre
+    line lies half a body's depth in front of it. Skin fat is as long and can be as bright, so the
+    candidates (long bright columns, nearest the middle of the field of view first) must have
+    vertebral bodies in front of them: intermediate signal, not muscle's or air's."""
     smooth = gaussian_filter(image, 1.0)
-    csf = smooth > 0.8 * float(np.percentile(smooth, 99.9))
-    blobs, count = label(csf)
-    if count == 0:
-        return None
-    # Skin fat is as bright and as long, but the field of view is centred on the spine.
-    boxes = [b for b in find_objects(blobs) if (b[0].stop - b[0].start) * px >= 40.0]
-    if not boxes:
-        return None
-    box = min(boxes, key=lambda b: abs((b[1].start + b[1].stop) / 2 - image.shape[1] / 2))
+    top = float(np.percentile(smooth, 99.9))
+    for share in (0.8, 0.6):
+        bright = smooth > share * top
+        blobs, _ = label(bright)
+        boxes = [b for b in find_objects(blobs) if b is not None and (b[0].stop - b[0].start) * px >= 40.0]
+        boxes.sort(key=lambda b: abs((b[1].start + b[1].stop) / 2 - image.shape[1] / 2))
+        for box in boxes[:4]:
+            column = _column_in_front_of(bright, box, px)
+            if column is None:
+                continue
+            brightness = float(np.percentile(image[box][blobs[box] > 0], 95))
+            bodies = float(np.median(_profile(image, column, width=0.5)))
+            if bodies >= 0.3 * brightness:
+                return column
+    return None
+
+
+def _column_in_front_of(bright: np.ndarray, box: tuple[slice, slice], px: float) -> _Column | None:
     centre_col = (box[1].start + box[1].stop) / 2
-    band = np.abs(np.arange(image.shape[1]) - centre_col) <= 15.0 / px
+    band = np.abs(np.arange(bright.shape[1]) - centre_col) <= 15.0 / px
     rows, fronts = [], []
-    for r in range(image.shape[0]):
-        cols = np.flatnonzero(csf[r] & band)
+    for r in range(bright.shape[0]):
+        cols = np.flatnonzero(bright[r] & band)
         if cols.size:
             rows.append(r)
             fronts.append(cols[0])
-    if len(rows) < 0.3 * image.shape[0]:
+    if len(rows) < 0.3 * bright.shape[0]:
         return None
     rows_a, fronts_a = np.array(rows, float), np.array(fronts, float)
     poly, keep = _robust_poly(rows_a, fronts_a, degree=2, tolerance=1.5 / px)
@@ -422,8 +433,27 @@ def find_mr_levels(planes: "MRSagittalSeries", *, series_uid: str = "") -> Level
         if name not in found:
             continue
         centre, normal, canal, confidence = found[name]
-        levels.append(_level(name, centre, normal, canal, confidence))  # on the middle slice's plane
+        if canal is not None:
+            shift = np.array([_canal_x(planes, canal) - centre[0], 0.0, 0.0])
+            centre, canal = centre + shift, canal + shift
+        levels.append(_level(name, centre, normal, canal, confidence))
     return _finding("MR", series_uid, levels, notes, start)
+
+
+def _canal_x(planes: "MRSagittalSeries", canal: np.ndarray) -> float:
+    """The level's left-right centre: the bright CSF of the dural sac, weighed across the sagittal
+    slices around the canal's centre (the sac is about 15 mm wide: several slices see it)."""
+    weights, xs = [], []
+    for image in planes.images:
+        row, col = image.to_pixel(canal)
+        half = 8.0 / image.pixel_mm
+        r0, r1 = int(max(row - half, 0)), int(min(row + half + 1, image.image.shape[0]))
+        c0, c1 = int(max(col - half, 0)), int(min(col + half + 1, image.image.shape[1]))
+        patch = image.image[r0:r1, c0:c1]
+        weights.append(float(np.percentile(patch, 90)) if patch.size else 0.0)
+        xs.append(float(image.origin[0]))
+    w = (np.array(weights) - min(weights)) ** 2
+    return float(np.sum(np.array(xs) * w) / w.sum()) if w.sum() > 0 else float(canal[0])
 
 
 def _level(name, centre, normal, canal, confidence) -> FoundLevel:
