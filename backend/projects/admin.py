@@ -20,8 +20,11 @@ class ProjectAdmin(admin.ModelAdmin):
         "retrain_threshold",
         "training_preset",
         "deidentify",
+        "allocation",
     )
-    list_filter = ("acquisition_strategy", "training_preset")
+    list_filter = ("acquisition_strategy", "training_preset", "allocation")
+    # Set through PUT /api/reading/projects/<slug>/allocation/, which deals the cases again.
+    readonly_fields = ("allocation", "reads_per_case", "reader_case_cap")
     search_fields = ("name", "slug")
     prepopulated_fields = {"slug": ("name",)}
     inlines = [MembershipInline]

@@ -12,6 +12,11 @@ class AcquisitionStrategy(models.TextChoices):
     BALD = "bald", "BALD (MC dropout)"
 
 
+class Allocation(models.TextChoices):
+    ALL = "all", "Every reader reads every case"
+    ROUND_ROBIN = "round_robin", "Cases dealt round-robin"
+
+
 class Project(models.Model):
     """A labeling project: its studies, its readers and how its learning loop runs."""
 
@@ -39,6 +44,16 @@ class Project(models.Model):
     )
     deidentify = models.BooleanField(
         default=False, help_text="de-identify DICOM at ingest (PS3.15 basic profile)"
+    )
+    allocation = models.CharField(
+        max_length=16, choices=Allocation.choices, default=Allocation.ALL,
+        help_text="how cases reach the readers: all of them to every reader, or dealt round-robin",
+    )  # fmt: skip
+    reads_per_case = models.PositiveIntegerField(
+        default=2, help_text="round-robin: how many readers each case is dealt to"
+    )
+    reader_case_cap = models.PositiveIntegerField(
+        null=True, blank=True, help_text="round-robin: the most cases dealt to one reader (empty: no cap)"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -75,6 +90,7 @@ class AuditAction(models.TextChoices):
     REFERENCE_SET_MOVE = "reference_set.move", "Cases moved in or out of the reference set"
     PAIR_OVERRIDE = "pair.override", "CT-MR pair changed"
     EXPORT_DOWNLOAD = "export.download", "Export downloaded"
+    ALLOCATION_SET = "allocation.set", "Reader allocation changed"
 
 
 class AuditEntry(models.Model):

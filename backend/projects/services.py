@@ -6,6 +6,7 @@ from django.utils.text import slugify
 from backend.accounts.models import Role
 from backend.common.exceptions import ApplicationError
 from backend.projects.models import AcquisitionStrategy, AuditAction, AuditEntry, Membership, Project
+from backend.projects.signals import membership_changed
 
 
 @transaction.atomic
@@ -73,6 +74,7 @@ def project_member_add(*, project: Project, user, role: str | None = None, actor
     if created:
         audit_record(actor=actor, action=AuditAction.MEMBER_ADD, project=project, target=membership,
                      details={"user": user.get_username(), "role": membership.role})  # fmt: skip
+        membership_changed.send(sender=Membership, project=project, user=user)
     elif role is not None and membership.role != role:
         return project_member_role_set(membership=membership, role=role, actor=actor)
     return membership
@@ -89,6 +91,7 @@ def project_member_role_set(*, membership: Membership, role: str, actor=None) ->
         membership.save(update_fields=["role"])
         audit_record(actor=actor, action=AuditAction.MEMBER_ROLE, project=membership.project, target=membership,
                      details={"user": membership.user.get_username(), "from": before, "to": role})  # fmt: skip
+        membership_changed.send(sender=Membership, project=membership.project, user=membership.user)
     return membership
 
 
@@ -96,7 +99,9 @@ def project_member_role_set(*, membership: Membership, role: str, actor=None) ->
 def project_member_remove(*, membership: Membership, actor=None) -> None:
     audit_record(actor=actor, action=AuditAction.MEMBER_REMOVE, project=membership.project, target=membership,
                  details={"user": membership.user.get_username(), "role": membership.role})  # fmt: skip
+    project, user = membership.project, membership.user
     membership.delete()
+    membership_changed.send(sender=Membership, project=project, user=user)
 
 
 def project_get_or_create(*, slug: str, name: str = "", **settings) -> Project:

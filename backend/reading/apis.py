@@ -4,7 +4,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backend.accounts.models import Role
 from backend.common.levels import LEVELS
+from backend.projects.models import Allocation
+from backend.projects.permissions import IsProjectAdmin
+from backend.projects.selectors import project_get_for_user
 from backend.reading import selectors, services
 from backend.reading.level_positions import level_position_correct
 from backend.reading.models import LevelAnnotation
@@ -188,3 +192,46 @@ class LevelPositionApi(APIView):
         return Response(
             LevelPositionsOutput(selectors.case_level_positions(case=case, reader=request.user)).data
         )
+
+
+class AllocationReaderOutput(serializers.Serializer):
+    reader = serializers.CharField()
+    cases = serializers.IntegerField(help_text="cases dealt to this reader")
+    for_adjudication = serializers.IntegerField(help_text="of them, dealt to a senior to adjudicate")
+
+
+class AllocationOutput(serializers.Serializer):
+    allocation = serializers.ChoiceField(choices=Allocation.choices)
+    reads_per_case = serializers.IntegerField()
+    reader_case_cap = serializers.IntegerField(allow_null=True)
+    readers = AllocationReaderOutput(many=True)
+    undealt_reads = serializers.IntegerField(help_text="reads still to deal: the cap, or too few readers")
+
+
+class AllocationInput(serializers.Serializer):
+    allocation = serializers.ChoiceField(choices=Allocation.choices)
+    reads_per_case = serializers.IntegerField(min_value=1, required=False)
+    reader_case_cap = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+
+
+class AllocationApi(APIView):
+    """How the project's cases reach its readers (admins of the project): every case to every reader
+    (`all`, the default) or dealt `round_robin`, `reads_per_case` readers a case and at most
+    `reader_case_cap` cases a reader; PUT changes it and deals the cases again."""
+
+    permission_classes = [IsProjectAdmin]
+
+    @extend_schema(operation_id="reading_allocation", responses={200: AllocationOutput})
+    def get(self, request: Request, slug: str) -> Response:
+        project = project_get_for_user(slug=slug, user=request.user, role=Role.ADMIN)
+        return Response(AllocationOutput(selectors.project_allocation_summary(project=project)).data)
+
+    @extend_schema(
+        operation_id="reading_allocation_set", request=AllocationInput, responses={200: AllocationOutput}
+    )
+    def put(self, request: Request, slug: str) -> Response:
+        project = project_get_for_user(slug=slug, user=request.user, role=Role.ADMIN)
+        data = AllocationInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = services.project_allocation_set(project=project, **data.validated_data, actor=request.user)
+        return Response(AllocationOutput(selectors.project_allocation_summary(project=project)).data)

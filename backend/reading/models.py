@@ -28,6 +28,25 @@ class Case(models.Model):
         return f"case {self.pk} ({self.project.slug})"
 
 
+class CaseAllocation(models.Model):
+    """A case dealt to a reader in a project that deals its cases round-robin (Project.allocation);
+    the worklist serves that reader only the cases dealt to them. `for_adjudication`: dealt to a
+    senior so that they read it and can decide the readers' disagreement."""
+
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="allocations")
+    reader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="case_allocations"
+    )
+    for_adjudication = models.BooleanField(default=False)
+    dealt_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["case", "reader"], name="one_allocation_per_reader")]
+
+    def __str__(self) -> str:
+        return f"{self.case} dealt to {self.reader}"
+
+
 class Assignment(models.Model):
     """One reader's reading of one case."""
 

@@ -2,14 +2,15 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from backend.common.exceptions import ApplicationError
 from backend.common.levels import LEVELS
 from backend.learning.ml_bridge import REFORMAT_SPACING_MM  # row 0 of the reformat is the most superior slice
 from backend.learning.selectors import champion_suggestion_label, study_suggestions
+from backend.projects.models import Allocation, Project
 from backend.reading.level_positions import level_positions_for_reader
-from backend.reading.models import Assignment, Case
+from backend.reading.models import Assignment, Case, CaseAllocation
 
 
 @dataclass(frozen=True)
@@ -19,8 +20,44 @@ class WorklistEntry:
 
 
 def _readable_cases(*, reader) -> QuerySet[Case]:
-    """The cases of the reader's projects that can be read: their pair has both studies."""
-    return Case.objects.filter(project__memberships__user=reader, pair__mr_study__isnull=False)
+    """The cases of the reader's projects that can be read (their pair has both studies) and are
+    theirs to read: all of them, or in a project that deals its cases, those dealt to them."""
+    dealt = CaseAllocation.objects.filter(case=OuterRef("pk"), reader=reader)
+    return Case.objects.filter(project__memberships__user=reader, pair__mr_study__isnull=False).filter(
+        Q(project__allocation=Allocation.ALL) | Exists(dealt)
+    )
+
+
+def project_allocation_summary(*, project: Project) -> dict:
+    """The project's allocation settings and, when it deals its cases, how many each reader holds
+    and how many reads are still to be dealt (the cap or too few readers)."""
+    summary = {
+        "allocation": project.allocation, "reads_per_case": project.reads_per_case,
+        "reader_case_cap": project.reader_case_cap, "readers": [], "undealt_reads": 0,
+    }  # fmt: skip
+    if project.allocation != Allocation.ROUND_ROBIN:
+        return summary
+    allocations = CaseAllocation.objects.filter(case__project=project)
+    per_reader = (
+        allocations.values("reader__username")
+        .annotate(cases=Count("id"), for_adjudication=Count("id", filter=Q(for_adjudication=True)))
+        .order_by("reader__username")
+    )
+    summary["readers"] = [
+        {
+            "reader": row["reader__username"],
+            "cases": row["cases"],
+            "for_adjudication": row["for_adjudication"],
+        }
+        for row in per_reader
+    ]
+    per_case = allocations.filter(for_adjudication=False).values("case_id").annotate(n=Count("id"))
+    dealt = {row["case_id"]: row["n"] for row in per_case}
+    summary["undealt_reads"] = sum(
+        max(0, project.reads_per_case - dealt.get(case_id, 0))
+        for case_id in project.cases.values_list("pk", flat=True)
+    )
+    return summary
 
 
 def worklist_for_reader(*, reader, project_slug: str | None = None) -> list[WorklistEntry]:

@@ -12,4 +12,5 @@ urlpatterns = [
         name="reading-level-position",
     ),
     path("cases/<int:case_id>/submit/", apis.SubmitApi.as_view(), name="reading-submit"),
+    path("projects/<slug:slug>/allocation/", apis.AllocationApi.as_view(), name="reading-allocation"),
 ]

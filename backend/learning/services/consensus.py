@@ -10,6 +10,7 @@ from backend.common.exceptions import ApplicationError
 from backend.learning.models import AdjudicationItem, LevelPrediction, ModelVersion, ReferenceLabel
 from backend.projects.models import Project
 from backend.reading.models import Case, LevelAnnotation
+from backend.reading.services import case_adjudicators_deal
 
 DISAGREEMENT = 2  # grades apart before a senior must decide
 READERS, MODEL = AdjudicationItem.Reason.READERS_DISAGREE, AdjudicationItem.Reason.MODEL_SENIOR_DISAGREE
@@ -92,6 +93,7 @@ def reference_labels_update(*, project: Project) -> dict[str, int]:
         for disputed in new_items:
             if disputed.reason == READERS:
                 ReferenceLabel.objects.filter(case=disputed.case, level=disputed.level).delete()
+        case_adjudicators_deal(cases=[item.case for item in new_items if item.reason == READERS])
         ReferenceLabel.objects.bulk_create(
             labels, update_conflicts=True, unique_fields=["case", "level"],
             update_fields=["grade", "box", "source", "n_readers", "frozen", "updated_at"],
