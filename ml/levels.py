@@ -196,8 +196,21 @@ def _mr_discs(departure: np.ndarray, px: float) -> list[_Disc]:
     local = maximum_filter(departure, size=int(round(10.0 / px)) | 1)
     for row in np.flatnonzero((departure == local) & (departure > 0.35 * peak)):
         if 3.0 / px <= row <= len(departure) - 3.0 / px:
-            found.append(_Disc(float(row), float(np.clip(departure[row] / peak, 0, 1))))
+            found.append(_Disc(_plateau_centre(departure, int(row)), float(np.clip(departure[row] / peak, 0, 1))))
     return found
+
+
+def _plateau_centre(signal: np.ndarray, row: int) -> float:
+    """The middle of the run around a peak that stays above half its height over the bodies' level:
+    a dark disc departs about as much all across its height, so the peak may sit anywhere on it."""
+    half = (signal[row] + float(np.percentile(signal, 40))) / 2
+    start, stop = row, row
+    while start > 0 and signal[start - 1] > half:
+        start -= 1
+    while stop < len(signal) - 1 and signal[stop + 1] > half:
+        stop += 1
+    weights = signal[start : stop + 1] - half
+    return float(np.sum(np.arange(start, stop + 1) * weights) / max(weights.sum(), 1e-9))
 
 
 def _profile(image: np.ndarray, column: _Column, *, width: float = 0.6) -> np.ndarray:
@@ -280,7 +293,7 @@ def _refill(discs: list[_Disc], signal: np.ndarray, px: float) -> list[_Disc]:
         is_peak = signal[k] >= signal[k - 1] and signal[k] >= signal[k + 1]
         prominence = signal[k] - body
         if is_peak and scale > 0 and prominence > 0.2 * scale and all(abs(k - d.row) > 0.5 * step for d in found):
-            found.append(_Disc(float(k), float(np.clip(prominence / scale, 0, 1))))
+            found.append(_Disc(_plateau_centre(signal, k), float(np.clip(prominence / scale, 0, 1))))
     return sorted(found, key=lambda d: d.row)
 
 
