@@ -105,15 +105,14 @@ def test_the_registry_keeps_every_promotion_and_rollback(project, admin):
 
 @pytest.mark.django_db(transaction=True)
 def test_the_migration_turns_past_promotions_into_history():
+    project = project_create(name="Old", slug="old-reg")  # projects' tables stay as they are
     before = [("learning", "0004_adjudication_per_reason")]
     executor = MigrationExecutor(connection)
     executor.migrate(before)
-    old = executor.loader.project_state(before).apps
-    Project, Version = old.get_model("projects", "Project"), old.get_model("learning", "ModelVersion")
-    project = Project.objects.create(name="Old", slug="old-reg")
+    Version = executor.loader.project_state(before).apps.get_model("learning", "ModelVersion")
     now = timezone.now()
     for number, status, promoted in ((1, "retired", 2), (2, "champion", 1), (3, "challenger", None)):
-        Version.objects.create(project=project, number=number, status=status,
+        Version.objects.create(project_id=project.pk, number=number, status=status,
                                promoted_at=None if promoted is None else now - timedelta(days=promoted))  # fmt: skip
 
     executor = MigrationExecutor(connection)
