@@ -113,3 +113,29 @@ def test_the_retrain_threshold_counts_only_labels_training_can_crop(project_with
     reader = project.memberships.first().user if project.memberships.exists() else reader_client(project)[1]
     level_position_correct(case=case, reader=reader, modality="CT", level="C6/7", centre=[0.0, 0.0, -80.0])
     assert training_labels_count(project=project) == 3
+
+
+def test_an_mr_without_a_sagittal_series_gets_no_mr_positions_and_the_case_still_reads(tmp_path):
+    import shutil
+
+    from tests.backend.reading_data import synthetic_cohort
+
+    manifest = synthetic_cohort(tmp_path / "cohort", patients=1, image_size=128)
+    for folder in (tmp_path / "cohort").glob("*/MR_SAG_T2"):
+        shutil.rmtree(folder)
+    project, _ = synthetic_reading_project(tmp_path, patients=1, champion=False, image_size=128)
+    case = Case.objects.get(project=project)
+    assert LevelPosition.objects.filter(study=case.pair.ct_study, source="finder").count() >= 5
+    assert not LevelPosition.objects.filter(study=case.pair.mr_study).exists()
+    client, _ = reader_client(project)
+    detail = client.get(f"/api/reading/cases/{case.pk}/").json()
+    assert detail["level_positions"]["mr_sagittal_series_uid"] is None
+    assert all(
+        lv["mr_position"] is None and lv["mr_source"] == "disc_aligned"
+        for lv in detail["level_positions"]["levels"]
+    )
+    saved = client.put(
+        f"/api/reading/cases/{case.pk}/levels/C3-4/", {"grade": 2, "version": None}, format="json"
+    )
+    assert saved.status_code == 200 and saved.json()["grade"] == 2
+    assert manifest["patients"][0]["patient_id"] == case.pair.patient.patient_id
