@@ -324,9 +324,9 @@ def _train_detector(config, data: Reformats, split, device, amp, out: Path, prog
         history.append({"epoch": epoch + 1, "loss": round(loss, 4), **recall})
         if progress:
             progress({"stage": "detector_epoch", **history[-1], "epochs": epochs})
-        score = recall["level_recall_iou50"] + recall["mean_iou"] / 100
+        score = recall["level_recall_iou50"] + recall["mean_iou"] / 100 if val_ids else best
         if not val_ids or score > best:  # without boxes to validate on, the latest weights
-            best = score if val_ids else best
+            best = score
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
         torch.save(
             {"config": config.as_dict(), "epoch": epoch + 1, "model": model.state_dict(),
@@ -342,8 +342,8 @@ def _train_detector(config, data: Reformats, split, device, amp, out: Path, prog
 
 
 def detection_recall(model: nn.Module, data: Reformats, ids: list[str], device) -> dict:
-    if not ids:
-        return {"level_recall_iou50": float("nan"), "mean_iou": float("nan")}
+    if not ids:  # nothing to check against (JSON has no NaN: the progress and results are stored)
+        return {"level_recall_iou50": None, "mean_iou": None}
     found = find_boxes(model, data, ids, device)
     return detection_level_recall(
         [data.records[p].boxes for p in ids], [_detected_only(found[p]) for p in ids]

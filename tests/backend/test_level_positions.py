@@ -139,3 +139,35 @@ def test_an_mr_without_a_sagittal_series_gets_no_mr_positions_and_the_case_still
     )
     assert saved.status_code == 200 and saved.json()["grade"] == 2
     assert manifest["patients"][0]["patient_id"] == case.pair.patient.patient_id
+
+
+def test_a_project_whose_readers_drew_no_box_trains_from_the_finders_positions(tmp_path):
+    import json
+
+    from backend.learning.models import ModelVersion, ReferenceLabel, TrainingRun
+    from backend.learning.services import training_run_execute, training_run_start
+    from backend.projects.models import Project
+
+    project, manifest = synthetic_reading_project(tmp_path, patients=3, champion=False, image_size=128)
+    Project.objects.filter(pk=project.pk).update(training_preset="smoke")
+    project.refresh_from_db()
+    by_uid = {p["ct"]["study_uid"]: p for p in manifest["patients"]}
+    for case in Case.objects.filter(project=project).select_related("pair__ct_study"):
+        for level in by_uid[case.pair.ct_study.study_uid]["levels"]:
+            ReferenceLabel.objects.create(case=case, level=level["level"], grade=level["grade"], source="senior",
+                                          n_readers=1)  # fmt: skip
+    run = training_run_execute(run_id=training_run_start(project=project, queue=False).pk, worker="test")
+    assert run.status == TrainingRun.Status.SUCCEEDED, run.error
+    version = ModelVersion.objects.get(pk=run.model_version_id)
+    assert version.training_snapshot["labels"] == 18
+    json.dumps(run.progress, allow_nan=False)
+
+    # A detector with no box to check itself against reports no recall; the progress row stays JSON.
+    from backend.learning.services.training import _Progress
+
+    report = _Progress(run, every_s=0.0)
+    report(
+        {"stage": "detector_epoch", "epoch": 1, "epochs": 2, "loss": 0.5, "level_recall_iou50": float("nan")}
+    )
+    run.refresh_from_db()
+    assert run.progress["history"][-1]["level_recall_iou50"] is None

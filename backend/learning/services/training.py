@@ -163,6 +163,7 @@ class _Progress:
             state.update(stage="load", done=info.get("done"), total=info.get("total"))
         else:
             state.update(stage=stage or state.get("stage"), step_loss=info.get("loss"))
+        state = ml_bridge.json_safe(state)  # a NaN from ml would make the row invalid JSON
         self.run.progress = state
         now = time.monotonic()
         if now - self.last >= self.every_s or stage.endswith("_epoch"):
