@@ -160,6 +160,8 @@ def test_a_project_whose_readers_drew_no_box_trains_from_the_finders_positions(t
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     version = ModelVersion.objects.get(pk=run.model_version_id)
     assert version.training_snapshot["labels"] == 18
+    sources = version.training_snapshot["roi_sources"]
+    assert sources["reader_box"] == 0 and sources["finder"] > 0, "training says where its crops came from"
     json.dumps(run.progress, allow_nan=False)
 
     # A detector with no box to check itself against reports no recall; the progress row stays JSON.

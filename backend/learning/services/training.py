@@ -220,6 +220,7 @@ def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
                 "labels": sum(len(s["grades"]) for s in studies), "studies": [s["key"] for s in studies],
                 "grades": {s["key"]: s["grades"] for s in studies},  # the reference labels exactly as used
                 "trained_at": timezone.now().isoformat(), "detector_reused": not all_boxes,
+                "roi_sources": result.get("roi_sources", {}),  # reader box / position / finder, per label
                 "warm_start": champion.label if champion else None,
             }  # fmt: skip
             version.status = ModelVersion.Status.CHALLENGER
