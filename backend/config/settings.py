@@ -195,6 +195,8 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Choice sets that share a field name ("source") across components get names of their own.
+    "ENUM_NAME_OVERRIDES": {"LevelPositionSourceEnum": ["finder", "model", "reader"]},
 }
 
 # Celery: Redis in production; without a broker server, kombu's file-system transport under var/.

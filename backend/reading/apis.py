@@ -10,7 +10,7 @@ from backend.projects.models import Allocation
 from backend.projects.permissions import IsProjectAdmin
 from backend.projects.selectors import project_get_for_user
 from backend.reading import selectors, services
-from backend.reading.level_positions import level_position_correct
+from backend.reading.level_positions import level_position_correct, level_positions_history
 from backend.reading.models import LevelAnnotation
 
 
@@ -235,3 +235,20 @@ class AllocationApi(APIView):
         data.is_valid(raise_exception=True)
         project = services.project_allocation_set(project=project, **data.validated_data, actor=request.user)
         return Response(AllocationOutput(selectors.project_allocation_summary(project=project)).data)
+
+
+class PlacementOutput(PlacedLevelOutput):
+    study_id = serializers.IntegerField()
+    author = serializers.CharField(allow_null=True)
+    case_id = serializers.IntegerField(allow_null=True)
+
+
+class LevelPositionHistoryApi(APIView):
+    """Every placement of a case's levels, oldest first: the finder's, the model's and every reader's
+    correction (who, when, where). Admins of the case's project only."""
+
+    @extend_schema(operation_id="reading_level_position_history", responses={200: PlacementOutput(many=True)})
+    def get(self, request: Request, case_id: int) -> Response:
+        case = selectors.case_get_for_admin(admin=request.user, case_id=case_id)
+        studies = [s for s in (case.pair.ct_study_id, case.pair.mr_study_id) if s]
+        return Response(PlacementOutput(level_positions_history(study_ids=studies), many=True).data)

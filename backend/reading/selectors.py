@@ -4,11 +4,13 @@ from dataclasses import dataclass
 
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
+from backend.accounts.models import Role
 from backend.common.exceptions import ApplicationError
 from backend.common.levels import LEVELS
 from backend.learning.ml_bridge import REFORMAT_SPACING_MM  # row 0 of the reformat is the most superior slice
 from backend.learning.selectors import champion_suggestion_label, study_suggestions
 from backend.projects.models import Allocation, Project
+from backend.projects.selectors import project_get_for_user
 from backend.reading.level_positions import level_positions_for_reader
 from backend.reading.models import Assignment, Case, CaseAllocation
 
@@ -93,6 +95,15 @@ def case_get_for_reader(*, reader, case_id: int) -> Case:
     )
     if case is None:
         raise ApplicationError("No such case in your projects.", code="not_found", status=404)
+    return case
+
+
+def case_get_for_admin(*, admin, case_id: int) -> Case:
+    """A case of a project the user administers (404 to anyone else, as for projects)."""
+    case = Case.objects.filter(pk=case_id).select_related("project", "pair").first()
+    if case is None:
+        raise ApplicationError("No such case in your projects.", code="not_found", status=404)
+    project_get_for_user(slug=case.project.slug, user=admin, role=Role.ADMIN)
     return case
 
 

@@ -7,6 +7,11 @@ urlpatterns = [
     path("cases/<int:case_id>/", apis.CaseDetailApi.as_view(), name="reading-case"),
     path("cases/<int:case_id>/levels/<str:level>/", apis.LevelAnnotationApi.as_view(), name="reading-level"),
     path(
+        "cases/<int:case_id>/level-positions/",
+        apis.LevelPositionHistoryApi.as_view(),
+        name="reading-level-position-history",
+    ),
+    path(
         "cases/<int:case_id>/levels/<str:level>/position/",
         apis.LevelPositionApi.as_view(),
         name="reading-level-position",

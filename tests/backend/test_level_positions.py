@@ -173,3 +173,31 @@ def test_a_project_whose_readers_drew_no_box_trains_from_the_finders_positions(t
     )
     run.refresh_from_db()
     assert run.progress["history"][-1]["level_recall_iou50"] is None
+
+
+def test_admins_see_every_placement_of_a_cases_levels_and_nobody_else_does(project_without_model):
+    from backend.accounts.models import Role
+    from backend.projects.services import project_create
+
+    project, _ = project_without_model
+    case = Case.objects.filter(project=project).first()
+    reader, user = reader_client(project)
+    reader.put(f"/api/reading/cases/{case.pk}/levels/C3-4/position/", {"modality": "CT", "centre": [1.0, 2.0, -30.0]},
+               format="json")  # fmt: skip
+    admin_user = ReaderFactory().user
+    project_member_add(project=project, user=admin_user, role=Role.ADMIN)
+    admin = APIClient()
+    admin.force_authenticate(admin_user)
+    history = admin.get(f"/api/reading/cases/{case.pk}/level-positions/")
+    assert history.status_code == 200, history.content
+    rows = history.json()
+    assert {r["source"] for r in rows} == {"finder", "reader"}
+    correction = [r for r in rows if r["source"] == "reader"]
+    assert correction == [dict(correction[0], author=user.username, case_id=case.pk, level="C3/4")]
+    assert reader.get(f"/api/reading/cases/{case.pk}/level-positions/").status_code == 403
+    other = project_create(name="Other", slug="other")
+    outsider_user = ReaderFactory().user
+    project_member_add(project=other, user=outsider_user, role=Role.ADMIN)
+    outsider = APIClient()
+    outsider.force_authenticate(outsider_user)
+    assert outsider.get(f"/api/reading/cases/{case.pk}/level-positions/").status_code == 404
