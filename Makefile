@@ -8,10 +8,10 @@ WEB_PORT ?= 8000
 export WEB_HOST WEB_PORT
 FRONTEND_SRC := $(shell find frontend/src -type f) frontend/index.html frontend/vite.config.ts frontend/tsconfig.json
 
-.PHONY: run test install frontend migrate seed lint check-ci clean
+.PHONY: run test install frontend migrate seed lint check-ci api-types check-api-types clean
 
 # DEBUG is off unless set: the embedded setup turns it on (the tests do in pyproject.toml).
-run seed migrate check-ci: export DEBUG ?= 1
+run seed migrate check-ci api-types check-api-types: export DEBUG ?= 1
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,19 @@ lint: install
 check-ci: install
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yml
+
+# The frontend's API types (frontend/src/generated/openapi.d.ts), generated from the OpenAPI schema:
+# `make api-types` after a change to what the API sends; `make check-api-types` fails while they are stale.
+API_TYPES := frontend/src/generated/openapi.d.ts
+api-types: install
+	$(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yml
+	cd frontend && npm run --silent gen:api
+
+check-api-types: install
+	$(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yml
+	cd frontend && OPENAPI_TS_OUT=../var/openapi.d.ts npm run --silent gen:api
+	@diff -u $(API_TYPES) var/openapi.d.ts \
+	  || { echo "$(API_TYPES) is stale: run make api-types and commit it"; exit 1; }
 
 clean:
 	rm -rf var/test-broker var/test-db.sqlite3* frontend/dist

@@ -1,191 +1,18 @@
 // The dashboard's data: /api/dashboard/... for aggregates, /api/learning/... for versions, runs and adjudications.
 
 import { api } from "../api";
+import type { components } from "../generated/openapi";
+
+// Types: the OpenAPI schema's (src/generated/openapi.d.ts, `make api-types`), narrowed only where the schema is
+// looser than the JSON the views send: the 95% interval is a pair, training progress is a free-form JSON object.
+type Schemas = components["schemas"];
+/** T with the fields of N replaced by N's; every field of N must be one of T's. */
+type Narrow<T, N extends { [K in keyof N]: K extends keyof T ? unknown : never }> = Omit<T, keyof N> & N;
 
 export type Ci95 = [number | null, number | null];
+type WithCi95<T extends { ci95: unknown }> = Omit<T, "ci95"> & { ci95: Ci95 };
 
-export interface DashboardProject {
-  slug: string;
-  name: string;
-}
-
-export interface Summary {
-  project: DashboardProject;
-  cases: number;
-  reference_cases: number;
-  cases_read: number;
-  readings: number;
-  levels_submitted: number;
-  readers: number;
-  champion: { model_version: string; promoted_at: string | null; reference_kappa: number | null } | null;
-  active_training: { id: number; status: string; progress: TrainingProgress; labels_used: number } | null;
-  open_adjudications: number;
-  model_vs_groups: { group: string; kappa: number | null; ci95: Ci95; n: number; taken_at: string }[];
-}
-
-export interface ProgressDay {
-  day: string;
-  levels: number;
-  readings: number;
-  cases: number;
-  cumulative_levels: number;
-  cumulative_readings: number;
-  cumulative_cases: number;
-}
-
-export interface ReaderProgress {
-  reader: string;
-  experience: string;
-  done: number;
-  drafts: number;
-  remaining: number;
-  levels: number;
-  median_seconds: number | null;
-  mean_seconds: number | null;
-}
-
-export interface LabelingProgress {
-  total_cases: number;
-  by_day: ProgressDay[];
-  by_reader: ReaderProgress[];
-}
-
-export interface GradeDistribution {
-  grades: number[];
-  reference: { frozen: number[]; training: number[] };
-  reader_groups: { experience: string; counts: number[]; total: number }[];
-}
-
-export interface KappaPoint {
-  taken_at: string;
-  trigger: string;
-  kappa: number | null;
-  ci95: Ci95;
-  n: number;
-  model_version: string | null;
-}
-
-export interface KappaSeries {
-  kind: string;
-  rater_a: string;
-  rater_b: string;
-  points: KappaPoint[];
-}
-
-export interface Promotion {
-  model_version: string;
-  number: number;
-  status: string;
-  promoted_at: string;
-}
-
-export interface KappaTimeline {
-  task: string;
-  weighting: string;
-  subset: string;
-  series: KappaSeries[];
-  promotions: Promotion[];
-}
-
-export interface KappaSubsetRow {
-  kind: string;
-  rater_a: string;
-  rater_b: string;
-  subset: "all" | "shown" | "hidden" | "blinded";
-  kappa: number | null;
-  ci95: Ci95;
-  n: number;
-  taken_at: string;
-  model_version: string | null;
-}
-
-export interface ReferenceMetrics {
-  n: number | null;
-  kappa_quadratic: number | null;
-  kappa_quadratic_ci95: Ci95 | null;
-  accuracy: number | null;
-  binary_kappa: number | null;
-}
-
-export interface ConfusionMatrix extends ReferenceMetrics {
-  model_version: string | null;
-  grades: number[];
-  matrix: number[][] | null;
-}
-
-export interface RegistryRow {
-  number: number;
-  model_version: string;
-  status: string;
-  created_at: string;
-  promoted_at: string | null;
-  error: string;
-  training_labels: number | null;
-  training_run: { id: number; status: string; trigger: string } | null;
-  reference: ReferenceMetrics;
-  gate: { promoted: boolean | null; reason: string | null };
-  promotions: { kind: "promote" | "rollback"; by: string | null; at: string }[];
-}
-
-export interface EfficiencyPoint {
-  labels: number;
-  kappa_quadratic: number | null;
-  ci95: Ci95;
-  model_version?: string;
-}
-
-export interface LabelEfficiency {
-  project_points: EfficiencyPoint[];
-  benchmark: { strategy: string; mean_labels_to_target: number | null; curves: { seed: string; points: EfficiencyPoint[] }[] }[];
-  benchmark_note: string;
-}
-
-export type Metric = "accuracy" | "macro_f1" | "kappa" | "kappa_quadratic";
-export type Score = { value: number | null; ci95: Ci95 };
-export type TaskScores = { task: "4grade" | "binary" } & Record<Metric, Score>;
-
-interface RaterScores {
-  levels: number;
-  cases: number;
-  /** Levels left out: their reference would rest on this rater's own grade alone. */
-  own_reference_levels: number;
-  tasks: TaskScores[];
-}
-
-export interface PerformanceScope {
-  scope: "all" | "reference_set";
-  reference_levels: number;
-  readers: (RaterScores & { reader: string; experience: string })[];
-  groups: (RaterScores & { group: string; readers: number })[];
-  /** a's score minus b's (senior minus junior), with the paired bootstrap's interval. */
-  contrasts: { a: string; b: string; tasks: TaskScores[] }[];
-}
-
-export interface ReaderPerformance {
-  n_boot: number;
-  metrics: Metric[];
-  tasks: string[];
-  scopes: PerformanceScope[];
-}
-
-export interface AdjudicationSummary {
-  open: number;
-  resolved: number;
-  open_by_reason: Record<string, number>;
-  open_by_level: Record<string, number>;
-  oldest_open_at: string | null;
-}
-
-export interface AdjudicationItem {
-  id: number;
-  case: number;
-  level: string;
-  reason: string;
-  grades: Record<string, number>;
-  status: string;
-  created_at: string;
-}
-
+/** The training's progress row (a JSON field): what the worker has reported so far. */
 export interface TrainingProgress {
   stage?: string;
   epoch?: number;
@@ -196,35 +23,73 @@ export interface TrainingProgress {
   history?: { loss?: number }[];
 }
 
-export interface TrainingRun {
-  id: number;
-  status: "queued" | "running" | "succeeded" | "failed";
-  trigger: string;
-  labels_used: number;
-  progress: TrainingProgress;
-  model_version: string | null;
-  worker: string;
-  error: string;
-  created_at: string;
-  started_at: string | null;
-  heartbeat_at: string | null;
-  finished_at: string | null;
-}
+export type DashboardProject = Schemas["DashboardProjectOutput"];
 
-export interface Check {
-  ok: boolean;
-  latency_ms: number;
-  detail: string;
-}
+export type Summary = Narrow<
+  Schemas["SummaryOutput"],
+  {
+    active_training: Narrow<Schemas["ActiveTrainingOutput"], { progress: TrainingProgress }> | null;
+    model_vs_groups: WithCi95<Schemas["GroupKappaOutput"]>[];
+  }
+>;
 
-export interface WorkersHealth {
-  status: string;
-  checks: { database: Check; broker: Check; worker: Check };
-  transport: string;
-  workers: string[];
-  queues: { name: string; waiting: number }[];
-  queue_error: string;
-}
+export type ProgressDay = Schemas["ProgressDayOutput"];
+export type ReaderProgress = Schemas["ReaderProgressOutput"];
+export type LabelingProgress = Schemas["LabelingProgressOutput"];
+export type GradeDistribution = Schemas["GradeDistributionOutput"];
+
+export type KappaPoint = WithCi95<Schemas["KappaPointOutput"]>;
+export type KappaSeries = Narrow<Schemas["KappaSeriesOutput"], { points: KappaPoint[] }>;
+export type Promotion = Schemas["PromotionOutput"];
+export type KappaTimeline = Narrow<Schemas["KappaTimelineOutput"], { series: KappaSeries[] }>;
+export type KappaSubsetRow = WithCi95<Schemas["KappaSubsetRowOutput"]>;
+export type KappaBySubset = Narrow<Schemas["KappaBySubsetOutput"], { rows: KappaSubsetRow[] }>;
+
+export type ReferenceMetrics = Narrow<Schemas["ReferenceMetricsOutput"], { kappa_quadratic_ci95: Ci95 | null }>;
+export type ConfusionMatrix = Narrow<Schemas["ConfusionMatrixOutput"], { kappa_quadratic_ci95: Ci95 | null }>;
+export type RegistryRow = Narrow<Schemas["RegistryRowOutput"], { reference: ReferenceMetrics }>;
+
+export type EfficiencyPoint = WithCi95<Schemas["EfficiencyPointOutput"]>;
+export type LabelEfficiency = Narrow<
+  Schemas["LabelEfficiencyOutput"],
+  {
+    project_points: WithCi95<Schemas["ProjectEfficiencyPointOutput"]>[];
+    benchmark: Narrow<
+      Schemas["BenchmarkStrategyOutput"],
+      { curves: Narrow<Schemas["BenchmarkCurveOutput"], { points: EfficiencyPoint[] }>[] }
+    >[];
+  }
+>;
+
+export type Metric = keyof Omit<Schemas["TaskScoresOutput"], "task">;
+export type Score = WithCi95<Schemas["ScoreOutput"]>;
+export type TaskScores = Pick<Schemas["TaskScoresOutput"], "task"> & Record<Metric, Score>;
+type WithTasks<T extends { tasks: unknown }> = Omit<T, "tasks"> & { tasks: TaskScores[] };
+
+export type PerformanceScope = Narrow<
+  Schemas["PerformanceScopeOutput"],
+  {
+    readers: WithTasks<Schemas["ReaderScoresOutput"]>[];
+    groups: WithTasks<Schemas["GroupScoresOutput"]>[];
+    /** a's score minus b's (senior minus junior), with the paired bootstrap's interval. */
+    contrasts: WithTasks<Schemas["ContrastOutput"]>[];
+  }
+>;
+
+export type ReaderPerformance = Narrow<
+  Schemas["ReaderPerformanceOutput"],
+  { metrics: Metric[]; scopes: PerformanceScope[] }
+>;
+
+export type AdjudicationSummary = Schemas["AdjudicationSummaryOutput"];
+export type AdjudicationItem = Narrow<
+  Required<Schemas["AdjudicationOutput"]>,
+  { grades: Record<string, number> }
+>;
+
+export type TrainingRun = Narrow<Required<Schemas["TrainingRunOutput"]>, { progress: TrainingProgress }>;
+export type Check = Schemas["CheckOutput"];
+export type WorkersHealth = Schemas["WorkersHealthOutput"];
 
 const dash = (slug: string, what: string) => `/api/dashboard/projects/${encodeURIComponent(slug)}/${what}/`;
 const learning = (slug: string, what: string) => `/api/learning/projects/${encodeURIComponent(slug)}/${what}`;
@@ -236,7 +101,7 @@ export const fetchGrades = (slug: string) => api<GradeDistribution>(dash(slug, "
 export const fetchKappaTimeline = (slug: string, query: string) =>
   api<KappaTimeline>(`${dash(slug, "kappa-timeline")}?${query}`);
 export const fetchKappaBySubset = (slug: string, query: string) =>
-  api<{ rows: KappaSubsetRow[] }>(`${dash(slug, "kappa-by-subset")}?${query}`);
+  api<KappaBySubset>(`${dash(slug, "kappa-by-subset")}?${query}`);
 export const fetchConfusion = (slug: string) => api<ConfusionMatrix>(dash(slug, "confusion-matrix"));
 export const fetchRegistry = (slug: string) => api<RegistryRow[]>(dash(slug, "model-registry"));
 export const fetchEfficiency = (slug: string) => api<LabelEfficiency>(dash(slug, "label-efficiency"));
@@ -256,14 +121,8 @@ export const promoteVersion = (slug: string, number: number) =>
 export const rollbackChampion = (slug: string, number?: number) =>
   api<unknown>(learning(slug, "rollback/"), { method: "POST", body: JSON.stringify(number ? { number } : {}) });
 
-export interface ReferenceCase {
-  id: number;
-  patient_id: string;
-  ct_study_uid: string;
-  in_reference_set: boolean;
-  /** Submitted readings: a case can join or leave the reference set only while it has none. */
-  readings: number;
-}
+/** `readings`: submitted readings; a case can join or leave the reference set only while it has none. */
+export type ReferenceCase = Schemas["ReferenceCaseOutput"];
 
 export const fetchReferenceSet = (slug: string) => api<ReferenceCase[]>(learning(slug, "reference-set/"));
 export const setReferenceMembership = (slug: string, caseId: number, inReferenceSet: boolean) =>

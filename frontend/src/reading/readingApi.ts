@@ -1,5 +1,11 @@
 // The reading API as the reading view uses it (backend/reading/apis.py).
 import { api } from "../api";
+import type { components } from "../generated/openapi";
+import type { LevelPositionsPayload } from "./levelPositions";
+
+// Types: the OpenAPI schema's (src/generated/openapi.d.ts), narrowed where the schema is looser than the JSON:
+// a box is four numbers, a point three, the suggestions are a free-form object the learning app builds.
+type Schemas = components["schemas"];
 
 export type Box = [number, number, number, number];
 
@@ -7,15 +13,11 @@ export type Box = [number, number, number, number];
  * for a blinded case and "no_model" where it has no suggestion, whatever is sent. */
 export type Display = "shown" | "hidden" | "no_model";
 
-export interface Annotation {
-  level: string;
-  grade: number | null;
+export type Annotation = Omit<Schemas["AnnotationOutput"], "box" | "display" | "updated_at"> & {
   box: Box | null;
-  note: string;
-  version: number;
   display?: Display | "blinded";
   updated_at?: string;
-}
+};
 
 export interface LevelSuggestion {
   level: string;
@@ -33,30 +35,13 @@ export interface Suggestions {
   message?: string;
 }
 
-export interface LevelPosition {
-  level: string;
-  ct_index: number | null;
-  ct_source: "model" | "even";
-  mr_index: number | null;
-  mr_source: "disc_aligned" | "even";
-}
-
-export interface CaseDetail {
-  id: number;
+export type CaseDetail = Omit<Schemas["CaseDetail"], "status" | "annotations" | "suggestions" | "level_positions"> & {
   status: "new" | "draft" | "submitted";
-  ct_study_uid: string;
-  mr_study_uid: string;
-  levels: string[];
   annotations: Annotation[];
   suggestions: Suggestions;
-  time_spent_s: number;
-  level_positions: {
-    ct_series_uid: string | null;
-    mr_axial_series_uid: string | null;
-    mr_sagittal_series_uid: string | null;
-    levels: LevelPosition[];
-  };
-}
+  /** Points in patient mm are triples (./levelPositions). */
+  level_positions: LevelPositionsPayload;
+};
 
 /** Level names travel with "-" in URLs: C5/6 -> C5-6. */
 export const levelSlug = (level: string) => level.replace("/", "-");
@@ -71,7 +56,7 @@ export const saveLevel = (
   api<Annotation>(`/api/reading/cases/${id}/levels/${levelSlug(level)}/`, { method: "PUT", body: JSON.stringify(body) });
 
 export const submitCase = (id: number, timeSpentS: number) =>
-  api<{ status: string; next_case: number | null }>(`/api/reading/cases/${id}/submit/`, {
+  api<Schemas["SubmitOutput"]>(`/api/reading/cases/${id}/submit/`, {
     method: "POST",
     body: JSON.stringify({ time_spent_s: timeSpentS }),
   });
