@@ -249,3 +249,35 @@ def test_a_reader_moves_a_level_line_with_the_keyboard_and_places_a_missing_one(
     assert placed.value.json()["levels"][5]["ct_source"] == "reader"
     assert page.get_by_test_id("level-unplaced").count() == 0
     assert not page.page_errors
+
+
+def test_a_reader_drags_the_current_level_line_down_the_spine(live_server, page, tmp_path):
+    from backend.reading.models import LevelPosition
+
+    project, _ = synthetic_reading_project(tmp_path, patients=1, champion=False, image_size=128)
+    case = Case.objects.get(project=project)
+    reader_in(project, "dr-drag")
+    log_in(page, live_server, "dr-drag")
+    page.goto(f"{live_server.url}/read/{case.pk}")
+    wait_until_loaded(page)
+    page.keyboard.press("j")  # C3/4
+    grip = page.locator("[data-testid=viewport-ctSagittal] ~ svg [data-testid=level-grip]")
+    if grip.count() == 0:
+        grip = page.get_by_test_id("level-grip").first
+    box = grip.bounding_box()
+    assert box, "the current level's line has a grip"
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    with page.expect_response(
+        lambda r: r.url.endswith("/levels/C3-4/position/") and r.request.method == "PUT"
+    ) as moved:
+        page.mouse.move(x, y)
+        page.mouse.down()
+        page.mouse.move(x, y + 10, steps=5)
+        page.mouse.move(x, y + 20, steps=5)
+        page.mouse.up()
+    assert moved.value.status == 200
+    assert moved.value.json()["levels"][1]["ct_source"] == "reader"
+    finder = LevelPosition.objects.filter(study=case.pair.ct_study, level="C3/4", source="finder").first()
+    dragged = LevelPosition.objects.get(study=case.pair.ct_study, level="C3/4", source="reader")
+    assert dragged.centre[2] < finder.centre[2] - 1.0, "dragged down: inferiorly"
+    assert not page.page_errors

@@ -26,6 +26,7 @@ interface DrawInput {
   state: OverlayState;
   boxToCorners: ((box: Box) => [Point3, Point3] | null) | null;
   showReaderBox: boolean;
+  draggable?: boolean;
 }
 
 const NS = "http://www.w3.org/2000/svg";
@@ -58,6 +59,8 @@ export function drawOverlay(svg: SVGSVGElement, input: DrawInput): void {
     const current = k === state.current;
     const group = element("g", { class: current ? "level current" : "level", "data-level": state.labels[k] ?? k });
     group.appendChild(element("line", { x1, y1, x2, y2 }));
+    // The current level's line can be dragged up or down the spine (a wide, invisible grip).
+    if (current && input.draggable) group.appendChild(element("line", { x1, y1, x2, y2, class: "level-grip", "data-testid": "level-grip" }));
     const left = x1 < x2 ? [x1, y1] : [x2, y2];
     group.appendChild(element("text", { x: left[0] + 4, y: left[1] - 3 }, state.labels[k] ?? ""));
     svg.appendChild(group);

@@ -54,6 +54,8 @@ export interface ViewerCallbacks {
   onError?: (message: string) => void;
   onSlice?: (key: ViewportKey, index: number, count: number) => void;
   onBoxDrawn?: (box: Box) => void;
+  /** The reader dragged the current level's line: by `mm` along the disc's normal (positive: up). */
+  onLevelDragged?: (modality: "CT" | "MR", mm: number) => void;
 }
 
 // Reformat geometry of model boxes (backend.reading.selectors.REFORMAT_SPACING_MM, ml.imaging).
@@ -352,13 +354,62 @@ export class ReadingViewer {
     const viewport = this.viewport(key);
     const ready = key === "ctSagittal" ? (viewport as Types.IVolumeViewport).getActors().length > 0 : Boolean(this.stacks.mrSagittal);
     const toCanvas = (p: Point3) => viewport.worldToCanvas(p) as [number, number];
+    const lines = key === "ctSagittal" ? this.ctLines : this.mrLines;
     drawOverlay(svg, {
       ready,
-      lines: key === "ctSagittal" ? this.ctLines : this.mrLines,
+      lines,
       toCanvas,
       state: this.overlay,
       boxToCorners: key === "ctSagittal" ? (box) => this.boxCorners(box) : null,
       showReaderBox: this.liveRoi === null,
+      draggable: Boolean(this.callbacks.onLevelDragged),
+    });
+    const grip = svg.querySelector<SVGLineElement>(".level-grip");
+    const line = lines[this.overlay.current];
+    if (grip && line) this.makeDraggable(key, grip, line);
+  }
+
+  /** Dragging the grip moves the line along the disc's normal (in the sagittal plane); on release
+   * the distance goes to onLevelDragged, which saves it as the reader's correction. */
+  private makeDraggable(key: "ctSagittal" | "mrSagittal", grip: SVGLineElement, line: LevelLines): void {
+    const viewport = this.viewport(key);
+    const element = this.elements[key];
+    const along: Point3 = [line.to[0] - line.from[0], line.to[1] - line.from[1], line.to[2] - line.from[2]];
+    let normal: Point3 = [0, -along[2], along[1]];
+    const length = Math.hypot(...normal) || 1;
+    normal = normal.map((v) => v / length) as Point3;
+    if (normal[2] < 0) normal = normal.map((v) => -v) as Point3;
+    const world = (event: PointerEvent): Point3 => {
+      const rect = element.getBoundingClientRect();
+      return viewport.canvasToWorld([event.clientX - rect.left, event.clientY - rect.top]) as Point3;
+    };
+    grip.addEventListener("pointerdown", (down: PointerEvent) => {
+      down.preventDefault();
+      down.stopPropagation();
+      grip.setPointerCapture(down.pointerId);
+      const start = world(down);
+      const drawn = Array.from(grip.parentElement?.querySelectorAll("line") ?? []);
+      let mm = 0;
+      const move = (event: PointerEvent) => {
+        const at = world(event);
+        mm = (at[0] - start[0]) * normal[0] + (at[1] - start[1]) * normal[1] + (at[2] - start[2]) * normal[2];
+        const shift = (p: Point3): Point3 => [p[0] + normal[0] * mm, p[1] + normal[1] * mm, p[2] + normal[2] * mm];
+        const [a, b] = [viewport.worldToCanvas(shift(line.from)), viewport.worldToCanvas(shift(line.to))];
+        for (const drawnLine of drawn) {
+          drawnLine.setAttribute("x1", String(a[0]));
+          drawnLine.setAttribute("y1", String(a[1]));
+          drawnLine.setAttribute("x2", String(b[0]));
+          drawnLine.setAttribute("y2", String(b[1]));
+        }
+      };
+      const up = () => {
+        grip.removeEventListener("pointermove", move);
+        grip.removeEventListener("pointerup", up);
+        if (Math.abs(mm) >= 0.2) this.callbacks.onLevelDragged?.(key === "ctSagittal" ? "CT" : "MR", Math.round(mm * 10) / 10);
+        else this.redraw(key);
+      };
+      grip.addEventListener("pointermove", move);
+      grip.addEventListener("pointerup", up);
     });
   }
 

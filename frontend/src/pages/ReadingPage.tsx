@@ -104,7 +104,8 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
     },
     [level, readOnly, setBox],
   );
-  const { elements, viewer, slices, status, error } = useReadingViewer(detail, firstOpen, overlay, onBoxDrawn);
+  const onLevelDragged = (modality: "CT" | "MR", mm: number) => void moveLevel(modality, mm);
+  const { elements, viewer, slices, status, error } = useReadingViewer(detail, firstOpen, overlay, onBoxDrawn, onLevelDragged);
 
   // The levels' positions as this reader last saw them (their own corrections included).
   const [placed, setPlaced] = useState<PlacedLevels[]>(detail.level_positions.levels);

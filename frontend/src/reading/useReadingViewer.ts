@@ -24,7 +24,13 @@ export function levelIndex(placed: PlacedLevels): LevelIndex {
   };
 }
 
-export function useReadingViewer(detail: CaseDetail, initialLevel: number, overlay: OverlayState, onBoxDrawn: (box: Box) => void) {
+export function useReadingViewer(
+  detail: CaseDetail,
+  initialLevel: number,
+  overlay: OverlayState,
+  onBoxDrawn: (box: Box) => void,
+  onLevelDragged?: (modality: "CT" | "MR", mm: number) => void,
+) {
   const elements = {
     ctAxial: useRef<HTMLDivElement>(null),
     mrAxial: useRef<HTMLDivElement>(null),
@@ -35,8 +41,8 @@ export function useReadingViewer(detail: CaseDetail, initialLevel: number, overl
   const [slices, setSlices] = useState<Slices>({});
   const [status, setStatus] = useState<"loading" | "ready" | "error">("loading");
   const [error, setError] = useState<string | null>(null);
-  const latest = useRef({ overlay, onBoxDrawn });
-  latest.current = { overlay, onBoxDrawn };
+  const latest = useRef({ overlay, onBoxDrawn, onLevelDragged });
+  latest.current = { overlay, onBoxDrawn, onLevelDragged };
 
   useEffect(() => {
     let cancelled = false;
@@ -76,6 +82,7 @@ export function useReadingViewer(detail: CaseDetail, initialLevel: number, overl
       },
       onSlice: (key, index, count) => !cancelled && setSlices((s) => ({ ...s, [key]: `${index + 1}/${count}` })),
       onBoxDrawn: (box) => latest.current.onBoxDrawn(box),
+      onLevelDragged: (modality, mm) => latest.current.onLevelDragged?.(modality, mm),
       onError: fail,
     })
       .then((made) => {
