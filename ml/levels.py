@@ -196,7 +196,9 @@ def _mr_discs(departure: np.ndarray, px: float) -> list[_Disc]:
     local = maximum_filter(departure, size=int(round(10.0 / px)) | 1)
     for row in np.flatnonzero((departure == local) & (departure > 0.35 * peak)):
         if 3.0 / px <= row <= len(departure) - 3.0 / px:
-            found.append(_Disc(_plateau_centre(departure, int(row)), float(np.clip(departure[row] / peak, 0, 1))))
+            found.append(
+                _Disc(_plateau_centre(departure, int(row)), float(np.clip(departure[row] / peak, 0, 1)))
+            )
     return found
 
 
@@ -292,7 +294,12 @@ def _refill(discs: list[_Disc], signal: np.ndarray, px: float) -> list[_Disc]:
         k = lo + int(np.argmax(signal[lo : hi + 1]))
         is_peak = signal[k] >= signal[k - 1] and signal[k] >= signal[k + 1]
         prominence = signal[k] - body
-        if is_peak and scale > 0 and prominence > 0.2 * scale and all(abs(k - d.row) > 0.5 * step for d in found):
+        if (
+            is_peak
+            and scale > 0
+            and prominence > 0.2 * scale
+            and all(abs(k - d.row) > 0.5 * step for d in found)
+        ):
             found.append(_Disc(_plateau_centre(signal, k), float(np.clip(prominence / scale, 0, 1))))
     return sorted(found, key=lambda d: d.row)
 

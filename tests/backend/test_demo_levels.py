@@ -22,7 +22,9 @@ def _plane_distance(instance: Instance, point) -> float:
 
 
 def test_the_demos_level_lines_are_within_3_mm_of_the_discs_before_any_model(tmp_path):
-    project = demo_seed(patients=6, cohort_dir=tmp_path / "demo-cohort", simulated_share=0.0, log=lambda _: None)
+    project = demo_seed(
+        patients=6, cohort_dir=tmp_path / "demo-cohort", simulated_share=0.0, log=lambda _: None
+    )
     assert not project.model_versions.exists()
     manifest = json.loads((tmp_path / "demo-cohort" / "manifest.json").read_text())
     client = APIClient()

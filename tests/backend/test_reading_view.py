@@ -63,7 +63,9 @@ def test_without_a_champion_ct_levels_are_spread_evenly_down_the_stack(tmp_path)
     body = client.get(f"/api/reading/cases/{case.pk}/").json()
     assert body["suggestions"]["message"] == "No model suggestion yet."
     placed = body["level_positions"]["levels"]
-    assert {p["ct_source"] for p in placed} <= {"finder", "even"}, "the model-free finder's where it placed one"
+    assert {p["ct_source"] for p in placed} <= {"finder", "even"}, (
+        "the model-free finder's where it placed one"
+    )
     # A study the finder could not read: the levels are spread evenly down the stack.
     LevelPosition.objects.filter(study=case.pair.ct_study).delete()
     levels = client.get(f"/api/reading/cases/{case.pk}/").json()["level_positions"]["levels"]
