@@ -58,13 +58,16 @@ check-ci: install
 
 # The frontend's API types (frontend/src/generated/openapi.d.ts), generated from the OpenAPI schema:
 # `make api-types` after a change to what the API sends; `make check-api-types` fails while they are stale.
+# The schema is generated against SQLite whatever DATABASE_URL says: Django bounds integer fields by
+# the database's range (PostgreSQL's are 32-bit), and the schema's int64 formats would follow it.
 API_TYPES := frontend/src/generated/openapi.d.ts
+SCHEMA_DB := DATABASE_URL=sqlite:///$(CURDIR)/var/schema-db.sqlite3
 api-types: install
-	$(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yml
+	$(SCHEMA_DB) $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yml
 	cd frontend && npm run --silent gen:api
 
 check-api-types: install
-	$(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yml
+	$(SCHEMA_DB) $(PY) manage.py spectacular --validate --fail-on-warn --file var/openapi.yml
 	cd frontend && OPENAPI_TS_OUT=../var/openapi.d.ts npm run --silent gen:api
 	@diff -u $(API_TYPES) var/openapi.d.ts \
 	  || { echo "$(API_TYPES) is stale: run make api-types and commit it"; exit 1; }
