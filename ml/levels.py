@@ -31,18 +31,15 @@ from scipy.ndimage import (
     gaussian_filter1d,
     label,
     map_coordinates,
-    maximum_filter,
     median_filter,
 )
 
 from ml import LEVELS
 from ml.imaging import BONE_HU, CTVolume, ImagingError, SagittalImage, load_ct_volume, sagittal_reformat
+from ml.level_profile import dip_discs, label_discs, mr_discs, refill
 
-SPACING_RANGE_MM = (11.0, 30.0)  # disc to disc along the spine (body 12-18 mm + disc 3-8 mm)
-DISC_HEIGHT_RANGE_MM = (1.5, 12.0)
-MIN_CONFIDENCE = 0.15
-C2_MIN_HEIGHT_MM = 25.0
-MR_BODY_AP_MM = 16.0  # T2 shows no bone edge to measure it by  # the dens and C2's body together; no other cervical body is that tall
+C2_MIN_HEIGHT_MM = 25.0  # the dens and C2's body together; no other cervical body is that tall
+MR_BODY_AP_MM = 16.0  # T2 shows no bone edge to measure it by
 
 
 @dataclass(frozen=True)
@@ -71,12 +68,6 @@ class LevelFinding:
 
 
 # ---- the column, the profile and the gaps -----------------------------------------------------
-
-
-@dataclass
-class _Disc:
-    row: float
-    strength: float  # 0-1: how clearly the disc stands out of the bodies around it
 
 
 @dataclass
@@ -186,35 +177,6 @@ def _mr_signal(image: np.ndarray, column: _Column, px: float) -> np.ndarray:
     return gaussian_filter1d(np.abs(profile - body), 1.5 / px)
 
 
-def _mr_discs(departure: np.ndarray, px: float) -> list[_Disc]:
-    """Discs along the bodies' centre line: wherever the profile departs from the bodies' level,
-    brighter (a healthy nucleus) or darker (a degenerated disc, the endplates)."""
-    peak = float(np.percentile(departure, 99))
-    if peak <= 0:
-        return []
-    found = []
-    local = maximum_filter(departure, size=int(round(10.0 / px)) | 1)
-    for row in np.flatnonzero((departure == local) & (departure > 0.35 * peak)):
-        if 3.0 / px <= row <= len(departure) - 3.0 / px:
-            found.append(
-                _Disc(_plateau_centre(departure, int(row)), float(np.clip(departure[row] / peak, 0, 1)))
-            )
-    return found
-
-
-def _plateau_centre(signal: np.ndarray, row: int) -> float:
-    """The middle of the run around a peak that stays above half its height over the bodies' level:
-    a dark disc departs about as much all across its height, so the peak may sit anywhere on it."""
-    half = (signal[row] + float(np.percentile(signal, 40))) / 2
-    start, stop = row, row
-    while start > 0 and signal[start - 1] > half:
-        start -= 1
-    while stop < len(signal) - 1 and signal[stop + 1] > half:
-        stop += 1
-    weights = signal[start : stop + 1] - half
-    return float(np.sum(np.arange(start, stop + 1) * weights) / max(weights.sum(), 1e-9))
-
-
 def _profile(image: np.ndarray, column: _Column, *, width: float = 0.6) -> np.ndarray:
     """Mean intensity across the middle of the bodies, perpendicular to the centre line, per row."""
     rows = np.arange(image.shape[0], dtype=float)
@@ -225,111 +187,6 @@ def _profile(image: np.ndarray, column: _Column, *, width: float = 0.6) -> np.nd
     cc = column.col(rows)[:, None] + offsets[None, :] / norm[:, None]
     samples = map_coordinates(image, [rr, cc], order=1, mode="nearest")
     return gaussian_filter1d(samples.mean(axis=1), 1.0)
-
-
-def _discs(signal: np.ndarray, px: float) -> list[_Disc]:
-    """Discs as runs where `signal` (discs high) rises above halfway between bodies and discs."""
-    body, disc = float(np.percentile(signal, 40)), float(np.percentile(signal, 99))
-    if disc - body <= 1e-6:
-        return []
-    threshold = (body + disc) / 2
-    above = signal > threshold
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], above.view(np.int8), [0]])))
-    found = []
-    for start, stop in zip(edges[::2], edges[1::2], strict=True):
-        height = (stop - start) * px
-        if start == 0 or stop == len(signal):
-            continue  # cut by the image's edge: its centre is unknown
-        if not DISC_HEIGHT_RANGE_MM[0] <= height <= DISC_HEIGHT_RANGE_MM[1]:
-            continue
-        weights = signal[start:stop] - threshold
-        row = float(np.sum(np.arange(start, stop) * weights) / max(weights.sum(), 1e-9))
-        strength = float(np.clip((signal[start:stop].max() - threshold) / (disc - body) * 2, 0, 1))
-        found.append(_Disc(row, strength))
-    return found
-
-
-def _typical_step(rows: list[float] | np.ndarray, px: float) -> float | None:
-    """The disc-to-disc spacing (pixels): the median of the steps no longer than one and a half of
-    the shortest plausible one (a missed disc doubles a step; a median over all of them would not
-    see it)."""
-    steps = np.diff(np.sort(np.asarray(rows, float)))
-    steps = steps[steps * px >= SPACING_RANGE_MM[0]]
-    if not len(steps):
-        return None
-    step = float(np.median(steps[steps <= 1.5 * steps.min()]))
-    return step if step * px <= SPACING_RANGE_MM[1] else None
-
-
-def _refill(discs: list[_Disc], signal: np.ndarray, px: float) -> list[_Disc]:
-    """Look again, with a lower bar, where the spacing of the discs found says one is missing: in gaps
-    of two spacings or more, and one spacing beyond either end while that is inside the image (a
-    weak first disc would otherwise shift every name below it)."""
-    if len(discs) < 2:
-        return discs
-    rows = sorted(d.row for d in discs)
-    step = _typical_step(rows, px)
-    if step is None:
-        return discs
-    body = float(np.percentile(signal, 40))
-    scale = float(np.percentile(signal, 99)) - body
-    predicted = []
-    for a, b in zip(rows, rows[1:], strict=False):
-        parts = int(round((b - a) / step))
-        predicted += [a + (b - a) * j / parts for j in range(1, parts)]
-    margin = 4.0 / px
-    row = rows[0] - step
-    while row >= margin:
-        predicted.append(row)
-        row -= step
-    row = rows[-1] + step
-    while row <= len(signal) - 1 - margin:
-        predicted.append(row)
-        row += step
-    found = list(discs)
-    for row in predicted:
-        lo, hi = int(max(row - 0.3 * step, 1)), int(min(row + 0.3 * step, len(signal) - 2))
-        if hi <= lo:
-            continue
-        k = lo + int(np.argmax(signal[lo : hi + 1]))
-        is_peak = signal[k] >= signal[k - 1] and signal[k] >= signal[k + 1]
-        prominence = signal[k] - body
-        if (
-            is_peak
-            and scale > 0
-            and prominence > 0.2 * scale
-            and all(abs(k - d.row) > 0.5 * step for d in found)
-        ):
-            found.append(_Disc(_plateau_centre(signal, k), float(np.clip(prominence / scale, 0, 1))))
-    return sorted(found, key=lambda d: d.row)
-
-
-def _label_discs(discs: list[_Disc], px: float) -> dict[str, tuple[_Disc, float]]:
-    """Level name -> (disc, confidence), counting from the first disc; a gap where a disc is missing
-    skips that level's name instead of shifting the names below it, and a find closer than half a
-    spacing to the last accepted disc is dropped (an endplate, a spur)."""
-    if not discs:
-        return {}
-    step = _typical_step([d.row for d in discs], px)
-    typical = 18.0 if step is None else step * px
-    labelled: dict[str, tuple[_Disc, float]] = {}
-    index, last = 0, None
-    for disc in sorted(discs, key=lambda d: (d.row, -d.strength)):
-        if last is not None:
-            ratio = (disc.row - last.row) * px / typical
-            if ratio < 0.5:
-                continue
-            index += max(int(round(ratio)), 1)
-            regular = float(np.clip(1 - 2.5 * abs(ratio - round(ratio)), 0, 1))
-        else:
-            regular = 1.0
-        if index >= len(LEVELS):
-            break
-        last = disc
-        confidence = round(disc.strength * (0.5 + 0.5 * regular), 3)
-        if confidence >= MIN_CONFIDENCE:
-            labelled[LEVELS[index]] = (disc, confidence)
-    return labelled
 
 
 def _canal_offset(image: np.ndarray, column: _Column, rows: np.ndarray, *, canal_is_bright: bool,
@@ -373,13 +230,13 @@ def _find(sagittal: SagittalImage, *, modality: str) -> tuple[dict[str, tuple], 
     if modality == "CT":
         column = _ct_column(image, px)
         signal = None if column is None else -_profile(image, column)
-        discs = [] if signal is None else _discs(signal, px)
+        discs = [] if signal is None else dip_discs(signal, px)
     else:
         column = _mr_column(image, px)
         signal = None if column is None else _mr_signal(image, column, px)
-        discs = [] if signal is None else _mr_discs(signal, px)
+        discs = [] if signal is None else mr_discs(signal, px)
     if signal is not None:
-        discs = _refill(discs, signal, px)
+        discs = refill(discs, signal, px)
     if column is None:
         return {}, ["no vertebral column found in the mid-sagittal image"]
     discs = [d for d in discs if column.rows[0] - 15.0 / px <= d.row <= column.rows[1] + 15.0 / px]
@@ -387,7 +244,7 @@ def _find(sagittal: SagittalImage, *, modality: str) -> tuple[dict[str, tuple], 
         top = discs[0].row * px
         if top < C2_MIN_HEIGHT_MM:
             notes.append(f"the image's top disc lies {top:.0f} mm below its edge: C2 not confirmed")
-    labelled = _label_discs(discs, px)
+    labelled = label_discs(discs, px)
     found = {}
     for name, (disc, confidence) in labelled.items():
         row = np.array([disc.row])
