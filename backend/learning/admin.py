@@ -6,6 +6,7 @@ from backend.learning.models import (
     AdjudicationItem,
     KappaSnapshot,
     LevelPrediction,
+    ModelPromotion,
     ModelVersion,
     ReferenceLabel,
     TrainingRun,
@@ -112,3 +113,16 @@ class KappaSnapshotAdmin(admin.ModelAdmin):
     )
     list_filter = ("project", "kind", "task", "weighting", "subset", "trigger")
     search_fields = ("rater_a", "rater_b")
+
+
+@admin.register(ModelPromotion)
+class ModelPromotionAdmin(admin.ModelAdmin):
+    """Read only: the registry's promotion history is never changed."""
+
+    list_display = ("project", "version", "kind", "replaced", "by", "at")
+    list_filter = ("kind", "project")
+    search_fields = ("project__slug", "by__username")
+    readonly_fields = ("project", "version", "replaced", "kind", "by", "at")
+
+    def has_add_permission(self, request) -> bool:
+        return False

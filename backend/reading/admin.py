@@ -1,6 +1,13 @@
 from django.contrib import admin
 
-from backend.reading.models import AnnotationEvent, Assignment, Case, LevelAnnotation, LevelPosition
+from backend.reading.models import (
+    AnnotationEvent,
+    Assignment,
+    Case,
+    CaseAllocation,
+    LevelAnnotation,
+    LevelPosition,
+)
 
 
 @admin.register(Case)
@@ -54,6 +61,19 @@ class LevelPositionAdmin(admin.ModelAdmin):
     list_filter = ("source", "level")
     search_fields = ("study__study_uid", "author__username")
     readonly_fields = [f.name for f in LevelPosition._meta.fields]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+
+@admin.register(CaseAllocation)
+class CaseAllocationAdmin(admin.ModelAdmin):
+    """Read only: cases are dealt by the project's allocation setting."""
+
+    list_display = ("case", "reader", "for_adjudication", "dealt_at")
+    list_filter = ("for_adjudication", "case__project")
+    search_fields = ("reader__username",)
+    readonly_fields = ("case", "reader", "for_adjudication", "dealt_at")
 
     def has_add_permission(self, request) -> bool:
         return False
