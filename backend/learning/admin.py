@@ -126,3 +126,6 @@ class ModelPromotionAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # rollbacks follow this history: a deleted row would change where they lead

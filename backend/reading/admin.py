@@ -33,9 +33,21 @@ class AssignmentAdmin(admin.ModelAdmin):
 
 @admin.register(AnnotationEvent)
 class AnnotationEventAdmin(admin.ModelAdmin):
+    """Read only: an annotation's history is never written or deleted by hand (an add form of
+    read-only fields saved an empty event: a 500)."""
+
     list_display = ("annotation", "user", "action", "at")
     list_filter = ("action",)
     readonly_fields = ("annotation", "user", "action", "before", "after", "at")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(LevelAnnotation)
