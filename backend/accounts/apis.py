@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from backend.accounts.selectors import user_summary
 from backend.accounts.services import user_authenticate, user_token_get_or_create, user_token_revoke
+from backend.common.schema import errors
 
 
 class MeOutput(serializers.Serializer):
@@ -22,8 +23,9 @@ class MeOutput(serializers.Serializer):
 
 
 class CredentialsInput(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(style={"input_type": "password"})
+    # As typed: a password's leading or trailing spaces are part of it (DRF would trim them away).
+    username = serializers.CharField(trim_whitespace=False)
+    password = serializers.CharField(style={"input_type": "password"}, trim_whitespace=False)
 
 
 def _authenticate(request: Request):
@@ -42,7 +44,9 @@ class LoginApi(APIView):
     def get(self, request: Request) -> Response:
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(operation_id="auth_login", request=CredentialsInput, responses={200: MeOutput})
+    @extend_schema(
+        operation_id="auth_login", request=CredentialsInput, responses={200: MeOutput, **errors(429)}
+    )
     def post(self, request: Request) -> Response:
         user = _authenticate(request)
         login(request, user)
@@ -70,7 +74,10 @@ class TokenApi(APIView):
     @extend_schema(
         operation_id="auth_token",
         request=CredentialsInput,
-        responses={200: inline_serializer(name="TokenOutput", fields={"token": serializers.CharField()})},
+        responses={
+            200: inline_serializer(name="TokenOutput", fields={"token": serializers.CharField()}),
+            **errors(401, 429),
+        },
     )
     def post(self, request: Request) -> Response:
         user = _authenticate(request)

@@ -18,8 +18,9 @@ def _bad_request(code: str, message: str) -> JsonResponse:
 
 class BadInputMiddleware:
     """On API paths: refuses NUL characters in the path and the query string (PostgreSQL text cannot
-    hold them), and turns what the views raise on an oversized, malformed or too deeply nested body
-    into the error body."""
+    hold them), turns what the views raise on an oversized, malformed or too deeply nested body into
+    the error body, and answers a path that matches no route (`/api/reading/cases/abc/`) with the
+    error body rather than Django's HTML page."""
 
     def __init__(self, get_response) -> None:
         self.get_response = get_response
@@ -31,7 +32,10 @@ class BadInputMiddleware:
                     return _bad_request("nul_character", "The path or query string holds a NUL character.")
             except SuspiciousOperation as exc:  # too many query fields
                 return _refused(request, exc)
-        return self.get_response(request)
+        response = self.get_response(request)
+        if response.status_code == 404 and _is_html(response) and request.path.startswith(API_PREFIXES):
+            return JsonResponse(error_body(code="not_found", message="No such resource."), status=404)
+        return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not request.path.startswith(API_PREFIXES):
@@ -58,3 +62,7 @@ def _has_nul(request: HttpRequest) -> bool:
     return "\x00" in request.path or any(
         "\x00" in key or any("\x00" in value for value in values) for key, values in request.GET.lists()
     )
+
+
+def _is_html(response: HttpResponse) -> bool:
+    return response.get("Content-Type", "").startswith("text/html")

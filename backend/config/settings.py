@@ -183,9 +183,10 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "backend.common.schema.ApiSchema",  # every operation documents its errors
     "EXCEPTION_HANDLER": "backend.common.exceptions.api_exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "backend.common.inputs.StrictLimitOffsetPagination",
+    "URL_FORMAT_OVERRIDE": None,  # no ?format=: the Accept header chooses (exports: JSON errors, files)
     "PAGE_SIZE": 50,
 }
 
@@ -197,6 +198,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # Choice sets that share a field name ("source") across components get names of their own.
     "ENUM_NAME_OVERRIDES": {"LevelPositionSourceEnum": ["finder", "model", "reader"]},
+    # Bodies are documented as JSON, the API's language (forms are parsed too, but cannot say null or
+    # nest); uploads and STOW-RS document their multipart bodies themselves.
+    "PARSER_WHITELIST": ["rest_framework.parsers.JSONParser"],
+    # A PATCH here changes the one thing its body names (a pair's MR study, a member's role): the
+    # body's fields are required, as the views ask, not made optional as for a partial update.
+    "COMPONENT_SPLIT_PATCH": False,
 }
 
 # Celery: Redis in production; without a broker server, kombu's file-system transport under var/.

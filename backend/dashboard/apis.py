@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import Role
+from backend.common.inputs import QueryInput
 from backend.dashboard import model_selectors, outputs, selectors, worker_selectors
 from backend.learning import performance_selectors
 from backend.learning.models import KappaSnapshot
@@ -82,7 +83,7 @@ AdjudicationSummaryApi = _project_view(
 )  # fmt: skip
 
 
-class KappaQuery(serializers.Serializer):
+class KappaQuery(QueryInput):
     task = serializers.ChoiceField(choices=["4grade", "binary"], default="4grade")
     weighting = serializers.ChoiceField(choices=["none", "quadratic"], default="quadratic")
 

@@ -21,6 +21,15 @@ SUBSET_KINDS = (KappaSnapshot.Kind.MODEL_GROUP, KappaSnapshot.Kind.GROUP_GROUP)
 REFERENCE_KEYS = ("n", "kappa_quadratic", "kappa_quadratic_ci95", "accuracy", "binary_kappa")
 
 
+def _reference_metrics(values: dict) -> dict:
+    """The reference metrics as the registry shows them; the interval is a pair ([null, null] when a
+    version has no reference metrics yet)."""
+    metrics = {key: values.get(key) for key in REFERENCE_KEYS}
+    ci = metrics["kappa_quadratic_ci95"]
+    metrics["kappa_quadratic_ci95"] = ci if isinstance(ci, list) and len(ci) == 2 else [None, None]
+    return metrics
+
+
 def json_path(field: str, *keys: str):
     """metrics -> reference -> kappa_quadratic, read by the database (only that value travels)."""
     expression = field
@@ -88,7 +97,7 @@ def champion_confusion_matrix(*, project: Project) -> dict:
     return {
         "model_version": _label(project, champion["number"]) if champion else None,
         "grades": [0, 1, 2, 3], "matrix": matrix if valid else None,
-        **{key: reference.get(key) for key in REFERENCE_KEYS},
+        **_reference_metrics(reference),
     }  # fmt: skip
 
 
@@ -129,7 +138,7 @@ def model_registry(*, project: Project) -> list[dict]:
             "training_labels": _training_labels(row),
             "training_run": None if row["run_id"] is None else {
                 "id": row["run_id"], "status": row["run_status"], "trigger": row["run_trigger"]},
-            "reference": {key: row[key] for key in REFERENCE_KEYS},
+            "reference": _reference_metrics(row),
             "gate": {"promoted": row["gate_promoted"], "reason": row["gate_reason"]},
             "promotions": changes.get(row["number"], []),
         })  # fmt: skip

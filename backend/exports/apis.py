@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from backend.accounts.models import Role
+from backend.common.inputs import QueryInput
 from backend.exports import formats, selectors
 from backend.exports.structured_report import structured_report_bytes
 from backend.projects.models import AuditAction, Project
@@ -34,6 +35,12 @@ class ExportApi(APIView):
     permission_classes = [IsProjectAdmin]
     renderer_classes = [JSONRenderer, FileRenderer]
 
+    def finalize_response(self, request: Request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if getattr(response, "exception", False):
+            response.content_type = "application/json"  # the error body, whatever Accept or ?format= asked
+        return response
+
 
 def _admin_project(request: Request, slug: str):
     return project_get_for_user(slug=slug, user=request.user, role=Role.ADMIN)
@@ -51,7 +58,7 @@ def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
     return response
 
 
-class AnnotationFilter(serializers.Serializer):
+class AnnotationFilter(QueryInput):
     status = serializers.ChoiceField(choices=list(selectors.ANNOTATION_STATUSES), required=False)
 
 
@@ -146,16 +153,17 @@ class ReaderPerformanceCsvApi(ExportApi):
         return _attachment(response, f"{project.slug}-reader-performance.csv")
 
 
-class ReportFilter(serializers.Serializer):
-    reader = serializers.CharField(required=False, max_length=150)
+class ReportFilter(QueryInput):
+    reader = serializers.CharField(
+        required=False, max_length=150,
+        help_text="username whose submitted reading to report; default: the most recently submitted",
+    )  # fmt: skip
 
 
 class CaseStructuredReportApi(ExportApi):
     @extend_schema(
         operation_id="exports_case_sr",
-        parameters=[OpenApiParameter("reader", str, required=False,
-                                     description="username whose submitted reading to report; default: the "
-                                     "most recently submitted")],
+        parameters=[ReportFilter],
         responses={(200, DICOM): OpenApiTypes.BINARY},
         description="The case's grades as a DICOM Comprehensive SR (TID 1500) in the CT study.",
     )  # fmt: skip
@@ -172,7 +180,7 @@ class CaseStructuredReportApi(ExportApi):
         return _attachment(response, f"case-{case_id}-{reading.assignment.reader.username}-sr.dcm")
 
 
-class AuditFilter(serializers.Serializer):
+class AuditFilter(QueryInput):
     action = serializers.ChoiceField(choices=AuditAction.choices, required=False)
 
 

@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.common.exceptions import ApplicationError
+from backend.common.schema import errors
 from backend.imaging import selectors, services
 from backend.imaging.models import IngestJob, StudyPair
 from backend.imaging.tasks import ingest_job
@@ -38,11 +39,12 @@ class UploadApi(APIView):
         operation_id="imaging_upload",
         request={"multipart/form-data": inline_serializer(
             name="UploadInput",
-            fields={"files": serializers.ListField(child=serializers.FileField()),
-                    "project": serializers.SlugField(required=False),
+            fields={"files": serializers.ListField(child=serializers.FileField(), min_length=1),
+                    "project": serializers.SlugField(help_text="a project you are an admin of (a platform "
+                                                     "admin may leave it out)"),
                     "deidentify": serializers.BooleanField(required=False)},
         )},
-        responses={201: IngestJobOutput, 202: IngestJobOutput},
+        responses={201: IngestJobOutput, 202: IngestJobOutput, **errors(404, 413)},
     )  # fmt: skip
     def post(self, request: Request) -> Response:
         files = request.FILES.getlist("files")
@@ -111,7 +113,11 @@ class PairDetailApi(APIView):
 
     permission_classes = [IsProjectAdmin]
 
-    @extend_schema(operation_id="imaging_pair_update", request=PairUpdateInput, responses={200: PairOutput})
+    @extend_schema(
+        operation_id="imaging_pair_update",
+        request=PairUpdateInput,
+        responses={200: PairOutput, **errors(409)},
+    )
     def patch(self, request: Request, pair_id: int) -> Response:
         data = PairUpdateInput(data=request.data)
         data.is_valid(raise_exception=True)

@@ -16,6 +16,8 @@ from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from backend.common.exceptions import ApplicationError
+from backend.common.inputs import PAGE_MAX, QueryInput
+from backend.common.schema import errors
 from backend.imaging import selectors, services
 from backend.imaging.models import IngestJob, Instance, Series, Study
 from backend.imaging.multipart import (
@@ -30,6 +32,16 @@ from backend.projects.permissions import IsProjectAdmin
 
 DICOM_JSON = "application/dicom+json"
 UNCOMPRESSED = "1.2.840.10008.1.2.1"
+DATASETS = {"type": "array", "items": {"type": "object"}}  # DICOM JSON: one object per study, series, ...
+STOW_PROJECT = OpenApiParameter(
+    "project", str, required=True,
+    description="the project (one you are an admin of) the studies go into; a platform admin may leave it out",
+)  # fmt: skip
+# STOW-RS: the store report (PS3.18 10.5.3): 200 all stored, 202 some, 409 none; 404: no such project.
+STOW_RESPONSES = {
+    **{(status, DICOM_JSON): OpenApiTypes.OBJECT for status in (200, 202, 409)},
+    **errors(404),
+}
 
 
 class AnyMediaRenderer(BaseRenderer):
@@ -97,9 +109,9 @@ def _json_response(payload, status: int = 200) -> HttpResponse:
     return HttpResponse(json.dumps(payload), content_type=DICOM_JSON, status=status)
 
 
-class PagingQuery(serializers.Serializer):
-    offset = serializers.IntegerField(min_value=0, max_value=10**9, default=0)
-    limit = serializers.IntegerField(min_value=0, max_value=10**9, required=False, help_text="0: no limit")
+class PagingQuery(QueryInput):
+    offset = serializers.IntegerField(min_value=0, max_value=PAGE_MAX, default=0)
+    limit = serializers.IntegerField(min_value=0, max_value=PAGE_MAX, required=False, help_text="0: no limit")
 
 
 def _paged(request: Request, items):
@@ -120,9 +132,9 @@ class DicomwebView(APIView):
 
 
 QIDO_PARAMS = [
-    OpenApiParameter(name, str, required=False)
-    for name in ("PatientID", "PatientName", "StudyDate", "StudyInstanceUID", "AccessionNumber",
-                 "ModalitiesInStudy", "limit", "offset")
+    *(OpenApiParameter(name, str, required=False)
+      for name in ("PatientID", "PatientName", "StudyDate", "StudyInstanceUID", "AccessionNumber", "ModalitiesInStudy")),
+    PagingQuery,
 ]  # fmt: skip
 
 
@@ -130,14 +142,14 @@ class StudiesView(DicomwebView):
     @extend_schema(
         operation_id="qido_studies",
         parameters=QIDO_PARAMS,
-        responses={(200, DICOM_JSON): OpenApiTypes.OBJECT},
+        responses={(200, DICOM_JSON): DATASETS},
     )
     def get(self, request: Request) -> HttpResponse:
         studies = selectors.study_search(user=request.user, filters=request.query_params)
         return _json_response([study_json(s) for s in _paged(request, studies)])
 
     @extend_schema(operation_id="stow_studies", request={"multipart/related": OpenApiTypes.BINARY},
-                   responses={(200, DICOM_JSON): OpenApiTypes.OBJECT})  # fmt: skip
+                   parameters=[STOW_PROJECT], responses=STOW_RESPONSES)  # fmt: skip
     def post(self, request: Request) -> HttpResponse:
         return _stow(request, study_uid=None)
 
@@ -151,13 +163,14 @@ class StudyView(DicomwebView):
         return _retrieve(instances)
 
     @extend_schema(operation_id="stow_study", request={"multipart/related": OpenApiTypes.BINARY},
-                   responses={(200, DICOM_JSON): OpenApiTypes.OBJECT})  # fmt: skip
+                   parameters=[STOW_PROJECT], responses=STOW_RESPONSES)  # fmt: skip
     def post(self, request: Request, study: str) -> HttpResponse:
         return _stow(request, study_uid=study)
 
 
 class StudySeriesView(DicomwebView):
-    @extend_schema(operation_id="qido_study_series", responses={(200, DICOM_JSON): OpenApiTypes.OBJECT})
+    @extend_schema(operation_id="qido_study_series", responses={(200, DICOM_JSON): DATASETS},
+                   parameters=[OpenApiParameter("Modality", str, required=False), PagingQuery])  # fmt: skip
     def get(self, request: Request, study: str) -> HttpResponse:
         found = selectors.study_get(user=request.user, study_uid=study)
         series = found.series.select_related("study").order_by("series_number")
@@ -175,7 +188,11 @@ class SeriesView(DicomwebView):
 
 
 class SeriesInstancesView(DicomwebView):
-    @extend_schema(operation_id="qido_series_instances", responses={(200, DICOM_JSON): OpenApiTypes.OBJECT})
+    @extend_schema(
+        operation_id="qido_series_instances",
+        responses={(200, DICOM_JSON): DATASETS},
+        parameters=[PagingQuery],
+    )
     def get(self, request: Request, study: str, series: str) -> HttpResponse:
         found = selectors.series_get(user=request.user, study_uid=study, series_uid=series)
         instances = found.instances.select_related("series__study").order_by("instance_number")
@@ -185,7 +202,7 @@ class SeriesInstancesView(DicomwebView):
 class MetadataView(DicomwebView):
     """Full headers as DICOM JSON (pixel data left out), for a study, a series or an instance."""
 
-    @extend_schema(responses={(200, DICOM_JSON): OpenApiTypes.OBJECT})
+    @extend_schema(responses={(200, DICOM_JSON): DATASETS})
     def get(self, request: Request, study: str, series: str | None = None, instance: str | None = None):
         if instance:
             found = selectors.instance_get(
@@ -232,7 +249,9 @@ class FramesView(DicomwebView):
 
 
 class RenderedView(DicomwebView):
-    @extend_schema(responses={(200, "image/png"): OpenApiTypes.BINARY})
+    @extend_schema(
+        responses={(200, "image/png"): OpenApiTypes.BINARY, (200, "image/jpeg"): OpenApiTypes.BINARY}
+    )
     def get(self, request: Request, study: str, series: str, instance: str, frames: str | None = None):
         found = selectors.instance_get(
             user=request.user, study_uid=study, series_uid=series, sop_uid=instance

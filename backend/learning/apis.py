@@ -6,6 +6,8 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Experience, Role
 from backend.common.exceptions import ApplicationError
+from backend.common.inputs import JsonBooleanField, QueryInput
+from backend.common.schema import MAX_ID, errors
 from backend.learning import selectors, services
 from backend.learning.models import AdjudicationItem, KappaSnapshot, ModelPromotion, ModelVersion, TrainingRun
 from backend.learning.outputs import KappaSeriesOutput
@@ -54,7 +56,9 @@ class ModelVersionPromoteApi(APIView):
 
     permission_classes = [IsProjectAdmin]
 
-    @extend_schema(operation_id="learning_promote", request=None, responses={200: ModelVersionOutput})
+    @extend_schema(
+        operation_id="learning_promote", request=None, responses={200: ModelVersionOutput, **errors(409)}
+    )
     def post(self, request: Request, slug: str, number: int) -> Response:
         version = _project(request, slug).model_versions.filter(number=number).first()
         if version is None:
@@ -78,7 +82,9 @@ class ModelVersionRollbackApi(APIView):
     permission_classes = [IsProjectAdmin]
 
     @extend_schema(
-        operation_id="learning_rollback", request=RollbackInput, responses={200: ModelVersionOutput}
+        operation_id="learning_rollback",
+        request=RollbackInput,
+        responses={200: ModelVersionOutput, **errors(409)},
     )
     def post(self, request: Request, slug: str) -> Response:
         project = _project(request, slug)
@@ -145,10 +151,10 @@ class ReferenceSetApi(APIView):
 
     class MoveInput(serializers.Serializer):
         case_ids = serializers.ListField(
-            child=serializers.IntegerField(min_value=1), allow_empty=False,
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1,
             max_length=reading_services.MAX_REFERENCE_SET_MOVE,
         )  # fmt: skip
-        in_reference_set = serializers.BooleanField()
+        in_reference_set = JsonBooleanField()
 
     @extend_schema(operation_id="learning_reference_set", responses={200: ReferenceCaseOutput(many=True)})
     def get(self, request: Request, slug: str) -> Response:
@@ -157,7 +163,7 @@ class ReferenceSetApi(APIView):
 
     @extend_schema(
         operation_id="learning_reference_set_move", request=MoveInput,
-        responses={200: ReferenceCaseOutput(many=True)},
+        responses={200: ReferenceCaseOutput(many=True), **errors(409)},
         description="Move many unread cases in or out at once, all or none: a case with a submitted "
         "reading (409 case_read) or one not in the project (404 not_found) changes nothing; the error "
         "lists their ids in case_ids.",
@@ -179,10 +185,12 @@ class ReferenceSetCaseApi(APIView):
     permission_classes = [IsProjectAdmin]
 
     class Input(serializers.Serializer):
-        in_reference_set = serializers.BooleanField()
+        in_reference_set = JsonBooleanField()
 
     @extend_schema(
-        operation_id="learning_reference_set_case", request=Input, responses={200: ReferenceCaseOutput}
+        operation_id="learning_reference_set_case",
+        request=Input,
+        responses={200: ReferenceCaseOutput, **errors(409)},
     )
     def put(self, request: Request, slug: str, case_id: int) -> Response:
         project = _project(request, slug)
@@ -208,7 +216,11 @@ class TrainingRunListApi(APIView):
         runs = selectors.training_runs_for_project(project=_project(request, slug))[:100]
         return Response(TrainingRunOutput(runs, many=True).data)
 
-    @extend_schema(operation_id="learning_training_start", request=None, responses={202: TrainingRunOutput})
+    @extend_schema(
+        operation_id="learning_training_start",
+        request=None,
+        responses={202: TrainingRunOutput, **errors(409)},
+    )
     def post(self, request: Request, slug: str) -> Response:
         run = services.training_run_start(project=_project(request, slug), actor=request.user)
         return Response(TrainingRunOutput(run).data, status=202)
@@ -234,13 +246,17 @@ class TrainingRunDetailApi(APIView):
 class TrainingRunRetryApi(APIView):
     permission_classes = [IsProjectAdmin]
 
-    @extend_schema(operation_id="learning_training_retry", request=None, responses={202: TrainingRunOutput})
+    @extend_schema(
+        operation_id="learning_training_retry",
+        request=None,
+        responses={202: TrainingRunOutput, **errors(409)},
+    )
     def post(self, request: Request, slug: str, run_id: int) -> Response:
         run = services.training_run_retry(run=_run(request, slug, run_id), actor=request.user)
         return Response(TrainingRunOutput(run).data, status=202)
 
 
-class KappaQuery(serializers.Serializer):
+class KappaQuery(QueryInput):
     kind = serializers.ChoiceField(choices=KappaSnapshot.Kind.choices, required=False)
     task = serializers.ChoiceField(choices=["4grade", "binary"], default="4grade")
     weighting = serializers.ChoiceField(choices=["none", "quadratic"], default="quadratic")

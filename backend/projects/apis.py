@@ -2,7 +2,6 @@
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,6 +9,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.accounts.selectors import user_get
 from backend.common.exceptions import ApplicationError
+from backend.common.inputs import QueryInput, StrictLimitOffsetPagination
 from backend.projects import selectors, services
 from backend.projects.models import AuditAction, AuditEntry, Membership
 
@@ -110,7 +110,7 @@ class AuditEntryOutput(serializers.ModelSerializer):
         fields = ["id", "at", "actor", "action", "target_type", "target_id", "target", "details"]
 
 
-class AuditQuery(serializers.Serializer):
+class AuditQuery(QueryInput):
     action = serializers.ChoiceField(choices=AuditAction.choices, required=False)
 
 
@@ -119,7 +119,7 @@ class AuditListApi(generics.ListAPIView):
     `?limit=&offset=` pages. As CSV: /api/exports/projects/<slug>/audit.csv."""
 
     serializer_class = AuditEntryOutput
-    pagination_class = LimitOffsetPagination
+    pagination_class = StrictLimitOffsetPagination
 
     @extend_schema(operation_id="projects_audit", parameters=[AuditQuery])
     def get(self, request: Request, *args, **kwargs) -> Response:

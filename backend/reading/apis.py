@@ -1,4 +1,4 @@
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -6,12 +6,18 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.common.levels import LEVELS
+from backend.common.schema import MAX_COUNT, errors
 from backend.projects.models import Allocation
 from backend.projects.permissions import IsProjectAdmin
 from backend.projects.selectors import project_get_for_user
 from backend.reading import selectors, services
 from backend.reading.level_positions import level_position_correct, level_positions_history
 from backend.reading.models import LevelAnnotation
+
+LEVEL_PARAMETER = OpenApiParameter(
+    "level", str, OpenApiParameter.PATH, enum=[level.replace("/", "-") for level in LEVELS],
+    description="the disc level, its slash written as a dash: C5-6 is C5/6",
+)  # fmt: skip
 
 
 class AnnotationOutput(serializers.Serializer):
@@ -114,10 +120,24 @@ class CaseDetailApi(APIView):
         })  # fmt: skip
 
 
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": 3, "nullable": True})
+class GradeField(serializers.JSONField):
+    """A grade 0-3, or null to clear it; the service checks it (invalid_grade)."""
+
+
+@extend_schema_field({
+    "type": "array", "items": {"type": "number", "minimum": 0, "maximum": services.MAX_BOX_PIXELS},
+    "minItems": 4, "maxItems": 4, "nullable": True,
+    "description": "[x0, y0, x1, y1] with x0 < x1 and y0 < y1, pixels of the CT sagittal reformat; null clears it",
+})  # fmt: skip
+class BoxField(serializers.JSONField):
+    """The ROI box, or null to clear it; the service checks it (invalid_box)."""
+
+
 class LevelInput(serializers.Serializer):
     version = serializers.IntegerField(allow_null=True, required=False, default=None)
-    grade = serializers.JSONField(required=False)
-    box = serializers.JSONField(required=False)
+    grade = GradeField(required=False, allow_null=True)
+    box = BoxField(required=False, allow_null=True)  # null: the reader cleared the ROI (x)
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     display = serializers.ChoiceField(
         choices=services.CLIENT_DISPLAYS, default=LevelAnnotation.Display.SHOWN,
@@ -129,7 +149,12 @@ class LevelInput(serializers.Serializer):
 class LevelAnnotationApi(APIView):
     """Save a draft at one level. Send the version you last saw; a stale one gets 409."""
 
-    @extend_schema(operation_id="reading_level_save", request=LevelInput, responses={200: AnnotationOutput})
+    @extend_schema(
+        operation_id="reading_level_save",
+        request=LevelInput,
+        parameters=[LEVEL_PARAMETER],
+        responses={200: AnnotationOutput, **errors(409)},
+    )
     def put(self, request: Request, case_id: int, level: str) -> Response:
         data = LevelInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -146,7 +171,9 @@ class LevelAnnotationApi(APIView):
 
 
 class SubmitInput(serializers.Serializer):
-    time_spent_s = serializers.FloatField(required=False, allow_null=True)
+    time_spent_s = serializers.FloatField(
+        required=False, allow_null=True, min_value=0, max_value=24 * 3600 - 1
+    )
 
 
 class SubmitApi(APIView):
@@ -154,7 +181,9 @@ class SubmitApi(APIView):
         operation_id="reading_submit",
         request=SubmitInput,
         responses={200: inline_serializer(name="SubmitOutput", fields={
-            "status": serializers.CharField(), "next_case": serializers.IntegerField(allow_null=True)})},
+            "status": serializers.CharField(), "next_case": serializers.IntegerField(allow_null=True)}),
+            **errors(409)},
+        description="409: a level is not graded yet (incomplete, with missing_levels), or submitted already.",
     )  # fmt: skip
     def post(self, request: Request, case_id: int) -> Response:
         data = SubmitInput(data=request.data)
@@ -179,7 +208,7 @@ class LevelPositionApi(APIView):
     this reader sees it; it also places the crop this level's grade trains on."""
 
     @extend_schema(operation_id="reading_level_position", request=LevelPositionInput,
-                   responses={200: LevelPositionsOutput})  # fmt: skip
+                   parameters=[LEVEL_PARAMETER], responses={200: LevelPositionsOutput})  # fmt: skip
     def put(self, request: Request, case_id: int, level: str) -> Response:
         data = LevelPositionInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -209,9 +238,12 @@ class AllocationOutput(serializers.Serializer):
 
 
 class AllocationInput(serializers.Serializer):
+    # At most what their columns hold (PostgreSQL refused a larger one with a server error).
     allocation = serializers.ChoiceField(choices=Allocation.choices)
-    reads_per_case = serializers.IntegerField(min_value=1, required=False)
-    reader_case_cap = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    reads_per_case = serializers.IntegerField(min_value=1, max_value=MAX_COUNT, required=False)
+    reader_case_cap = serializers.IntegerField(
+        min_value=1, max_value=MAX_COUNT, required=False, allow_null=True, default=None
+    )
 
 
 class AllocationApi(APIView):

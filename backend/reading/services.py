@@ -389,7 +389,7 @@ def assignment_submit(
     if missing:
         raise ApplicationError(
             f"Grade every level before submitting; missing: {', '.join(missing)}.", code="incomplete",
-            extra={"missing_levels": missing},
+            status=409, extra={"missing_levels": missing},
         )  # fmt: skip
     if not (math.isfinite(time_spent_s) and 0 <= time_spent_s < 24 * 3600):
         raise ApplicationError("time_spent_s must lie between 0 and a day.", code="invalid_time")

@@ -170,7 +170,7 @@ MATRIX: dict[str, list[Call]] = {
     "reading-level-position": [
         Call("put", case_readers(200), body={"modality": "CT", "centre": [0.0, 0.0, 0.0]})
     ],
-    "reading-submit": [Call("post", case_readers(400), body={})],  # 400: no level graded yet
+    "reading-submit": [Call("post", case_readers(409), body={})],  # 409: no level graded yet
     "reading-level-position-history": [Call("get", project_admin_role(200))],
     "reading-allocation": [
         Call("get", project_admins(200)),

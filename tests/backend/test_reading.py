@@ -87,7 +87,7 @@ def test_submit_needs_every_level(project):
     case = Case.objects.first().pk
     client.put(f"/api/reading/cases/{case}/levels/C5-6/", {"grade": 2}, format="json")
     response = client.post(f"/api/reading/cases/{case}/submit/", {}, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409  # the request is fine; the reading is not complete yet
     assert response.json()["error"]["missing_levels"] == ["C2/3", "C3/4", "C4/5", "C6/7", "C7/T1"]
 
 
