@@ -51,9 +51,12 @@ def errors(*statuses: int) -> dict:
 
 # What DRF's CharField takes: no NUL character, and (unless it may be blank) something besides the
 # whitespace it trims; patterns, so that a client knows "\u0000" or "  " is refused before sending it.
+# The whitespace is spelt out as Python's str.strip() knows it (29 characters, "\x1d" among them),
+# since a pattern's \s means something else in JavaScript's regular expressions.
+TRIMMED = "".join(f"\\u{ord(c):04x}" for c in map(chr, range(0x3001)) if c.isspace())
 NO_NUL = "^[^\\x00]*$"
 NOT_EMPTY = "^[^\\x00]+$"
-NOT_BLANK = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+NOT_BLANK = f"^[^\\x00]*[^{TRIMMED}\\x00][^\\x00]*$"
 
 
 class ApiSchema(AutoSchema):
