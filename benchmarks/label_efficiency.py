@@ -35,11 +35,11 @@ def ensure_cohort(path: Path, *, patients: int, image_size: int) -> None:
     generate_cohort(CohortConfig(out=path, patients=patients, seed=7, image_size=image_size, workers=2))
 
 
-def run_loop(*, cohort: Path, work: Path, strategy: str, seed: int, args) -> dict:
-    """One simulated project from scratch; returns its learning curve."""
-    var = work / f"{strategy}-seed{seed}"
+def simulate(*, cohort: Path, var: Path, options: list[str], fresh: bool) -> dict:
+    """`manage.py simulate_reading` on the cohort in its own database and media folder (var), with
+    the given options; returns its learning curve with the run's seconds (kept: reused unless fresh)."""
     out = var / "curve.json"
-    if out.is_file() and not args.fresh:
+    if out.is_file() and not fresh:
         return json.loads(out.read_text())
     var.mkdir(parents=True, exist_ok=True)
     env = {"DEBUG": "1", **os.environ, "VAR_DIR": str(var), "DATABASE_URL": f"sqlite:///{var / 'db.sqlite3'}",
@@ -48,17 +48,25 @@ def run_loop(*, cohort: Path, work: Path, strategy: str, seed: int, args) -> dic
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     started = time.perf_counter()
     subprocess.run(
-        [*manage, "simulate_reading", "--cohort-dir", str(cohort), "--project", f"le-seed{seed}",
-         "--strategy", strategy, "--seed", str(seed), "--readers", str(args.readers),
-         "--retrain-every", str(args.retrain_every), "--preset", args.preset,
-         "--reference-share", str(args.reference_share), "--json", str(out), "--stop-at-kappa", str(args.target)]
-        + (["--max-labels", str(args.max_labels)] if args.max_labels else []),
-        env=env, check=True, cwd=ROOT,
-    )  # fmt: skip
+        [*manage, "simulate_reading", "--cohort-dir", str(cohort), "--json", str(out), *options],
+        env=env,
+        check=True,
+        cwd=ROOT,
+    )
     result = json.loads(out.read_text())
     result["seconds"] = round(time.perf_counter() - started, 1)
     out.write_text(json.dumps(result, indent=1))
     return result
+
+
+def run_loop(*, cohort: Path, work: Path, strategy: str, seed: int, args) -> dict:
+    """One simulated project from scratch; returns its learning curve."""
+    options = [
+        "--project", f"le-seed{seed}", "--strategy", strategy, "--seed", str(seed), "--readers", str(args.readers),
+        "--retrain-every", str(args.retrain_every), "--preset", args.preset,
+        "--reference-share", str(args.reference_share), "--stop-at-kappa", str(args.target),
+    ] + (["--max-labels", str(args.max_labels)] if args.max_labels else [])  # fmt: skip
+    return simulate(cohort=cohort, var=work / f"{strategy}-seed{seed}", options=options, fresh=args.fresh)
 
 
 def labels_to_reach(curve: list[dict], target: float) -> int | None:

@@ -12,42 +12,23 @@ the no-box run >= 0.8).
 """
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from label_efficiency import ensure_cohort  # noqa: E402
+from label_efficiency import ensure_cohort, simulate  # noqa: E402
 
 
 def run(*, cohort: Path, var: Path, seed: int, boxes: bool, args) -> dict:
-    out = var / "curve.json"
-    if out.is_file() and not args.fresh:
-        return json.loads(out.read_text())
-    var.mkdir(parents=True, exist_ok=True)
-    env = {"DEBUG": "1", **os.environ, "VAR_DIR": str(var), "DATABASE_URL": f"sqlite:///{var / 'db.sqlite3'}",
-           "CELERY_BROKER_URL": "memory://", "DJANGO_LOG_LEVEL": "WARNING"}  # fmt: skip
-    manage = [sys.executable, str(ROOT / "manage.py")]
-    subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
-    started = time.perf_counter()
-    subprocess.run(
-        [*manage, "simulate_reading", "--cohort-dir", str(cohort), "--project", f"nb-seed{seed}",
-         "--strategy", "random", "--seed", str(seed), "--readers", str(args.readers),
-         "--retrain-every", str(args.retrain_every), "--preset", args.preset,
-         "--reference-share", str(args.reference_share), "--max-labels", str(args.max_labels),
-         "--json", str(out)] + ([] if boxes else ["--no-boxes"]),
-        env=env, check=True, cwd=ROOT,
-    )  # fmt: skip
-    result = json.loads(out.read_text())
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    out.write_text(json.dumps(result, indent=1))
-    return result
+    options = [
+        "--project", f"nb-seed{seed}", "--strategy", "random", "--seed", str(seed), "--readers", str(args.readers),
+        "--retrain-every", str(args.retrain_every), "--preset", args.preset,
+        "--reference-share", str(args.reference_share), "--max-labels", str(args.max_labels),
+    ] + ([] if boxes else ["--no-boxes"])  # fmt: skip
+    return simulate(cohort=cohort, var=var, options=options, fresh=args.fresh)
 
 
 def final_kappa(result: dict) -> float | None:
