@@ -39,7 +39,9 @@ from ml.imaging import BONE_HU, CTVolume, ImagingError, SagittalImage, load_ct_v
 from ml.level_profile import dip_discs, label_discs, mr_discs, refill
 
 C2_MIN_HEIGHT_MM = 25.0  # the dens and C2's body together; no other cervical body is that tall
-MR_BODY_AP_MM = 16.0  # T2 shows no bone edge to measure it by
+MR_BODY_AP_MM = 16.0
+MR_DEPARTURE_CLIP = 0.35
+MR_DISC_SMOOTH_MM = 2.5
 
 
 @dataclass(frozen=True)
@@ -142,9 +144,10 @@ def _mr_column(image: np.ndarray, px: float) -> _Column | None:
         boxes = [b for b in find_objects(blobs) if b is not None and (b[0].stop - b[0].start) * px >= 40.0]
         boxes.sort(key=lambda b: abs((b[1].start + b[1].stop) / 2 - image.shape[1] / 2))
         for box in boxes[:4]:
-            column = _column_in_front_of(bright, box, px)
-            if column is None:
+            back = _column_in_front_of(bright, box, px)
+            if back is None:
                 continue
+            column = _mr_body_front(image, back, px)
             brightness = float(np.percentile(image[box][blobs[box] > 0], 95))
             bodies = float(np.median(_profile(image, column, width=0.5)))
             if bodies >= 0.3 * brightness:
@@ -153,6 +156,8 @@ def _mr_column(image: np.ndarray, px: float) -> _Column | None:
 
 
 def _column_in_front_of(bright: np.ndarray, box: tuple[slice, slice], px: float) -> _Column | None:
+    """The front edge of a bright column, row by row, within a band around the blob (all rows: a
+    narrowed canal breaks the CSF into pieces)."""
     centre_col = (box[1].start + box[1].stop) / 2
     band = np.abs(np.arange(bright.shape[1]) - centre_col) <= 15.0 / px
     rows, fronts = [], []
@@ -164,17 +169,90 @@ def _column_in_front_of(bright: np.ndarray, box: tuple[slice, slice], px: float)
     if len(rows) < 0.3 * bright.shape[0]:
         return None
     rows_a, fronts_a = np.array(rows, float), np.array(fronts, float)
-    poly, keep = _robust_poly(rows_a, fronts_a, degree=2, tolerance=1.5 / px)
-    body_ap = MR_BODY_AP_MM / px
-    poly[-1] -= 1.0 / px + body_ap / 2  # the dura and the body's back cortex lie in front of the CSF
-    return _Column(poly, body_ap, (int(rows_a[keep].min()), int(rows_a[keep].max())))
+    degree = 3 if np.ptp(rows_a) * px > 120 else 2
+    back, keep = _robust_poly(rows_a, fronts_a, degree=degree, tolerance=1.5 / px)
+    seen = (int(rows_a[keep].min()), int(rows_a[keep].max()))
+    return _Column(back, 0.0, seen)
+
+
+def _mr_body_front(image: np.ndarray, back: _Column, px: float) -> _Column:
+    """The bodies' centre line between their back and front edges: the run of marrow signal bounded
+    by the dark cortex, row by row (disc rows start no run and are skipped). Found first around the
+    CSF's front (`back`); where the anterior CSF is effaced that may be the CSF behind the cord,
+    whose run is as long, so the most anterior run that starts near the back line is taken. Then
+    again around that first centre line, which follows the curve closer than the CSF did."""
+    rows = np.arange(back.rows[0], back.rows[1] + 1, 2, dtype=float)
+    first = _marrow_runs(image, back, rows, px, depth_mm=(-8.0, 40.0), near_start_mm=(-6.0, 12.0))
+    if first is None:
+        poly = back.poly.copy()
+        poly[-1] -= (1.0 + MR_BODY_AP_MM / 2) / px
+        return _Column(poly, MR_BODY_AP_MM / px, back.rows)
+    column = first
+    for _ in range(2):
+        again = _marrow_runs(image, column, rows, px, depth_mm=(-20.0, 20.0), near_middle_mm=5.0)
+        if again is None:
+            break
+        column = again
+    return column
+
+
+def _marrow_runs(image: np.ndarray, line: _Column, rows: np.ndarray, px: float, *,
+                 depth_mm: tuple[float, float], near_start_mm: tuple[float, float] | None = None,
+                 near_middle_mm: float | None = None) -> _Column | None:  # fmt: skip
+    """The centre line of the marrow runs along the normals of `line` (depth positive anterior):
+    per row the most anterior run starting within `near_start_mm`, or the run whose middle is
+    nearest the line and within `near_middle_mm`."""
+    slope = line.slope(rows)
+    norm = np.sqrt(1 + slope**2)
+    depth = np.arange(depth_mm[0] / px, depth_mm[1] / px)
+    rr = rows[:, None] + depth[None, :] * (slope / norm)[:, None]
+    cc = line.col(rows)[:, None] - depth[None, :] / norm[:, None]
+    lines = gaussian_filter1d(map_coordinates(image, [rr, cc], order=1, mode="nearest"), 0.7, axis=1)
+    if near_start_mm is not None:
+        zero = int(-depth_mm[0] / px)
+        marrow = float(np.median(lines[:, zero + int(3.0 / px) : zero + int(8.0 / px)]))
+    else:
+        zero = int(-depth_mm[0] / px)
+        marrow = float(np.median(lines[:, zero - int(3.0 / px) : zero + int(3.0 / px)]))
+    mids, lengths, kept = [], [], []
+    for r, profile in zip(rows, lines, strict=True):
+        inside = (profile > 0.6 * marrow) & (profile < 1.45 * marrow)
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.view(np.int8), [0]])))
+        best, best_score = None, None
+        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+            if start == 0 or stop == len(profile) or not 8.0 <= (stop - start) * px <= 28.0:
+                continue
+            middle = (depth[start] + depth[stop - 1]) / 2
+            if near_start_mm is not None:
+                if not near_start_mm[0] <= depth[start] * px <= near_start_mm[1]:
+                    continue
+                score = -start
+            else:
+                if abs(middle) * px > near_middle_mm:
+                    continue
+                score = abs(middle)
+            if best_score is None or score < best_score:
+                best, best_score = (start, stop), score
+        if best is not None:
+            mids.append((depth[best[0]] + depth[best[1] - 1]) / 2)
+            lengths.append(best[1] - best[0])
+            kept.append(r)
+    if len(kept) < 10:
+        return None
+    degree = 3 if np.ptp(kept) * px > 120 else 2
+    mid_poly, keep = _robust_poly(np.array(kept), np.array(mids, float), degree=degree, tolerance=1.5 / px)
+    body_ap = float(np.median(np.array(lengths)[keep]))
+    return _Column(np.polysub(line.poly, mid_poly), body_ap, line.rows)
 
 
 def _mr_signal(image: np.ndarray, column: _Column, px: float) -> np.ndarray:
     """How far the signal along the bodies' centre line departs from the bodies' level."""
     profile = _profile(image, column, width=0.5)
     body = median_filter(profile, size=int(round(36.0 / px)) | 1, mode="nearest")  # spans two bodies
-    return gaussian_filter1d(np.abs(profile - body), 1.5 / px)
+    # Clipped, so that a bright healthy nucleus does not dwarf a degenerated disc's dark endplates;
+    # smoothed over a disc's height, so that the two endplates and the nucleus make one peak.
+    departure = np.minimum(np.abs(profile - body), MR_DEPARTURE_CLIP * body)
+    return gaussian_filter1d(departure, MR_DISC_SMOOTH_MM / px)
 
 
 def _profile(image: np.ndarray, column: _Column, *, width: float = 0.6) -> np.ndarray:
@@ -223,6 +301,19 @@ def _canal_offset(image: np.ndarray, column: _Column, rows: np.ndarray, *, canal
     return float(np.median(found)) if found else None
 
 
+def _below_c2(discs: list, px: float) -> tuple[list, list[str]]:
+    """The discs from C2/3 down: C2/3 is the first disc below a stretch of column without a disc
+    that is as tall as C2 with its dens (the MR field of view shows the skull base); what lies
+    above it (the clivus, a flow artefact) is not a cervical disc."""
+    above = 0.0
+    for index, disc in enumerate(discs):
+        if (disc.row - above) * px >= C2_MIN_HEIGHT_MM:
+            return discs[index:], []
+        above = disc.row
+    top = discs[0].row * px
+    return discs, [f"the image's top disc lies {top:.0f} mm below its edge: C2 not confirmed"]
+
+
 def _find(sagittal: SagittalImage, *, modality: str) -> tuple[dict[str, tuple], list[str]]:
     """Per level found: (centre, normal, canal or None, confidence) in patient coordinates."""
     image, px = sagittal.image, sagittal.pixel_mm
@@ -241,9 +332,8 @@ def _find(sagittal: SagittalImage, *, modality: str) -> tuple[dict[str, tuple], 
         return {}, ["no vertebral column found in the mid-sagittal image"]
     discs = [d for d in discs if column.rows[0] - 15.0 / px <= d.row <= column.rows[1] + 15.0 / px]
     if modality == "MR" and discs:
-        top = discs[0].row * px
-        if top < C2_MIN_HEIGHT_MM:
-            notes.append(f"the image's top disc lies {top:.0f} mm below its edge: C2 not confirmed")
+        discs, note = _below_c2(discs, px)
+        notes += note
     labelled = label_discs(discs, px)
     found = {}
     for name, (disc, confidence) in labelled.items():
