@@ -69,7 +69,7 @@ def start_celery_worker(*, hostname: str, queues: str, log_path: Path, env: dict
     """A real `celery worker` process (solo pool) on the configured broker; returns once it is ready."""
     log = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "backend.config", "worker", "--pool", "solo", "--concurrency", "1",
+        [sys.executable, "-m", "tests.celery_worker", "worker", "--pool", "solo", "--concurrency", "1",
          "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--hostname", hostname, "-Q", queues],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip

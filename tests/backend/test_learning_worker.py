@@ -172,11 +172,6 @@ def test_a_worker_killed_mid_training_leaves_the_version_failed_and_the_run_retr
         stop_celery_worker(worker)
 
 
-@pytest.mark.xfail(
-    reason="passes alone (9 s) but times out right after the challenger test on the shared worker since "
-    "2026-12-02; not yet understood (the worker is idle before the resend): see the session 9 note",
-    strict=False,
-)
 def test_a_training_whose_task_was_lost_is_sent_again_and_runs(celery_worker_process):
     celery_worker_idle_wait()  # an earlier test's passes must not hold the shared worker past the timeout
     project = project_create(name="Lost", slug="lost", blinded_share=0.0, reference_share=0.0)
