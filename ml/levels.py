@@ -141,7 +141,7 @@ def _mr_column(image: np.ndarray, px: float) -> _Column | None:
     for share in (0.8, 0.6):
         bright = smooth > share * top
         blobs, _ = label(bright)
-        boxes = [b for b in find_objects(blobs) if b is not None and (b[0].stop - b[0].start) * px >= 40.0]
+        boxes = [b for b in find_objects(blobs) if b is not None and (b[0].stop - b[0].start) * px >= 20.0]
         boxes.sort(key=lambda b: abs((b[1].start + b[1].stop) / 2 - image.shape[1] / 2))
         for box in boxes[:4]:
             back = _column_in_front_of(bright, box, px)
@@ -159,7 +159,8 @@ def _column_in_front_of(bright: np.ndarray, box: tuple[slice, slice], px: float)
     """The front edge of a bright column, row by row, within a band around the blob (all rows: a
     narrowed canal breaks the CSF into pieces)."""
     centre_col = (box[1].start + box[1].stop) / 2
-    band = np.abs(np.arange(bright.shape[1]) - centre_col) <= 15.0 / px
+    half = max(15.0 / px, (box[1].stop - box[1].start) / 2 + 3.0 / px)
+    band = np.abs(np.arange(bright.shape[1]) - centre_col) <= half
     rows, fronts = [], []
     for r in range(bright.shape[0]):
         cols = np.flatnonzero(bright[r] & band)
@@ -242,7 +243,8 @@ def _marrow_runs(image: np.ndarray, line: _Column, rows: np.ndarray, px: float, 
     degree = 3 if np.ptp(kept) * px > 120 else 2
     mid_poly, keep = _robust_poly(np.array(kept), np.array(mids, float), degree=degree, tolerance=1.5 / px)
     body_ap = float(np.median(np.array(lengths)[keep]))
-    return _Column(np.polysub(line.poly, mid_poly), body_ap, line.rows)
+    seen = np.array(kept)[keep]
+    return _Column(np.polysub(line.poly, mid_poly), body_ap, (int(seen.min()), int(seen.max())))
 
 
 def _mr_signal(image: np.ndarray, column: _Column, px: float) -> np.ndarray:
@@ -330,7 +332,8 @@ def _find(sagittal: SagittalImage, *, modality: str) -> tuple[dict[str, tuple], 
         discs = refill(discs, signal, px)
     if column is None:
         return {}, ["no vertebral column found in the mid-sagittal image"]
-    discs = [d for d in discs if column.rows[0] - 15.0 / px <= d.row <= column.rows[1] + 15.0 / px]
+    margin = 15.0 / px
+    discs = [d for d in discs if column.rows[0] - margin <= d.row <= column.rows[1] + margin]
     if modality == "MR" and discs:
         discs, note = _below_c2(discs, px)
         notes += note
