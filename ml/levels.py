@@ -40,6 +40,7 @@ from ml.level_profile import dip_discs, label_discs, mr_discs, refill
 
 C2_MIN_HEIGHT_MM = 25.0  # the dens and C2's body together; no other cervical body is that tall
 MR_BODY_AP_MM = 16.0
+CT_BODY_HALF_WIDTH_MM = 14.0  # the body, not both transverse processes
 MR_DEPARTURE_CLIP = 0.35
 MR_DISC_SMOOTH_MM = 2.5
 
@@ -362,20 +363,31 @@ def _find(sagittal: SagittalImage, *, modality: str) -> tuple[dict[str, tuple], 
 
 
 def _refine_ct_x(volume: CTVolume, centre: np.ndarray, normal: np.ndarray) -> float:
-    """The disc's left-right centre: the bone centroid of the bodies just above and below it."""
-    xs = []
+    """The disc's left-right centre: the bone centroid of the bodies just above and below it, in a
+    window narrower than the transverse processes, re-centred until it settles (a window off the
+    midline would take one side's process and not the other's)."""
+    bands = []
     for side in (-1, 1):
         z = centre[2] + side * 8.0 * normal[2]
         k = int(np.argmin(np.abs(volume.z - z)))
+        if abs(volume.z[k] - z) > 3.0:  # that body is outside the field of view
+            continue
         row = int(round((centre[1] + side * 8.0 * normal[1] - volume.y0) / volume.row_spacing))
         half_rows = int(round(5.0 / volume.row_spacing))
-        band = volume.hu[k, max(row - half_rows, 0) : row + half_rows + 1]
-        cols = np.arange(band.shape[1])
-        x = volume.x0 + cols * volume.col_spacing
-        weight = ((band > BONE_HU * 0.65) & (np.abs(x - centre[0]) <= 20.0)[None, :]).sum(axis=0)
-        if weight.sum() > 0:
-            xs.append(float(np.sum(x * weight) / weight.sum()))
-    return float(np.mean(xs)) if xs else float(centre[0])
+        bone = volume.hu[k, max(row - half_rows, 0) : row + half_rows + 1] > BONE_HU * 0.65
+        bands.append(bone.sum(axis=0))
+    x = volume.x0 + np.arange(volume.hu.shape[2]) * volume.col_spacing
+    estimate = float(centre[0])
+    for _ in range(4):
+        xs = []
+        for counts in bands:
+            weight = counts * (np.abs(x - estimate) <= CT_BODY_HALF_WIDTH_MM)
+            if weight.sum() > 0:
+                xs.append(float(np.sum(x * weight) / weight.sum()))
+        if not xs:
+            break
+        estimate = float(np.mean(xs))
+    return estimate
 
 
 def find_ct_levels(volume: CTVolume, *, series_uid: str = "") -> LevelFinding:
