@@ -6,7 +6,7 @@ levels = predictor.predict_study(files, mc_samples=20)   # adds MC-dropout mutua
 """
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ class LevelPrediction:
     significant: bool  # binary_probability at or above the threshold tuned on validation
     entropy: float
     mutual_information: float | None = None
+    canal: list[float] | None = None  # the box's centre in patient mm: the canal's centre at the level
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -62,7 +63,11 @@ class Predictor:
         self, study: CTVolume | Sequence[str | Path], *, mc_samples: int = 0
     ) -> list[LevelPrediction]:
         volume = study if isinstance(study, CTVolume) else load_ct_volume(study)
-        return self.predict_reformat(sagittal_reformat(volume).image, mc_samples=mc_samples)
+        reformat = sagittal_reformat(volume)
+        return [
+            replace(p, canal=[round(float(v), 3) for v in np.mean(reformat.box_to_patient(p.box), axis=0)])
+            for p in self.predict_reformat(reformat.image, mc_samples=mc_samples)
+        ]
 
     @torch.no_grad()
     def predict_reformat(self, image: np.ndarray, *, mc_samples: int = 0) -> list[LevelPrediction]:

@@ -244,6 +244,9 @@ TRAINING_STALE_AFTER_S = int(os.environ.get("TRAINING_STALE_AFTER_S", "900"))
 # A run still queued this long after its task was sent is sent again (a broker restart loses messages).
 TRAINING_RESEND_AFTER_S = int(os.environ.get("TRAINING_RESEND_AFTER_S", "1800"))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# A champion's detector places level lines (over the model-free finder's) only when its boxes matched
+# the readers' (IoU >= 0.5) on at least this share of its held-out test levels.
+MODEL_LEVEL_POSITIONS_MIN_RECALL = float(os.environ.get("MODEL_LEVEL_POSITIONS_MIN_RECALL", "0.95"))
 
 # Security: on whenever DEBUG is off (production behind TLS).
 if not DEBUG:

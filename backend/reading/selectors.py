@@ -7,7 +7,6 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from backend.accounts.models import Role
 from backend.common.exceptions import ApplicationError
 from backend.common.levels import LEVELS
-from backend.learning.ml_bridge import REFORMAT_SPACING_MM  # row 0 of the reformat is the most superior slice
 from backend.learning.selectors import champion_suggestion_label, study_suggestions
 from backend.projects.models import Allocation, Project
 from backend.projects.selectors import project_get_for_user
@@ -163,21 +162,6 @@ def _spread(count: int) -> list[int]:
     return [round((k + 1) * (count - 1) / (len(LEVELS) + 1)) for k in range(len(LEVELS))]
 
 
-def _ct_indices_from_boxes(*, instances, boxes: dict[str, list[float]]) -> dict[str, int]:
-    """Per level, the CT slice nearest the centre row of the model's box in the sagittal reformat."""
-    z = [float(i.image_position[2]) if i.image_position else None for i in instances]
-    if any(v is None for v in z):
-        return {}
-    z_top = max(z)
-    found = {}
-    for level, box in boxes.items():
-        if not box or len(box) != 4:
-            continue
-        level_z = z_top - (float(box[1]) + float(box[3])) / 2 * REFORMAT_SPACING_MM
-        found[level] = min(range(len(z)), key=lambda k: abs(z[k] - level_z))
-    return found
-
-
 def _nearest_slice(*, instances, point) -> int | None:
     """The stack index of the image whose plane passes nearest the point (patient mm)."""
     best, best_distance = None, float("inf")
@@ -196,8 +180,8 @@ def _nearest_slice(*, instances, point) -> int | None:
 def case_level_positions(*, case: Case, reader=None) -> dict:
     """Where each level lies in the reading view's stacks, and the level position behind it.
 
-    CT: the slice nearest the level's best position (the reader's own correction, then the
-    champion's box, then the model's or the finder's position), else spread evenly. MR: instance
+    CT: the slice nearest the level's best position (the reader's own correction, then a trusted
+    champion's, then the finder's: backend.reading.level_positions), else spread evenly. MR: instance
     k+1 of a disc-aligned axial series (one image per level), else the axial image nearest the MR
     level position, else spread. Blinded cases never get anything derived from the model.
     """
@@ -211,11 +195,6 @@ def case_level_positions(*, case: Case, reader=None) -> dict:
     mr_sagittal = max(sagittal, key=lambda s: len(s[1])) if sagittal else None
     positions = level_positions_for_reader(case=case, reader=reader)
 
-    from_model: dict[str, int] = {}
-    if not case.blinded and ct_instances:
-        boxes = {s["level"]: s.get("box") for s in study_suggestions(project=case.project,
-                                                                      study_id=case.pair.ct_study_id)["levels"]}  # fmt: skip
-        from_model = _ct_indices_from_boxes(instances=ct_instances, boxes=boxes)
     ct_even = _spread(len(ct_instances))
     mr_even = _spread(len(mr_axial[1])) if mr_axial else [None] * len(LEVELS)
     levels = []
@@ -223,11 +202,7 @@ def case_level_positions(*, case: Case, reader=None) -> dict:
         ct_position, mr_position = positions["CT"].get(level), positions["MR"].get(level)
         ct_index, ct_source = (ct_even[k], "even") if ct_instances else (None, "even")
         placed = ct_position and _nearest_slice(instances=ct_instances, point=ct_position["centre"])
-        if ct_position and ct_position["source"] == "reader" and placed is not None:
-            ct_index, ct_source = placed, "reader"
-        elif level in from_model:
-            ct_index, ct_source = from_model[level], "model"
-        elif placed is not None:
+        if placed is not None:
             ct_index, ct_source = placed, ct_position["source"]
         mr_index, mr_source = (mr_even[k], "even") if mr_axial else (None, "even")
         if mr_axial and disc_aligned:

@@ -8,6 +8,8 @@ from backend.imaging.services import ingest_job_create, ingest_job_run
 from backend.learning.models import LevelPrediction, ModelVersion
 from backend.projects.models import Project
 from backend.projects.services import project_create
+from backend.reading.level_positions import level_positions_record_finding
+from backend.reading.models import LevelPosition
 from backend.reading.services import case_sync_for_project
 
 
@@ -36,6 +38,13 @@ def champion_from_manifest(*, project: Project, manifest: dict, number: int = 1)
                 )
             )  # fmt: skip
     LevelPrediction.objects.bulk_create(predictions)
+    for patient in manifest["patients"]:  # a trusted detector's level lines: the truth
+        level_positions_record_finding(
+            study=Study.objects.get(study_uid=patient["ct"]["study_uid"]), source=LevelPosition.Source.MODEL,
+            model_version=version.label,
+            levels=[{"level": lv["level"], "centre": lv["ct_disc_centre_mm"], "normal": lv["ct_disc_normal"],
+                     "canal": lv["ct_canal_centre_mm"], "confidence": 0.9} for lv in patient["levels"]],
+        )  # fmt: skip
     return version
 
 

@@ -20,7 +20,7 @@ from backend.learning.services import (
     preannotation_requests_process,
 )
 from backend.projects.services import project_create, project_member_add
-from backend.reading.models import Case, LevelAnnotation
+from backend.reading.models import Case, LevelAnnotation, LevelPosition
 from backend.reading.services import case_sync_for_project
 from ml.train import preset, train
 from tests.backend.concurrency import celery_worker_idle_wait, held_in_another_transaction
@@ -219,3 +219,45 @@ def test_the_import_command_can_leave_the_version_to_an_admin(project, checkpoin
     call_command("model_import", "loop", path, "--no-gate", stdout=out)
     assert out.getvalue().strip() == "loop-v1: challenger"
     assert ModelVersion.objects.get().status == "challenger"
+
+
+def test_a_trusted_champion_places_level_lines_over_the_finder_but_not_on_blinded_cases(project, checkpoint):
+    _, path = checkpoint
+    poor = model_version_register(project=project, checkpoint=path)
+    poor.metrics = {**poor.metrics, "test": {"detection": {"level_recall_iou50": 0.5}}}
+    poor.save()
+    model_version_promote(version=poor)
+    preannotation_requests_process()
+    assert not LevelPosition.objects.filter(source="model").exists(), (
+        "a poor detector must not move the lines"
+    )
+
+    trusted = model_version_register(project=project, checkpoint=path)
+    trusted.metrics = {**trusted.metrics, "test": {"detection": {"level_recall_iou50": 1.0}}}
+    trusted.save()
+    model_version_promote(version=trusted)
+    preannotation_requests_process()
+    case = Case.objects.select_related("pair").first()
+    ct = case.pair.ct_study
+    placed = LevelPosition.objects.filter(study=ct, source="model", model_version=trusted.label)
+    assert placed.count() >= 1
+    for position in placed:
+        prediction = LevelPrediction.objects.get(model_version=trusted, study=ct, level=position.level)
+        assert prediction.box_score > 0 and position.canal is not None
+        finder = LevelPosition.objects.filter(study=ct, source="finder", level=position.level).first()
+        if finder is not None:  # the disc keeps the finder's offset from the canal, and its plane
+            assert position.normal == finder.normal
+            assert abs((position.centre[1] - position.canal[1]) - (finder.centre[1] - finder.canal[1])) < 0.01
+
+    reader = ReaderFactory()
+    project_member_add(project=project, user=reader.user)
+    client = APIClient()
+    client.force_authenticate(reader.user)
+    level = placed.first().level
+    shown = client.get(f"/api/reading/cases/{case.pk}/").json()["level_positions"]["levels"]
+    ct_shown = {p["level"]: p for p in shown if p.get("ct_position")}
+    assert ct_shown[level]["ct_position"]["source"] == "model"
+    case.blinded = True
+    case.save()
+    shown = client.get(f"/api/reading/cases/{case.pk}/").json()["level_positions"]["levels"]
+    assert all((p.get("ct_position") or {}).get("source") != "model" for p in shown)

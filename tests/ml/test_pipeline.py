@@ -26,6 +26,7 @@ from ml.data import (
     reference_grades,
 )
 from ml.engine import ema_with_warmup
+from ml.imaging import load_ct_volume, roi_box_around, sagittal_reformat
 from ml.losses import GradeLoss
 from ml.metrics import bootstrap_ci, box_iou, detection_level_recall, grading_metrics
 from ml.models import CLASSIFIERS, build_classifier, build_detector, postprocess_levels
@@ -316,6 +317,7 @@ def test_predictor_on_a_study_without_manifest(tiny_cohort, smoke_model):
     predictor = Predictor.from_checkpoint(out / "model.pt")
     files = sorted((cohort / manifest["patients"][0]["ct"]["path"]).glob("*.dcm"))
     levels = predictor.predict_study(files, mc_samples=4)
+    reformat = sagittal_reformat(load_ct_volume(files))
     assert [lv.level for lv in levels] == list(LEVELS)
     for lv in levels:
         assert sum(lv.probabilities) == pytest.approx(1, abs=1e-3)
@@ -325,6 +327,10 @@ def test_predictor_on_a_study_without_manifest(tiny_cohort, smoke_model):
         assert lv.entropy == pytest.approx(float(entropy(np.array(lv.probabilities))), abs=1e-3)
         assert lv.mutual_information is not None and lv.mutual_information >= -1e-6
         assert len(lv.box) == 4 and lv.box[0] < lv.box[2] and lv.box[1] < lv.box[3]
+        # the box's centre in patient mm (the canal at the level) maps back onto the box's centre
+        around = roi_box_around(reformat, lv.canal)
+        assert (around[0] + around[2]) / 2 == pytest.approx((lv.box[0] + lv.box[2]) / 2, abs=0.05)
+        assert (around[1] + around[3]) / 2 == pytest.approx((lv.box[1] + lv.box[3]) / 2, abs=0.05)
     with pytest.raises(ValueError, match="not a pipeline checkpoint"):
         Predictor({"format": "something else"})
     assert predictor.roi == RoiInput(crop="physical", windows=ROI_WINDOWS)

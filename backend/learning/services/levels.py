@@ -7,9 +7,13 @@ from django.conf import settings
 
 from backend.imaging.models import IngestJob, Instance, Study
 from backend.learning import ml_bridge
+from backend.learning.models import ModelVersion
 from backend.reading.level_positions import level_positions_record_finding, studies_without_finder_positions
+from backend.reading.models import LevelPosition
 
 logger = logging.getLogger(__name__)
+
+MODEL_CANAL_TO_DISC_MM = 15.0  # half a canal and half a body: the disc lies anterior (-y) of the canal
 
 
 def _is_sagittal(orientation) -> bool:
@@ -57,3 +61,48 @@ def study_levels_find_after_ingest(*, job: IngestJob) -> list[dict]:
         study_levels_find(study=study)
         for study in Study.objects.filter(pk__in=studies_without_finder_positions(study_ids=study_ids))
     ]
+
+
+def detector_places_levels(*, version: ModelVersion) -> bool:
+    """Whether a version's detector is trusted to place level lines: its boxes matched the readers'
+    on the held-out test studies at least as often as the finder's lines hit (a poor early model must
+    not move good lines)."""
+    detection = ((version.metrics or {}).get("test") or {}).get("detection") or {}
+    recall = detection.get("level_recall_iou50")
+    return recall is not None and recall >= settings.MODEL_LEVEL_POSITIONS_MIN_RECALL
+
+
+def study_levels_from_predictions(*, study: Study, version: ModelVersion, predictions) -> int:
+    """The model's level positions on a CT study, from its detected boxes (not interpolated ones).
+
+    A box is centred on the canal at its level; the disc's centre and plane keep the finder's
+    offset from the canal where the finder placed that level, and lie straight in front otherwise.
+    """
+    if not detector_places_levels(version=version):
+        return 0
+    if LevelPosition.objects.filter(study=study, source=LevelPosition.Source.MODEL,
+                                    model_version=version.label).exists():  # fmt: skip
+        return 0
+    finder = {
+        p.level: p
+        for p in LevelPosition.objects.filter(study=study, source=LevelPosition.Source.FINDER).order_by(
+            "created_at"
+        )
+    }
+    levels = []
+    for prediction in predictions:
+        if prediction.canal is None or prediction.box_score <= 0:
+            continue
+        found = finder.get(prediction.level)
+        if found is not None and found.canal:
+            offset = [c - k for c, k in zip(found.centre, found.canal, strict=True)]
+            normal = found.normal
+        else:
+            offset, normal = [0.0, -MODEL_CANAL_TO_DISC_MM, 0.0], [0.0, 0.0, 1.0]
+        centre = [c + o for c, o in zip(prediction.canal, offset, strict=True)]
+        levels.append({"level": prediction.level, "centre": centre, "normal": normal, "canal": prediction.canal,
+                       "confidence": prediction.box_score})  # fmt: skip
+    level_positions_record_finding(
+        study=study, levels=levels, source=LevelPosition.Source.MODEL, model_version=version.label
+    )
+    return len(levels)

@@ -13,6 +13,7 @@ from backend.imaging.models import Instance, PreAnnotationRequest, Study
 from backend.learning import ml_bridge
 from backend.learning.models import LevelPrediction, ModelPromotion, ModelVersion
 from backend.learning.selectors import champion_lineage
+from backend.learning.services.levels import study_levels_from_predictions
 from backend.projects.models import AcquisitionStrategy, AuditAction, Project
 from backend.projects.services import audit_record
 
@@ -156,6 +157,7 @@ def study_preannotate(*, study: Study, version: ModelVersion) -> list[LevelPredi
                 entropy=p.entropy, mutual_information=p.mutual_information,
             ))  # fmt: skip
         LevelPrediction.objects.bulk_create(rows)
+        study_levels_from_predictions(study=study, version=version, predictions=predictions)
     return rows
 
 
