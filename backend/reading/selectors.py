@@ -6,6 +6,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from backend.accounts.models import Role
 from backend.common.exceptions import ApplicationError
+from backend.common.geometry import distance_to_plane, image_plane
 from backend.common.levels import LEVELS
 from backend.learning.selectors import champion_suggestion_label, study_suggestions
 from backend.projects.models import Allocation, Project
@@ -125,15 +126,6 @@ def case_suggestions(*, case: Case) -> dict:
     return {"blinded": False, **study_suggestions(project=case.project, study_id=case.pair.ct_study_id)}
 
 
-def _normal(orientation) -> tuple[float, float, float] | None:
-    """The unit normal's absolute components of an ImageOrientationPatient (None when unknown)."""
-    if not orientation or len(orientation) != 6:
-        return None
-    r, c = [float(v) for v in orientation[:3]], [float(v) for v in orientation[3:]]
-    n = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
-    return tuple(abs(v) for v in n)
-
-
 def _series_with_instances(*, study) -> list[tuple]:
     """(series, its instances ordered as the reading view stacks them) for each series of a study."""
     found = []
@@ -149,10 +141,7 @@ def _series_with_instances(*, study) -> list[tuple]:
 
 
 def _plane(instances) -> str:
-    normal = _normal(instances[0].image_orientation)
-    if normal is None:
-        return "unknown"
-    return ("sagittal", "coronal", "axial")[max(range(3), key=lambda i: normal[i])]
+    return image_plane(instances[0].image_orientation)
 
 
 def _spread(count: int) -> list[int]:
@@ -166,12 +155,11 @@ def _nearest_slice(*, instances, point) -> int | None:
     """The stack index of the image whose plane passes nearest the point (patient mm)."""
     best, best_distance = None, float("inf")
     for k, instance in enumerate(instances):
-        orientation, position = instance.image_orientation, instance.image_position
-        if not orientation or not position or len(orientation) != 6:
+        distance = distance_to_plane(
+            point, position=instance.image_position, orientation=instance.image_orientation
+        )
+        if distance is None:
             return None
-        r, c = [float(v) for v in orientation[:3]], [float(v) for v in orientation[3:]]
-        n = (r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0])
-        distance = abs(sum((float(p) - float(q)) * v for p, q, v in zip(point, position, n, strict=True)))
         if distance < best_distance:
             best, best_distance = k, distance
     return best

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from backend.common.geometry import image_plane
 from backend.imaging.models import IngestJob, Instance, Study
 from backend.learning import ml_bridge
 from backend.learning.models import ModelVersion
@@ -16,19 +17,12 @@ logger = logging.getLogger(__name__)
 MODEL_CANAL_TO_DISC_MM = 15.0  # half a canal and half a body: the disc lies anterior (-y) of the canal
 
 
-def _is_sagittal(orientation) -> bool:
-    if not orientation or len(orientation) != 6:
-        return False
-    r, c = orientation[:3], orientation[3:]
-    return abs(r[1] * c[2] - r[2] * c[1]) > 0.8  # the normal's x component
-
-
 def _series_files(*, study: Study) -> list[str]:
     """The series the finder reads: a CT's largest series; an MR's largest sagittal series."""
     best: list[str] = []
     for series in study.series.all():
         instances = list(Instance.objects.filter(series=series).values_list("file", "image_orientation"))
-        if study.modality == "MR" and not (instances and _is_sagittal(instances[0][1])):
+        if study.modality == "MR" and not (instances and image_plane(instances[0][1]) == "sagittal"):
             continue
         if len(instances) > len(best):
             best = [str(Path(settings.MEDIA_ROOT) / f) for f, _ in instances]
