@@ -152,3 +152,23 @@ def test_auditlog_keeps_the_field_history_of_a_membership(project, admin):
     assert [entry.action for entry in entries] == [LogEntry.Action.CREATE, LogEntry.Action.UPDATE]
     assert entries.last().changes_dict["role"] == ["admin", "reader"]
     assert AuditEntry.objects.filter(project=project, action="member.role").exists()
+
+
+def test_a_change_made_with_an_api_token_names_its_actor_in_the_field_history(project, admin):
+    admin.set_password("s3cret-pass!")
+    admin.save()
+    token = APIClient().post(
+        "/api/auth/token/", {"username": "ada", "password": "s3cret-pass!"}, format="json"
+    )
+    assert token.status_code == 200, token.content
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.json()['token']}")
+    assert (
+        client.patch(
+            f"/api/projects/audit/members/{admin.pk}/", {"role": "reader"}, format="json"
+        ).status_code
+        == 200
+    )
+    membership = Membership.objects.get(project=project, user=admin)
+    update = LogEntry.objects.get_for_object(membership).filter(action=LogEntry.Action.UPDATE).get()
+    assert update.actor == admin, "a token request is as attributable as a session one"
