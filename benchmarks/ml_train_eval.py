@@ -29,12 +29,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from ml.config import preset  # noqa: E402
 from ml.data import DETECTOR_WINDOWS, ROI_WINDOWS, load_cohort  # noqa: E402
 from ml.evaluate import evaluate_checkpoint, evaluate_reformats  # noqa: E402
 from ml.predict import Predictor  # noqa: E402
+from ml.reformats import Reformats, load_data  # noqa: E402
 from ml.synthetic import CohortConfig, generate_cohort, load_manifest  # noqa: E402
 from ml.synthetic.oracle import canal_cut_on_patients, oracle_on_patients  # noqa: E402
-from ml.train import Reformats, load_data, preset, train  # noqa: E402
+from ml.train import train  # noqa: E402
 
 
 def ensure_cohort(

@@ -43,7 +43,7 @@ def _emit(result: dict, path: Path | None) -> None:
 
 
 def _config(args):
-    from ml.train import TrainConfig, preset
+    from ml.config import TrainConfig, preset
 
     overrides = {
         f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None

@@ -4,7 +4,9 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
-from ml.train import TrainConfig, load_data, train
+from ml.config import TrainConfig
+from ml.reformats import load_data
+from ml.train import train
 
 COLUMNS = ("accuracy", "macro_f1", "kappa", "kappa_quadratic")
 

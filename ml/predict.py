@@ -14,11 +14,11 @@ import torch
 
 from ml import LEVELS
 from ml.acquisition import entropy, mutual_information
+from ml.checkpoint import CHECKPOINT_FORMAT, load_checkpoint
 from ml.data import RoiInput, crop_roi, to_channels
 from ml.engine import detect_levels, enable_mc_dropout
 from ml.imaging import CTVolume, load_ct_volume, sagittal_reformat
 from ml.models import build_classifier, build_detector
-from ml.train import CHECKPOINT_FORMAT
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ class Predictor:
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str | None = None) -> "Predictor":
-        return cls(torch.load(path, map_location="cpu", weights_only=False), device=device)
+        return cls(load_checkpoint(path), device=device)
 
     @torch.no_grad()
     def predict_study(

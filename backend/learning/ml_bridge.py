@@ -62,8 +62,10 @@ def train_on_studies(
     it. With `detector_checkpoint`, that detector is reused. With
     `init_from` (the champion) both networks start from its weights.
     """
+    from ml.config import preset
     from ml.data import StudyRecord, patient_split
-    from ml.train import Reformats, preset, train
+    from ml.reformats import Reformats
+    from ml.train import train
 
     records = [
         StudyRecord(patient_id=s["key"], ct_files=[Path(f) for f in s["ct_files"]], grades=s["grades"],

@@ -34,7 +34,8 @@ def loop_cohort(tmp_path_factory):
 @pytest.fixture(scope="session")
 def loop_checkpoint(loop_cohort, tmp_path_factory) -> str:
     """A (poor) two-stage model trained by `ml` in seconds: a first champion."""
-    from ml.train import preset, train
+    from ml.config import preset
+    from ml.train import train
 
     out = tmp_path_factory.mktemp("loop-model")
     train(preset("smoke", cohort=str(loop_cohort), out=str(out), classifier_epochs=1, detector_epochs=1))

@@ -22,7 +22,8 @@ from backend.learning.services import (
 from backend.projects.services import project_create, project_member_add
 from backend.reading.models import Case, LevelAnnotation, LevelPosition
 from backend.reading.services import case_sync_for_project
-from ml.train import preset, train
+from ml.config import preset
+from ml.train import train
 from tests.backend.concurrency import celery_worker_idle_wait, held_in_another_transaction
 from tests.backend.factories import ReaderFactory
 

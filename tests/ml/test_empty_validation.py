@@ -4,9 +4,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from ml.config import preset
 from ml.engine import predict_probabilities
 from ml.models import build_classifier
-from ml.train import load_data, preset, train
+from ml.reformats import load_data
+from ml.train import train
 
 
 def test_predictions_of_an_empty_loader_are_empty_arrays():

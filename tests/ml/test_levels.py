@@ -13,7 +13,7 @@ from ml.data import load_synthetic_cohort
 from ml.imaging import ImagingError, load_ct_volume
 from ml.level_eval import evaluate_levels
 from ml.levels import find_ct_levels, find_ct_levels_in_files, find_mr_levels_in_files
-from ml.train import Reformats
+from ml.reformats import Reformats
 from tests.ml.test_pipeline import write_real_layout
 
 

@@ -13,6 +13,8 @@ from torch.optim.swa_utils import AveragedModel
 
 from ml import LEVELS
 from ml.acquisition import entropy, margin, mutual_information
+from ml.checkpoint import CHECKPOINT_FORMAT, load_checkpoint, save_checkpoint
+from ml.config import preset
 from ml.data import (
     CROP_SIZE,
     DETECTOR_WINDOWS,
@@ -33,7 +35,8 @@ from ml.models import CLASSIFIERS, build_classifier, build_detector, postprocess
 from ml.models.classifiers import PAPER_MODELS
 from ml.models.detector import complete_levels
 from ml.predict import Predictor
-from ml.train import load_data, preset, train
+from ml.reformats import load_data
+from ml.train import train
 
 
 def test_registry_has_the_papers_four_and_sixteen_more_or_less():
@@ -334,6 +337,8 @@ def test_predictor_on_a_study_without_manifest(tiny_cohort, smoke_model):
     with pytest.raises(ValueError, match="not a pipeline checkpoint"):
         Predictor({"format": "something else"})
     assert predictor.roi == RoiInput(crop="physical", windows=ROI_WINDOWS)
+    # a checkpoint is plain data: it loads without unpickling any code
+    assert torch.load(out / "model.pt", map_location="cpu", weights_only=True)["format"] == CHECKPOINT_FORMAT
     older = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
     del older["config"]["roi_crop"], older["config"]["roi_windows"]
     assert Predictor(older).roi == RoiInput(crop="box", windows=DETECTOR_WINDOWS), (
@@ -403,3 +408,15 @@ def test_the_kept_average_of_a_short_training_has_the_models_batchnorm_statistic
     assert torch.allclose(kept.running_var, torch.full((4,), 0.1), rtol=0.01)
     assert torch.allclose(kept.running_mean, torch.full((4,), 0.5), rtol=0.01)
     assert int(kept.num_batches_tracked) == steps
+
+
+def test_a_checkpoint_from_before_plain_bundles_still_loads(tmp_path, caplog):
+    torch.save({"format": CHECKPOINT_FORMAT, "metrics": {"kappa": np.float64(0.7)}}, tmp_path / "old.pt")
+    with pytest.raises(Exception, match="Weights only load failed"):
+        torch.load(tmp_path / "old.pt", weights_only=True)
+    assert load_checkpoint(tmp_path / "old.pt")["metrics"]["kappa"] == 0.7
+    assert "predates plain checkpoints" in caplog.text
+    save_checkpoint(
+        {"format": CHECKPOINT_FORMAT, "metrics": {np.str_("C2/3"): np.float64(0.7)}}, tmp_path / "new.pt"
+    )
+    assert torch.load(tmp_path / "new.pt", weights_only=True)["metrics"] == {"C2/3": 0.7}
