@@ -23,8 +23,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--cohort", type=Path, nargs="+",
-                        default=[Path("var/cohort300"), Path("var/cohort300_holdout150")])  # fmt: skip
+    parser.add_argument(
+        "--cohort", type=Path, nargs="+", default=[Path("var/cohort300"), Path("var/cohort300_holdout150")]
+    )
     parser.add_argument("--error-sds", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.4])
     args = parser.parse_args()
     figures = {

@@ -25,9 +25,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 DEFAULT_DB = "postgres://postgres@127.0.0.1:5432/spine_bench"
 SLUG = "dash-bench"
-ENDPOINTS = ["summary", "labeling-progress", "grade-distribution", "kappa-timeline", "kappa-timeline?kind=reader_reader&kind=model_reader",
-             "kappa-by-subset", "confusion-matrix", "model-registry", "label-efficiency", "adjudication-summary",
-             "reader-performance"]  # fmt: skip
+ENDPOINTS = [
+    "summary",
+    "labeling-progress",
+    "grade-distribution",
+    "kappa-timeline",
+    "kappa-timeline?kind=reader_reader&kind=model_reader",
+    "kappa-by-subset",
+    "confusion-matrix",
+    "model-registry",
+    "label-efficiency",
+    "adjudication-summary",
+    "reader-performance",
+]
 
 
 def ensure_database(url: str) -> None:
@@ -35,8 +45,13 @@ def ensure_database(url: str) -> None:
 
     parsed = urlparse(url)
     name = parsed.path.lstrip("/")
-    conn = psycopg2.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username,
-                            password=parsed.password, dbname="postgres")  # fmt: skip
+    conn = psycopg2.connect(
+        host=parsed.hostname,
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        dbname="postgres",
+    )
     conn.autocommit = True
     with conn.cursor() as cursor:
         cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name])
@@ -73,10 +88,19 @@ def seed(args) -> dict:
     Patient.objects.filter(patient_id__startswith=f"{SLUG}-").delete()
     get_user_model().objects.filter(username__startswith=f"{SLUG}-").delete()
     readings = args.cases * (0.2 * 6 + 0.8 * 2)
-    data = seed_dashboard_project(slug=SLUG, cases=args.cases, reads_per_case=2, readers=6, versions=args.versions,
-                                  kappa_batches=max(1, round(readings / 10)), days=60)  # fmt: skip
-    print(f"seeded in {time.perf_counter() - started:.1f} s: {data.cases} cases, {data.readings} readings, "
-          f"{data.levels} level annotations, {data.versions} model versions, {data.snapshots} kappa snapshots")  # fmt: skip
+    data = seed_dashboard_project(
+        slug=SLUG,
+        cases=args.cases,
+        reads_per_case=2,
+        readers=6,
+        versions=args.versions,
+        kappa_batches=max(1, round(readings / 10)),
+        days=60,
+    )
+    print(
+        f"seeded in {time.perf_counter() - started:.1f} s: {data.cases} cases, {data.readings} readings, "
+        f"{data.levels} level annotations, {data.versions} model versions, {data.snapshots} kappa snapshots"
+    )
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -89,8 +113,9 @@ def admin_client():
 
     from backend.accounts.services import reader_ensure
 
-    profile, _ = reader_ensure(username=f"{SLUG}-admin", password="bench-pass-123456", experience="senior",
-                               role="admin")  # fmt: skip
+    profile, _ = reader_ensure(
+        username=f"{SLUG}-admin", password="bench-pass-123456", experience="senior", role="admin"
+    )
     client = Client()
     client.force_login(profile.user)
     return client
@@ -155,8 +180,10 @@ def main() -> None:
             f"{path:<62} {figures['median']:>9.1f} {figures['p95']:>8.1f} {figures['queries']:>7} {figures['kb']:>7.1f}"
         )
     workers = measure(client, "/api/dashboard/workers/", 5)
-    print(f"{'/api/dashboard/workers/ (broker + worker ping, 5 runs)':<62} {workers['median']:>9.1f} "
-          f"{workers['p95']:>8.1f} {workers['queries']:>7} {workers['kb']:>7.1f}")  # fmt: skip
+    print(
+        f"{'/api/dashboard/workers/ (broker + worker ping, 5 runs)':<62} {workers['median']:>9.1f} "
+        f"{workers['p95']:>8.1f} {workers['queries']:>7} {workers['kb']:>7.1f}"
+    )
     verdict = "met" if worst < args.goal_ms else "MISSED"
     print(
         f"\nworst p95 of the database-bound endpoints: {worst:.1f} ms (goal < {args.goal_ms:.0f} ms: {verdict})"

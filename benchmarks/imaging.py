@@ -131,10 +131,23 @@ def hundred_slice_series(template: Path, folder: Path, n: int = 100) -> str:
 def start_server(port: int, media: Path) -> subprocess.Popen:
     env = dict(os.environ, MEDIA_ROOT=str(media), DEBUG="1", INGEST_ASYNC_BYTES=str(1 << 20))
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "backend.config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "1",
-         "--timeout", "600", "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "backend.config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "1",
+            "--timeout",
+            "600",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     import socket
 
     for _ in range(100):
@@ -167,8 +180,10 @@ def bench_frames(port: int, token: str, series, count: int) -> dict:
     }
     for k in range(count):
         instance = instances[k % len(instances)]
-        url = (f"/dicomweb/studies/{series.study.study_uid}/series/{series.series_uid}/instances/"
-               f"{instance.sop_uid}/frames/1")  # fmt: skip
+        url = (
+            f"/dicomweb/studies/{series.study.study_uid}/series/{series.series_uid}/instances/"
+            f"{instance.sop_uid}/frames/1"
+        )
         started = time.perf_counter()
         conn.request("GET", url, headers=headers)
         body = conn.getresponse().read()
@@ -196,8 +211,10 @@ def build_upload_zip(path: Path, source: Path, gigabytes: float) -> int:
 
 def bench_upload(port: int, token: str, zip_path: Path, server: subprocess.Popen) -> dict:
     boundary = "benchboundary"
-    head = (f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.zip"\r\n'
-            "Content-Type: application/zip\r\n\r\n").encode()  # fmt: skip
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.zip"\r\n'
+        "Content-Type: application/zip\r\n\r\n"
+    ).encode()
     tail = f"\r\n--{boundary}--\r\n".encode()
     length = len(head) + zip_path.stat().st_size + len(tail)
 
@@ -211,9 +228,16 @@ def bench_upload(port: int, token: str, zip_path: Path, server: subprocess.Popen
     before = worker_rss_peak_kb(server)
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     started = time.perf_counter()
-    conn.request("POST", "/api/imaging/uploads/", body=body(), headers={
-        "Authorization": f"Token {token}", "Content-Type": f"multipart/form-data; boundary={boundary}",
-        "Content-Length": str(length)})  # fmt: skip
+    conn.request(
+        "POST",
+        "/api/imaging/uploads/",
+        body=body(),
+        headers={
+            "Authorization": f"Token {token}",
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(length),
+        },
+    )
     response = conn.getresponse()
     payload = json.loads(response.read())
     seconds = time.perf_counter() - started

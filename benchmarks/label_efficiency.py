@@ -42,8 +42,14 @@ def simulate(*, cohort: Path, var: Path, options: list[str], fresh: bool) -> dic
     if out.is_file() and not fresh:
         return json.loads(out.read_text())
     var.mkdir(parents=True, exist_ok=True)
-    env = {"DEBUG": "1", **os.environ, "VAR_DIR": str(var), "DATABASE_URL": f"sqlite:///{var / 'db.sqlite3'}",
-           "CELERY_BROKER_URL": "memory://", "DJANGO_LOG_LEVEL": "WARNING"}  # fmt: skip
+    env = {
+        "DEBUG": "1",
+        **os.environ,
+        "VAR_DIR": str(var),
+        "DATABASE_URL": f"sqlite:///{var / 'db.sqlite3'}",
+        "CELERY_BROKER_URL": "memory://",
+        "DJANGO_LOG_LEVEL": "WARNING",
+    }
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
     started = time.perf_counter()
@@ -62,10 +68,23 @@ def simulate(*, cohort: Path, var: Path, options: list[str], fresh: bool) -> dic
 def run_loop(*, cohort: Path, work: Path, strategy: str, seed: int, args) -> dict:
     """One simulated project from scratch; returns its learning curve."""
     options = [
-        "--project", f"le-seed{seed}", "--strategy", strategy, "--seed", str(seed), "--readers", str(args.readers),
-        "--retrain-every", str(args.retrain_every), "--preset", args.preset,
-        "--reference-share", str(args.reference_share), "--stop-at-kappa", str(args.target),
-    ] + (["--max-labels", str(args.max_labels)] if args.max_labels else [])  # fmt: skip
+        "--project",
+        f"le-seed{seed}",
+        "--strategy",
+        strategy,
+        "--seed",
+        str(seed),
+        "--readers",
+        str(args.readers),
+        "--retrain-every",
+        str(args.retrain_every),
+        "--preset",
+        args.preset,
+        "--reference-share",
+        str(args.reference_share),
+        "--stop-at-kappa",
+        str(args.target),
+    ] + (["--max-labels", str(args.max_labels)] if args.max_labels else [])
     return simulate(cohort=cohort, var=work / f"{strategy}-seed{seed}", options=options, fresh=args.fresh)
 
 
@@ -117,23 +136,37 @@ def main() -> None:
             for s in seeds
         ]
         # A run that never gets there counts as needing every label it saw (a lower bound).
-        bounded = [r if r is not None else max((p["labels"] for p in runs[(strategy, s)]["curve"]), default=0)
-                   for r, s in zip(reached, seeds, strict=True)]  # fmt: skip
+        bounded = [
+            r if r is not None else max((p["labels"] for p in runs[(strategy, s)]["curve"]), default=0)
+            for r, s in zip(reached, seeds, strict=True)
+        ]
         mean = statistics.mean(bounded) if bounded else float("nan")
         summary["strategies"][strategy] = {
-            "labels_to_target": reached, "mean_labels_to_target": mean, "all_reached": None not in reached,
+            "labels_to_target": reached,
+            "mean_labels_to_target": mean,
+            "all_reached": None not in reached,
             "final_kappa": finals,
-            "curves": {str(s): [{"labels": p["labels"], "kappa_quadratic": (p.get("reference") or {}).get("kappa_quadratic"),
-                                 "ci95": (p.get("reference") or {}).get("kappa_quadratic_ci95")}
-                                for p in runs[(strategy, s)]["curve"]] for s in seeds},
-        }  # fmt: skip
+            "curves": {
+                str(s): [
+                    {
+                        "labels": p["labels"],
+                        "kappa_quadratic": (p.get("reference") or {}).get("kappa_quadratic"),
+                        "ci95": (p.get("reference") or {}).get("kappa_quadratic_ci95"),
+                    }
+                    for p in runs[(strategy, s)]["curve"]
+                ]
+                for s in seeds
+            },
+        }
     base = summary["strategies"].get("random", {}).get("mean_labels_to_target")
     for strategy, s in summary["strategies"].items():
         saving = f"{1 - s['mean_labels_to_target'] / base:+.0%}" if base else "-"
         per_seed = ", ".join("-" if r is None else str(r) for r in s["labels_to_target"])
         finals = [f for f in s["final_kappa"] if f is not None]
-        print(f"{strategy:<10} {per_seed:<24} {s['mean_labels_to_target']:>8.0f} {saving:>10}  "
-              f"{statistics.mean(finals) if finals else float('nan'):.3f}{'' if s['all_reached'] else '  (not all seeds reached it)'}")  # fmt: skip
+        print(
+            f"{strategy:<10} {per_seed:<24} {s['mean_labels_to_target']:>8.0f} {saving:>10}  "
+            f"{statistics.mean(finals) if finals else float('nan'):.3f}{'' if s['all_reached'] else '  (not all seeds reached it)'}"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(summary, indent=1))
     print(f"\ncurves: {args.out}")

@@ -57,25 +57,36 @@ def main() -> None:
     parser.add_argument("--cohort", type=Path, default=Path("var/cohort300"))
     parser.add_argument("--shifted", type=Path, default=Path("var/cohort_shift60"))
     parser.add_argument(
-        "--holdout", type=Path, default=Path("var/cohort300_holdout150"),
+        "--holdout",
+        type=Path,
+        default=Path("var/cohort300_holdout150"),
         help="150 more patients of the same generator and seed (patients 300-449): a 900-level check "
         "of what the 180-level test split measures with a CI of +-3 points",
-    )  # fmt: skip
+    )
     parser.add_argument("--binary-loss-weight", type=float, default=None)
     parser.add_argument("--out", type=Path, default=Path("var/models/bench"))
     parser.add_argument("--preset", default="default")
     parser.add_argument("--classifier", default=None)
     parser.add_argument("--no-class-weighting", action="store_true", help="plain cross-entropy")
     parser.add_argument(
-        "--roi-crop", choices=["physical", "box"], default=None,
+        "--roi-crop",
+        choices=["physical", "box"],
+        default=None,
         help="box, with --roi-windows detector: the older classifier input (checkpoints without roi_crop)",
-    )  # fmt: skip
-    parser.add_argument("--roi-windows", choices=["classifier", "detector"], default=None,
-                        help="the crop's channels: ROI_WINDOWS (default) or the detector's")  # fmt: skip
+    )
     parser.add_argument(
-        "--classifier-seeds", type=int, nargs="*", default=[],
+        "--roi-windows",
+        choices=["classifier", "detector"],
+        default=None,
+        help="the crop's channels: ROI_WINDOWS (default) or the detector's",
+    )
+    parser.add_argument(
+        "--classifier-seeds",
+        type=int,
+        nargs="*",
+        default=[],
         help="more classifier seeds to train behind the same detector on the same split",
-    )  # fmt: skip
+    )
     args = parser.parse_args()
 
     manifest = ensure_cohort(args.cohort, patients=300, seed=0)
@@ -168,9 +179,17 @@ def level_outcomes(predictor: Predictor, images: dict, patients: list[str], mani
     for pid in patients:
         for level in predictor.predict_reformat(images[pid]):
             true = truth[pid][level.level]
-            rows.append({"patient": pid, "level": level.level, "grade": true["grade"], "predicted": level.grade,
-                         "severity": true["severity"], "p_significant": level.binary_probability,
-                         "wrong": level.significant != (true["grade"] >= 2)})  # fmt: skip
+            rows.append(
+                {
+                    "patient": pid,
+                    "level": level.level,
+                    "grade": true["grade"],
+                    "predicted": level.grade,
+                    "severity": true["severity"],
+                    "p_significant": level.binary_probability,
+                    "wrong": level.significant != (true["grade"] >= 2),
+                }
+            )
     return rows
 
 
@@ -185,19 +204,23 @@ def near_the_cut(test: list[dict], holdout: list[dict]) -> dict:
     def split(rows: list[dict]) -> dict:
         near = [r for r in rows if abs(r["severity"] - 2.0) < NEAR_CUT]
         return {
-            "levels": len(rows), "near_cut": len(near), "near_cut_share": round(len(near) / max(len(rows), 1), 4),
+            "levels": len(rows),
+            "near_cut": len(near),
+            "near_cut_share": round(len(near) / max(len(rows), 1), 4),
             "errors_near_cut": sum(r["wrong"] for r in near),
             "errors_elsewhere": sum(r["wrong"] for r in rows) - sum(r["wrong"] for r in near),
-        }  # fmt: skip
+        }
 
     t, h = split(test), split(holdout)
     rate_near = h["errors_near_cut"] / max(h["near_cut"], 1)
     rate_far = h["errors_elsewhere"] / max(h["levels"] - h["near_cut"], 1)
     expected_errors = t["near_cut"] * rate_near + (t["levels"] - t["near_cut"]) * rate_far
     return {
-        "width": NEAR_CUT, "test": t, "holdout": h,
+        "width": NEAR_CUT,
+        "test": t,
+        "holdout": h,
         "test_binary_expected_at_holdout_rates": round(1 - expected_errors / max(t["levels"], 1), 4),
-    }  # fmt: skip
+    }
 
 
 def seed_spread(config, data, first: dict, first_holdout: dict, holdout_data: Reformats, args) -> dict:
@@ -215,9 +238,12 @@ def seed_spread(config, data, first: dict, first_holdout: dict, holdout_data: Re
     rows = [row(config.seed, first["test"], first_holdout)]
     for seed in args.classifier_seeds:
         run = replace(
-            config, seed=seed, split_seed=config.seed, detector_checkpoint=first["checkpoint"],
+            config,
+            seed=seed,
+            split_seed=config.seed,
+            detector_checkpoint=first["checkpoint"],
             out=str(args.out / f"seed{seed}"),
-        )  # fmt: skip
+        )
         result = train(run, data=data)
         holdout = evaluate_reformats(
             Predictor.from_checkpoint(result["checkpoint"], device="cpu"), holdout_data

@@ -24,10 +24,23 @@ from label_efficiency import ensure_cohort, simulate  # noqa: E402
 
 def run(*, cohort: Path, var: Path, seed: int, boxes: bool, args) -> dict:
     options = [
-        "--project", f"nb-seed{seed}", "--strategy", "random", "--seed", str(seed), "--readers", str(args.readers),
-        "--retrain-every", str(args.retrain_every), "--preset", args.preset,
-        "--reference-share", str(args.reference_share), "--max-labels", str(args.max_labels),
-    ] + ([] if boxes else ["--no-boxes"])  # fmt: skip
+        "--project",
+        f"nb-seed{seed}",
+        "--strategy",
+        "random",
+        "--seed",
+        str(seed),
+        "--readers",
+        str(args.readers),
+        "--retrain-every",
+        str(args.retrain_every),
+        "--preset",
+        args.preset,
+        "--reference-share",
+        str(args.reference_share),
+        "--max-labels",
+        str(args.max_labels),
+    ] + ([] if boxes else ["--no-boxes"])
     return simulate(cohort=cohort, var=var, options=options, fresh=args.fresh)
 
 
@@ -63,8 +76,15 @@ def main() -> None:
             pair[name] = run(
                 cohort=cohort, var=args.work / f"{name}-seed{seed}", seed=seed, boxes=boxes, args=args
             )
-        rows.append((seed, final_kappa(pair["boxes"]), final_kappa(pair["no-boxes"]),
-                     pair["boxes"]["seconds"], pair["no-boxes"]["seconds"]))  # fmt: skip
+        rows.append(
+            (
+                seed,
+                final_kappa(pair["boxes"]),
+                final_kappa(pair["no-boxes"]),
+                pair["boxes"]["seconds"],
+                pair["no-boxes"]["seconds"],
+            )
+        )
     print(f"\nreference-set quadratic kappa after {args.max_labels} labels (fast preset)")
     print(f"{'seed':>4} {'boxes':>8} {'no boxes':>9} {'difference':>11} {'minutes':>14}")
     for seed, with_boxes, without, s1, s2 in rows:

@@ -25,8 +25,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PASSWORD = "bench-pass-123456"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def prepare(tmp: Path, *, patients: int, image_size: int) -> list[int]:
@@ -51,10 +59,25 @@ def prepare(tmp: Path, *, patients: int, image_size: int) -> list[int]:
 
 def start_server(port: int, env: dict) -> subprocess.Popen:
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "backend.config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-         "--threads", "4", "--timeout", "120", "--log-level", "warning"],
-        cwd=ROOT, env=env,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "backend.config.wsgi",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            "2",
+            "--threads",
+            "4",
+            "--timeout",
+            "120",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
     for _ in range(150):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
@@ -97,9 +120,13 @@ def measure(page, base: str, cases: list[int]) -> dict:
 
     def summary(rows):
         first, full, api = [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]
-        return {"case_api_ms": round(statistics.median(api)),
-                "first_ct_ms": round(statistics.median(first)), "all_loaded_ms": round(statistics.median(full)),
-                "first_ct_max_ms": round(max(first)), "all_loaded_max_ms": round(max(full))}  # fmt: skip
+        return {
+            "case_api_ms": round(statistics.median(api)),
+            "first_ct_ms": round(statistics.median(first)),
+            "all_loaded_ms": round(statistics.median(full)),
+            "first_ct_max_ms": round(max(first)),
+            "all_loaded_max_ms": round(max(full)),
+        }
 
     return {"cases": len(cases), "open_from_worklist": summary(in_app), "open_by_url": summary(direct)}
 
@@ -148,9 +175,12 @@ def main() -> None:
     try:
         with sync_playwright() as playwright:
             context = playwright.chromium.launch_persistent_context(
-                str(tmp / "profile"), executable_path=args.chromium, headless=True, args=CHROMIUM_FLAGS,
+                str(tmp / "profile"),
+                executable_path=args.chromium,
+                headless=True,
+                args=CHROMIUM_FLAGS,
                 viewport={"width": 1400, "height": 900},
-            )  # fmt: skip
+            )
             page = context.new_page()
             page.goto(f"{base}/login")
             page.fill("input[name=username]", "bench-reader")

@@ -40,9 +40,13 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             out = args.keep if (args.keep and attempt == args.repeat - 1) else Path(tmp) / "cohort"
             config = CohortConfig(
-                out=out, patients=args.patients, seed=attempt, image_size=args.image_size, workers=args.workers,
+                out=out,
+                patients=args.patients,
+                seed=attempt,
+                image_size=args.image_size,
+                workers=args.workers,
                 shift=args.shift,
-            )  # fmt: skip
+            )
             started = time.perf_counter()
             manifest = generate_cohort(config)
             seconds = time.perf_counter() - started

@@ -67,9 +67,10 @@ def _add_train_options(parser: argparse.ArgumentParser) -> None:
         "--binary-loss-weight", type=float, help="weight of the P(grade >= 2) term in the loss"
     )
     parser.add_argument(
-        "--roi-crop", choices=["physical", "box"],
+        "--roi-crop",
+        choices=["physical", "box"],
         help="classifier crop: a fixed 24 x 32 mm window at the box (default) or the box stretched",
-    )  # fmt: skip
+    )
     parser.add_argument("--max-patients", type=int)
     parser.add_argument("--device")
     parser.add_argument("--json", type=Path, help="write the JSON result here instead of stdout")
@@ -92,8 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     eval_p.add_argument("--checkpoint", required=True)
     eval_p.add_argument("--cohort", required=True)
     eval_p.add_argument("--labels-csv", default=None)
-    eval_p.add_argument("--split", choices=["test", "all"], default="test",
-                        help="test: the checkpoint's test patients; all: every patient (another cohort)")  # fmt: skip
+    eval_p.add_argument(
+        "--split",
+        choices=["test", "all"],
+        default="test",
+        help="test: the checkpoint's test patients; all: every patient (another cohort)",
+    )
     eval_p.add_argument("--json", type=Path)
 
     pred_p = commands.add_parser("predict", help="grade the levels of one CT study (a folder of DICOM files)")
@@ -111,8 +116,14 @@ def main(argv: list[str] | None = None) -> int:
         from ml.models import CLASSIFIERS, DETECTORS
         from ml.models.classifiers import PAPER_MODELS
 
-        _emit({"classifiers": sorted(CLASSIFIERS), "paper_models": list(PAPER_MODELS),
-               "detectors": sorted(DETECTORS)}, None)  # fmt: skip
+        _emit(
+            {
+                "classifiers": sorted(CLASSIFIERS),
+                "paper_models": list(PAPER_MODELS),
+                "detectors": sorted(DETECTORS),
+            },
+            None,
+        )
         return 0
     if args.command == "train":
         from ml.train import train
@@ -129,8 +140,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "evaluate":
         from ml.evaluate import evaluate_checkpoint
 
-        _emit(evaluate_checkpoint(args.checkpoint, args.cohort, labels_csv=args.labels_csv, split=args.split,
-                                  progress=_bar()), args.json)  # fmt: skip
+        _emit(
+            evaluate_checkpoint(
+                args.checkpoint, args.cohort, labels_csv=args.labels_csv, split=args.split, progress=_bar()
+            ),
+            args.json,
+        )
         return 0
     if args.command == "predict":
         from ml.predict import Predictor

@@ -247,8 +247,9 @@ def to_channels(hu: np.ndarray, windows: Sequence[tuple[float, float]] = DETECTO
 class DetectionDataset(Dataset):
     """Reformat images with one box per level (label = level index + 1), torchvision's contract."""
 
-    def __init__(self, images: list[np.ndarray], boxes: list[dict[str, list[float]]], *, train: bool,
-                 seed: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self, images: list[np.ndarray], boxes: list[dict[str, list[float]]], *, train: bool, seed: int = 0
+    ) -> None:
         self.images, self.boxes, self.train = images, boxes, train
         self.rng = np.random.default_rng(seed)
 
@@ -271,17 +272,23 @@ class DetectionDataset(Dataset):
 
 
 def crop_roi(
-    hu: np.ndarray, box: Sequence[float], *, roi: RoiInput = DEFAULT_ROI,
+    hu: np.ndarray,
+    box: Sequence[float],
+    *,
+    roi: RoiInput = DEFAULT_ROI,
     jitter: np.random.Generator | None = None,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """The level's crop as the classifier's channels; optional random shift (and scale) jitter."""
     return to_channels(crop_hu(hu, box, crop=roi.crop, jitter=jitter), roi.windows)
 
 
 def crop_hu(
-    hu: np.ndarray, box: Sequence[float], *, crop: str = "physical",
+    hu: np.ndarray,
+    box: Sequence[float],
+    *,
+    crop: str = "physical",
     jitter: np.random.Generator | None = None,
-) -> np.ndarray:  # fmt: skip
+) -> np.ndarray:
     """The level's crop (see ROI_CROPS) in HU, resampled to CROP_SIZE."""
     if crop not in ROI_CROPS:
         raise ValueError(f"unknown roi_crop {crop!r}; known: {', '.join(ROI_CROPS)}")
@@ -317,9 +324,13 @@ class ROIDataset(Dataset):
     """Per-level crops with their grade: the classifier's samples."""
 
     def __init__(
-        self, samples: list[tuple[np.ndarray, list[float], int]], *, train: bool, seed: int = 0,
+        self,
+        samples: list[tuple[np.ndarray, list[float], int]],
+        *,
+        train: bool,
+        seed: int = 0,
         roi: RoiInput = DEFAULT_ROI,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.samples, self.train, self.roi = samples, train, roi
         self.rng = np.random.default_rng(seed)
 

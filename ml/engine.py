@@ -40,8 +40,9 @@ def ema_with_warmup(decay: float):
     return update
 
 
-def backward_and_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
-                      scaler: torch.amp.GradScaler | None) -> None:  # fmt: skip
+def backward_and_step(
+    loss: torch.Tensor, optimizer: torch.optim.Optimizer, scaler: torch.amp.GradScaler | None
+) -> None:
     """One optimisation step, through the gradient scaler under mixed precision."""
     optimizer.zero_grad(set_to_none=True)
     if scaler is not None:
@@ -54,9 +55,15 @@ def backward_and_step(loss: torch.Tensor, optimizer: torch.optim.Optimizer,
 
 
 def train_one_epoch_detector(
-    model: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader, device: torch.device, *,
-    scaler: torch.amp.GradScaler | None = None, amp: bool = False, progress: ProgressFn | None = None,
-) -> float:  # fmt: skip
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loader: DataLoader,
+    device: torch.device,
+    *,
+    scaler: torch.amp.GradScaler | None = None,
+    amp: bool = False,
+    progress: ProgressFn | None = None,
+) -> float:
     model.train()
     losses = []
     for images, targets in loader:
@@ -87,10 +94,17 @@ def detect_levels(model: nn.Module, images: list[torch.Tensor], device: torch.de
 
 
 def train_one_epoch_classifier(
-    model: nn.Module, optimizer: torch.optim.Optimizer, loader: DataLoader, device: torch.device,
-    criterion: nn.Module, *, scaler: torch.amp.GradScaler | None = None, amp: bool = False,
-    progress: ProgressFn | None = None, after_step: Callable[[], None] | None = None,
-) -> float:  # fmt: skip
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loader: DataLoader,
+    device: torch.device,
+    criterion: nn.Module,
+    *,
+    scaler: torch.amp.GradScaler | None = None,
+    amp: bool = False,
+    progress: ProgressFn | None = None,
+    after_step: Callable[[], None] | None = None,
+) -> float:
     model.train()
     total, count = 0.0, 0
     for crops, grades in loader:

@@ -56,9 +56,16 @@ def binary_threshold_on(
 
 
 def evaluate_split(
-    detector, classifier, data: Reformats, ids: list[str], device, *, amp: bool = False,
-    binary_threshold: float = 0.5, roi: RoiInput = DEFAULT_ROI,
-) -> dict:  # fmt: skip
+    detector,
+    classifier,
+    data: Reformats,
+    ids: list[str],
+    device,
+    *,
+    amp: bool = False,
+    binary_threshold: float = 0.5,
+    roi: RoiInput = DEFAULT_ROI,
+) -> dict:
     """End-to-end grading of the given patients through the detector's boxes, plus agreement with readers."""
     found = find_boxes(detector, data, ids, device)
     samples, keys, missed = [], [], 0
@@ -113,9 +120,14 @@ def reader_agreement(data: Reformats, keys: list[tuple[str, str]], predicted: np
 
 
 def evaluate_checkpoint(
-    checkpoint: str, cohort: str, *, labels_csv: str | None = None, split: str = "test",
-    progress: Callable[[dict], None] | None = None, device: str | None = None,
-) -> dict:  # fmt: skip
+    checkpoint: str,
+    cohort: str,
+    *,
+    labels_csv: str | None = None,
+    split: str = "test",
+    progress: Callable[[dict], None] | None = None,
+    device: str | None = None,
+) -> dict:
     bundle = load_checkpoint(checkpoint)
     predictor = Predictor(bundle, device=device)
     records = load_cohort(cohort, labels_csv)
@@ -131,6 +143,11 @@ def evaluate_checkpoint(
 def evaluate_reformats(predictor: Predictor, data: Reformats) -> dict:
     """The predictor graded end to end on every patient of reformats already loaded."""
     return evaluate_split(
-        predictor.detector, predictor.classifier, data, list(data.records), predictor.device,
-        binary_threshold=predictor.binary_threshold, roi=predictor.roi,
-    )  # fmt: skip
+        predictor.detector,
+        predictor.classifier,
+        data,
+        list(data.records),
+        predictor.device,
+        binary_threshold=predictor.binary_threshold,
+        roi=predictor.roi,
+    )

@@ -150,9 +150,16 @@ def _mr_body_front(image: np.ndarray, back: Column, px: float) -> Column:
     return column
 
 
-def _marrow_runs(image: np.ndarray, line: Column, rows: np.ndarray, px: float, *,
-                 depth_mm: tuple[float, float], near_start_mm: tuple[float, float] | None = None,
-                 near_middle_mm: float | None = None) -> Column | None:  # fmt: skip
+def _marrow_runs(
+    image: np.ndarray,
+    line: Column,
+    rows: np.ndarray,
+    px: float,
+    *,
+    depth_mm: tuple[float, float],
+    near_start_mm: tuple[float, float] | None = None,
+    near_middle_mm: float | None = None,
+) -> Column | None:
     """The centre line of the marrow runs along the normals of `line` (depth positive anterior):
     per row the most anterior run starting within `near_start_mm`, or the run whose middle is
     nearest the line and within `near_middle_mm`."""

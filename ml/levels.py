@@ -61,8 +61,9 @@ class LevelFinding:
         return asdict(self)
 
 
-def _canal_offset(image: np.ndarray, column: Column, rows: np.ndarray, *, canal_is_bright: bool,
-                  px: float) -> float | None:  # fmt: skip
+def _canal_offset(
+    image: np.ndarray, column: Column, rows: np.ndarray, *, canal_is_bright: bool, px: float
+) -> float | None:
     """Distance (pixels, posterior along the centre line's normal) from the centre line to the canal's
     centre, measured at body rows: between the bodies' back and the arch (CT), or across the bright
     canal (T2)."""

@@ -17,8 +17,9 @@ class GradeLoss(nn.Module):
     3) directly, so grade 1 and grade 2 levels are pushed apart across the cut, not only ranked.
     """
 
-    def __init__(self, *, weight: torch.Tensor | None = None, label_smoothing: float = 0.05,
-                 binary_weight: float = 0.0) -> None:  # fmt: skip
+    def __init__(
+        self, *, weight: torch.Tensor | None = None, label_smoothing: float = 0.05, binary_weight: float = 0.0
+    ) -> None:
         super().__init__()
         self.register_buffer("weight", weight)
         self.label_smoothing, self.binary_weight = label_smoothing, binary_weight

@@ -47,9 +47,10 @@ def grading_metrics(
         }
     result["4grade"]["recall_per_grade"] = {
         str(g): float(r)
-        for g, r in zip(GRADES, recall_score(truth, predicted, labels=GRADES, average=None, zero_division=0),
-                        strict=True)
-    }  # fmt: skip
+        for g, r in zip(
+            GRADES, recall_score(truth, predicted, labels=GRADES, average=None, zero_division=0), strict=True
+        )
+    }
     return result
 
 
@@ -62,9 +63,14 @@ def per_level_recall(
 
 
 def bootstrap_ci(
-    truth: Sequence[int], predicted: Sequence[int], statistic, *, n_boot: int = 1000, seed: int = 0,
+    truth: Sequence[int],
+    predicted: Sequence[int],
+    statistic,
+    *,
+    n_boot: int = 1000,
+    seed: int = 0,
     groups: Sequence[str] | None = None,
-) -> tuple[float, float]:  # fmt: skip
+) -> tuple[float, float]:
     """95% percentile interval of statistic(truth, predicted), resampling patients when groups are given."""
     truth, predicted = np.asarray(truth), np.asarray(predicted)
     rng = np.random.default_rng(seed)
@@ -90,8 +96,10 @@ def with_intervals(
     """grading_metrics plus bootstrap 95% intervals of accuracy and quadratic kappa (both tasks)."""
     result = grading_metrics(truth, predicted, predicted_binary=predicted_binary)
     predicted_binary = binary(predicted) if predicted_binary is None else np.asarray(predicted_binary)
-    for task, t, p in (("4grade", np.asarray(truth), np.asarray(predicted)),
-                       ("binary", binary(truth), predicted_binary)):  # fmt: skip
+    for task, t, p in (
+        ("4grade", np.asarray(truth), np.asarray(predicted)),
+        ("binary", binary(truth), predicted_binary),
+    ):
         result[task]["accuracy_ci95"] = bootstrap_ci(
             t, p, lambda a, b: float((a == b).mean()), n_boot=n_boot, seed=seed, groups=groups
         )
@@ -139,9 +147,15 @@ def _kappa_from_confusion(confusion: np.ndarray, weights: np.ndarray) -> np.ndar
 
 
 def kappa_with_interval(
-    a: Sequence[int], b: Sequence[int], *, labels: Sequence[int], weights: str | None = None,
-    groups: Sequence | None = None, n_boot: int = 500, seed: int = 0,
-) -> tuple[float, float, float]:  # fmt: skip
+    a: Sequence[int],
+    b: Sequence[int],
+    *,
+    labels: Sequence[int],
+    weights: str | None = None,
+    groups: Sequence | None = None,
+    n_boot: int = 500,
+    seed: int = 0,
+) -> tuple[float, float, float]:
     """Kappa of a against b with a bootstrap 95% interval that resamples groups (e.g. patients).
 
     Vectorised (one matrix product for all resamples), so thousands of rater pairs stay cheap;
@@ -232,9 +246,12 @@ def _task_scores(confusion4: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
 
 
 def rater_scores_with_intervals(
-    raters: Mapping[Hashable, tuple[Sequence, Sequence[int], Sequence[int]]], *,
-    contrasts: Sequence[tuple[Hashable, Hashable]] = (), n_boot: int = 1000, seed: int = 0,
-) -> dict:  # fmt: skip
+    raters: Mapping[Hashable, tuple[Sequence, Sequence[int], Sequence[int]]],
+    *,
+    contrasts: Sequence[tuple[Hashable, Hashable]] = (),
+    n_boot: int = 1000,
+    seed: int = 0,
+) -> dict:
     """Accuracy, macro F1, kappa and quadratic kappa of each rater's Kang grades against the truth, for 4
     grades and binary (grade >= 2), as (value, 95% low, 95% high); the values equal scikit-learn's.
 
@@ -259,25 +276,38 @@ def rater_scores_with_intervals(
         for start in range(0, n_boot, _BOOT_CHUNK):
             size = min(_BOOT_CHUNK, n_boot - start)
             drawn = rng.integers(0, len(units), size=(size, len(units)))
-            picks = np.bincount((drawn + len(units) * np.arange(size)[:, None]).ravel(),
-                                minlength=size * len(units)).reshape(size, len(units)).astype(float)  # fmt: skip
+            picks = (
+                np.bincount(
+                    (drawn + len(units) * np.arange(size)[:, None]).ravel(), minlength=size * len(units)
+                )
+                .reshape(size, len(units))
+                .astype(float)
+            )
             for rater, counts in per_unit.items():
                 for task, scores in _task_scores((picks @ counts).reshape(size, 4, 4)).items():
                     for name, values in scores.items():
                         spread[rater][task][name].append(values)
-    spread = {r: {t: {n: np.concatenate(v) if v else np.array([]) for n, v in s.items()} for t, s in tasks.items()}
-              for r, tasks in spread.items()}  # fmt: skip
+    spread = {
+        r: {t: {n: np.concatenate(v) if v else np.array([]) for n, v in s.items()} for t, s in tasks.items()}
+        for r, tasks in spread.items()
+    }
 
     def summary(point: float, values: np.ndarray) -> tuple[float, float, float]:
         return (float(point), *_percentile_interval(values))
 
     return {
         "raters": {
-            r: {t: {n: summary(points[r][t][n], spread[r][t][n]) for n in SCORES} for t in TASKS} for r in raters
+            r: {t: {n: summary(points[r][t][n], spread[r][t][n]) for n in SCORES} for t in TASKS}
+            for r in raters
         },
         "contrasts": {
-            (a, b): {t: {n: summary(points[a][t][n] - points[b][t][n], spread[a][t][n] - spread[b][t][n])
-                         for n in SCORES} for t in TASKS}
+            (a, b): {
+                t: {
+                    n: summary(points[a][t][n] - points[b][t][n], spread[a][t][n] - spread[b][t][n])
+                    for n in SCORES
+                }
+                for t in TASKS
+            }
             for a, b in contrasts
         },
-    }  # fmt: skip
+    }

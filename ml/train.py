@@ -59,9 +59,11 @@ def seed_everything(seed: int) -> None:
 
 
 def train(
-    config: TrainConfig, *, progress: Callable[[dict], None] | None = None,
+    config: TrainConfig,
+    *,
+    progress: Callable[[dict], None] | None = None,
     data: tuple[Reformats, dict] | None = None,
-) -> dict:  # fmt: skip
+) -> dict:
     """Train both stages; returns the result (metrics, paths) and writes out/model.pt."""
     seed_everything(config.seed)
     if config.threads:
@@ -86,9 +88,15 @@ def train(
 
     threshold = binary_threshold_on(classifier, data, split["val"], device, amp=amp, roi=config.roi)
     test = evaluate_split(
-        detector, classifier, data, split["test"], device, amp=amp, binary_threshold=threshold,
+        detector,
+        classifier,
+        data,
+        split["test"],
+        device,
+        amp=amp,
+        binary_threshold=threshold,
         roi=config.roi,
-    )  # fmt: skip
+    )
     bundle = {
         "format": CHECKPOINT_FORMAT,
         "config": config.as_dict(),
@@ -101,7 +109,7 @@ def train(
             "state": classifier_state,
             "history": classifier_history,
             "binary_threshold": threshold,
-        },  # fmt: skip
+        },
         "metrics": {"test": test},
         "train_seconds": round(time.perf_counter() - started, 1),
     }
@@ -150,9 +158,12 @@ def _train_detector(config, data: Reformats, split, device, amp, out: Path, prog
         seed=config.seed,
     )
     loader = DataLoader(
-        dataset, batch_size=config.detector_batch, shuffle=True, collate_fn=detection_collate,
+        dataset,
+        batch_size=config.detector_batch,
+        shuffle=True,
+        collate_fn=detection_collate,
         generator=torch.Generator().manual_seed(config.seed),
-    )  # fmt: skip
+    )
     _warm_start(model, config, "detector")
     epochs = max(config.detector_epochs, math.ceil(config.min_detector_steps / len(loader)))
     params = [p for p in model.parameters() if p.requires_grad]
@@ -192,13 +203,26 @@ def _train_detector(config, data: Reformats, split, device, amp, out: Path, prog
         if not val_ids or score > best:  # without boxes to validate on, the latest weights
             best = score
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        resume_save(resume, config.as_dict(), epoch=epoch + 1, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                    scheduler=scheduler.state_dict(), best=best, best_state=best_state, history=history)  # fmt: skip
+        resume_save(
+            resume,
+            config.as_dict(),
+            epoch=epoch + 1,
+            model=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            scheduler=scheduler.state_dict(),
+            best=best,
+            best_state=best_state,
+            history=history,
+        )
     model.load_state_dict(best_state)
     test_ids = [pid for pid in split["test"] if data.records[pid].boxes]
-    return best_state, {"history": history, "val": detection_recall(model, data, val_ids, device),
-                        "test": detection_recall(model, data, test_ids, device), "labels": labels,
-                        "train_studies": len(train_ids)}  # fmt: skip
+    return best_state, {
+        "history": history,
+        "val": detection_recall(model, data, val_ids, device),
+        "test": detection_recall(model, data, test_ids, device),
+        "labels": labels,
+        "train_studies": len(train_ids),
+    }
 
 
 def _train_classifier(config, data: Reformats, split, device, amp, out: Path, progress) -> tuple[dict, list]:
@@ -212,9 +236,11 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
     )
     val_set = ROIDataset(data.roi_samples(split["val"]), train=False, roi=train_set.roi)
     loader = DataLoader(
-        train_set, batch_size=config.classifier_batch, shuffle=True,
+        train_set,
+        batch_size=config.classifier_batch,
+        shuffle=True,
         generator=torch.Generator().manual_seed(config.seed),
-    )  # fmt: skip
+    )
     val_loader = DataLoader(val_set, batch_size=256)
     weights = train_set.class_weights().to(device) if config.class_weighting else None
     criterion = GradeLoss(weight=weights, label_smoothing=0.05, binary_weight=config.binary_loss_weight)
@@ -252,17 +278,29 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
         ):
             break  # early stopping, once the minimum number of steps is done
         loss = train_one_epoch_classifier(
-            model, optimizer, loader, device, criterion, scaler=scaler, amp=amp, progress=progress,
+            model,
+            optimizer,
+            loader,
+            device,
+            criterion,
+            scaler=scaler,
+            amp=amp,
+            progress=progress,
             after_step=(lambda: ema.update_parameters(model)) if ema is not None else None,
-        )  # fmt: skip
+        )
         scheduler.step()
         probabilities, labels = predict_probabilities(kept, val_loader, device, amp=amp)
         predicted = probabilities.argmax(1)
         val_qwk = kappa(labels, predicted, weights="quadratic")
         validated = len(labels) > 0  # None, not NaN, without validation levels: JSON has no NaN
-        history.append({"epoch": epoch + 1, "loss": round(loss, 4),
-                        "val_qwk": round(val_qwk, 4) if validated else None,
-                        "val_accuracy": round(float((labels == predicted).mean()), 4) if validated else None})  # fmt: skip
+        history.append(
+            {
+                "epoch": epoch + 1,
+                "loss": round(loss, 4),
+                "val_qwk": round(val_qwk, 4) if validated else None,
+                "val_accuracy": round(float((labels == predicted).mean()), 4) if validated else None,
+            }
+        )
         if progress:
             progress({"stage": "classifier_epoch", **history[-1], "epochs": epochs})
         if val_qwk > best or not selecting:
@@ -270,7 +308,17 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
             best_state = {k: v.detach().cpu().clone() for k, v in kept.state_dict().items()}
         else:
             stale += 1
-        resume_save(resume, config.as_dict(), epoch=epoch + 1, model=model.state_dict(), optimizer=optimizer.state_dict(),
-                    scheduler=scheduler.state_dict(), best=best, best_state=best_state, history=history, stale=stale,
-                    ema=ema.state_dict() if ema is not None else None)  # fmt: skip
+        resume_save(
+            resume,
+            config.as_dict(),
+            epoch=epoch + 1,
+            model=model.state_dict(),
+            optimizer=optimizer.state_dict(),
+            scheduler=scheduler.state_dict(),
+            best=best,
+            best_state=best_state,
+            history=history,
+            stale=stale,
+            ema=ema.state_dict() if ema is not None else None,
+        )
     return best_state, history

@@ -69,10 +69,29 @@ def start_celery_worker(*, hostname: str, queues: str, log_path: Path, env: dict
     """A real `celery worker` process (solo pool) on the configured broker; returns once it is ready."""
     log = log_path.open("w")
     process = subprocess.Popen(
-        [sys.executable, "-m", "tests.celery_worker", "worker", "--pool", "solo", "--concurrency", "1",
-         "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--hostname", hostname, "-Q", queues],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "tests.celery_worker",
+            "worker",
+            "--pool",
+            "solo",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "INFO",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            hostname,
+            "-Q",
+            queues,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -98,17 +117,26 @@ def worker_env(media_root: Path) -> dict:
     """The worker's environment: the test database and media; every ingest job it runs uses worker
     processes (as large ones do), so that path is exercised inside Celery's own pool."""
     return dict(
-        os.environ, DATABASE_URL=database_url_of_test_db(), PYTHONUNBUFFERED="1", MEDIA_ROOT=str(media_root),
-        MODELS_DIR=str(media_root / "models"), INGEST_PROCESSES="2", INGEST_PROCESSES_MIN_FILES="1",
-    )  # fmt: skip
+        os.environ,
+        DATABASE_URL=database_url_of_test_db(),
+        PYTHONUNBUFFERED="1",
+        MEDIA_ROOT=str(media_root),
+        MODELS_DIR=str(media_root / "models"),
+        INGEST_PROCESSES="2",
+        INGEST_PROCESSES_MIN_FILES="1",
+    )
 
 
 @pytest.fixture(scope="session")
 def celery_worker_process(django_db_setup, django_db_blocker, tmp_path_factory, media_root):
     """A real `celery worker` process on the configured broker, using the test database."""
     log_path = tmp_path_factory.mktemp("worker") / "worker.log"
-    process = start_celery_worker(hostname=f"test-{os.getpid()}@%h", queues="celery,training", log_path=log_path,
-                                  env=worker_env(media_root))  # fmt: skip
+    process = start_celery_worker(
+        hostname=f"test-{os.getpid()}@%h",
+        queues="celery,training",
+        log_path=log_path,
+        env=worker_env(media_root),
+    )
     yield process
     stop_celery_worker(process)
 

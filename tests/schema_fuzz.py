@@ -39,8 +39,20 @@ if not __package__:  # run as a file: the repository root, not tests/ (which has
 
 CONFIG = ROOT / "tests" / "schemathesis.toml"
 ROLES = ("reader", "admin")
-PATH_PARAMETERS = ("slug", "case_id", "user_id", "job_id", "pair_id", "number", "run_id", "item_id",
-                   "study", "series", "instance", "frames")  # fmt: skip
+PATH_PARAMETERS = (
+    "slug",
+    "case_id",
+    "user_id",
+    "job_id",
+    "pair_id",
+    "number",
+    "run_id",
+    "item_id",
+    "study",
+    "series",
+    "instance",
+    "frames",
+)
 
 
 def _free_port() -> int:
@@ -63,8 +75,13 @@ def _database(workdir: Path, role: str):
     name = f"{parsed.path.lstrip('/') or 'spine'}_fuzz_{role}_{os.getpid()}"
 
     def execute(statement: str) -> None:
-        connection = psycopg2.connect(host=parsed.hostname, port=parsed.port or 5432, user=parsed.username,
-                                      password=parsed.password, dbname="postgres")  # fmt: skip
+        connection = psycopg2.connect(
+            host=parsed.hostname,
+            port=parsed.port or 5432,
+            user=parsed.username,
+            password=parsed.password,
+            dbname="postgres",
+        )
         connection.autocommit = True
         with connection.cursor() as cursor:
             cursor.execute(statement)
@@ -83,11 +100,18 @@ def _server_env(workdir: Path, database_url: str) -> dict:
     the tasks the API queues, and the health check answers 503 at once (no worker)."""
     return {
         **os.environ,
-        "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(32), "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0", "VAR_DIR": str(workdir / "var"), "DATABASE_URL": database_url,
-        "CELERY_BROKER_URL": "filesystem://localhost/", "CELERY_BROKER_DIR": str(workdir / "broker"),
-        "HEALTH_CHECK_TIMEOUT": "0.2", "LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT),
-    }  # fmt: skip
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(32),
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "VAR_DIR": str(workdir / "var"),
+        "DATABASE_URL": database_url,
+        "CELERY_BROKER_URL": "filesystem://localhost/",
+        "CELERY_BROKER_DIR": str(workdir / "broker"),
+        "HEALTH_CHECK_TIMEOUT": "0.2",
+        "LOG_LEVEL": "WARNING",
+        "PYTHONPATH": str(ROOT),
+    }
 
 
 def seed(out: Path) -> None:
@@ -143,16 +167,35 @@ def run_role(role: str, *, examples: int, seed_value: int, workdir: Path, extra:
     with _database(run_dir, role) as database_url:
         env = _server_env(run_dir, database_url)
         seeded = run_dir / "seed.json"
-        subprocess.run([sys.executable, "-m", "tests.schema_fuzz", "--seed-into", str(seeded)], cwd=ROOT,
-                       env=env, check=True)  # fmt: skip
+        subprocess.run(
+            [sys.executable, "-m", "tests.schema_fuzz", "--seed-into", str(seeded)],
+            cwd=ROOT,
+            env=env,
+            check=True,
+        )
         data = json.loads(seeded.read_text())
         port = _free_port()
         with (run_dir / "server.log").open("w") as log:
             server = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "backend.config.wsgi:application", "--workers", "1",
-                 "--bind", f"127.0.0.1:{port}", "--timeout", "120", "--error-logfile", "-"],
-                cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "backend.config.wsgi:application",
+                    "--workers",
+                    "1",
+                    "--bind",
+                    f"127.0.0.1:{port}",
+                    "--timeout",
+                    "120",
+                    "--error-logfile",
+                    "-",
+                ],
+                cwd=ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
             try:
                 _wait_for(f"http://127.0.0.1:{port}/api/auth/login/", server)
                 print(
@@ -160,15 +203,32 @@ def run_role(role: str, *, examples: int, seed_value: int, workdir: Path, extra:
                     flush=True,
                 )
                 tokens = data["tokens"]
-                variables = {"FUZZ_TOKEN": tokens[role], "FUZZ_LOGOUT_TOKEN": tokens["member"],
-                             "FUZZ_SLUG": data["ids"]["slug"]}  # fmt: skip
+                variables = {
+                    "FUZZ_TOKEN": tokens[role],
+                    "FUZZ_LOGOUT_TOKEN": tokens["member"],
+                    "FUZZ_SLUG": data["ids"]["slug"],
+                }
                 schemathesis = Path(sys.executable).with_name("schemathesis")
                 result = subprocess.run(
-                    [str(schemathesis), "--config-file", str(_config(ids=data["ids"], workdir=run_dir)), "run",
-                     f"http://127.0.0.1:{port}/api/schema/", "--max-examples", str(examples), "--seed",
-                     str(seed_value), "--report", "junit", "--report-dir", str(run_dir / "report"), *extra],
-                    cwd=run_dir, env={**os.environ, "PYTHONPATH": str(ROOT), **variables},
-                )  # fmt: skip
+                    [
+                        str(schemathesis),
+                        "--config-file",
+                        str(_config(ids=data["ids"], workdir=run_dir)),
+                        "run",
+                        f"http://127.0.0.1:{port}/api/schema/",
+                        "--max-examples",
+                        str(examples),
+                        "--seed",
+                        str(seed_value),
+                        "--report",
+                        "junit",
+                        "--report-dir",
+                        str(run_dir / "report"),
+                        *extra,
+                    ],
+                    cwd=run_dir,
+                    env={**os.environ, "PYTHONPATH": str(ROOT), **variables},
+                )
             finally:
                 server.terminate()
                 server.wait(timeout=30)
@@ -196,8 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="schema-fuzz-"))
     workdir.mkdir(parents=True, exist_ok=True)
-    codes = [run_role(role, examples=args.examples, seed_value=args.seed, workdir=workdir, extra=extra)
-             for role in args.roles.split(",")]  # fmt: skip
+    codes = [
+        run_role(role, examples=args.examples, seed_value=args.seed, workdir=workdir, extra=extra)
+        for role in args.roles.split(",")
+    ]
     if not args.workdir and not any(codes):
         shutil.rmtree(workdir, ignore_errors=True)
     return max(codes)

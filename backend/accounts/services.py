@@ -59,9 +59,10 @@ def user_authenticate(*, request, username: str, password: str):
     if getattr(request, "axes_locked_out", False):
         minutes = round(settings.AXES_COOLOFF_TIME.total_seconds() / 60)
         raise ApplicationError(
-            f"Too many failed logins for this user; try again in {minutes} minutes.", code="locked_out",
+            f"Too many failed logins for this user; try again in {minutes} minutes.",
+            code="locked_out",
             status=429,
-        )  # fmt: skip
+        )
     raise ApplicationError("Wrong username or password.", code="invalid_credentials", status=401)
 
 

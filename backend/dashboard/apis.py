@@ -48,39 +48,55 @@ def _project_view(operation_id: str, output, read, description: str):
 
 
 SummaryApi = _project_view(
-    "dashboard_summary", outputs.SummaryOutput, selectors.dashboard_summary,
+    "dashboard_summary",
+    outputs.SummaryOutput,
+    selectors.dashboard_summary,
     "The first screen: cases read, the champion, a training under way, open adjudications, model vs groups.",
-)  # fmt: skip
+)
 LabelingProgressApi = _project_view(
-    "dashboard_labeling_progress", outputs.LabelingProgressOutput, selectors.labeling_progress,
+    "dashboard_labeling_progress",
+    outputs.LabelingProgressOutput,
+    selectors.labeling_progress,
     "Submitted levels, readings and cases per day (with running totals) and per reader.",
-)  # fmt: skip
+)
 GradeDistributionApi = _project_view(
-    "dashboard_grade_distribution", outputs.GradeDistributionOutput, selectors.grade_distribution,
+    "dashboard_grade_distribution",
+    outputs.GradeDistributionOutput,
+    selectors.grade_distribution,
     "Grades 0-3 of the reference labels and of each reader group's submitted levels.",
-)  # fmt: skip
+)
 ConfusionMatrixApi = _project_view(
-    "dashboard_confusion_matrix", outputs.ConfusionMatrixOutput, model_selectors.champion_confusion_matrix,
+    "dashboard_confusion_matrix",
+    outputs.ConfusionMatrixOutput,
+    model_selectors.champion_confusion_matrix,
     "The champion's confusion matrix on the frozen reference set (rows: reference grade).",
-)  # fmt: skip
+)
 ModelRegistryApi = _project_view(
-    "dashboard_model_registry", outputs.RegistryRowOutput(many=True), model_selectors.model_registry,
+    "dashboard_model_registry",
+    outputs.RegistryRowOutput(many=True),
+    model_selectors.model_registry,
     "Every model version with its reference-set metrics, training labels and the gate's decision.",
-)  # fmt: skip
+)
 LabelEfficiencyApi = _project_view(
-    "dashboard_label_efficiency", outputs.LabelEfficiencyOutput, model_selectors.label_efficiency,
+    "dashboard_label_efficiency",
+    outputs.LabelEfficiencyOutput,
+    model_selectors.label_efficiency,
     "Training labels vs reference kappa of the project's versions; the benchmark's strategy curves if run.",
-)  # fmt: skip
+)
 ReaderPerformanceApi = _project_view(
-    "dashboard_reader_performance", outputs.ReaderPerformanceOutput, performance_selectors.reader_performance,
+    "dashboard_reader_performance",
+    outputs.ReaderPerformanceOutput,
+    performance_selectors.reader_performance,
     "Each reader's and each experience group's accuracy, macro F1 and kappas against the reference labels "
     "(never against a reference made of the reader's own grade), 4 grades and binary, with bootstrap 95% "
     "intervals over cases; on all cases and on the frozen reference set.",
-)  # fmt: skip
+)
 AdjudicationSummaryApi = _project_view(
-    "dashboard_adjudication_summary", outputs.AdjudicationSummaryOutput, selectors.adjudication_summary,
+    "dashboard_adjudication_summary",
+    outputs.AdjudicationSummaryOutput,
+    selectors.adjudication_summary,
     "Open and resolved adjudications, open ones by reason and level, the oldest open one.",
-)  # fmt: skip
+)
 
 
 class KappaQuery(QueryInput):
@@ -91,15 +107,19 @@ class KappaQuery(QueryInput):
 class KappaTimelineQuery(KappaQuery):
     subset = serializers.ChoiceField(choices=KappaSnapshot.SUBSETS, default="all")
     kind = serializers.MultipleChoiceField(
-        choices=KappaSnapshot.Kind.choices, required=False,
+        choices=KappaSnapshot.Kind.choices,
+        required=False,
         help_text="rater pairs to plot (repeatable); default: model vs groups and group vs group",
-    )  # fmt: skip
+    )
 
 
 class KappaTimelineApi(DashboardApi):
-    @extend_schema(operation_id="dashboard_kappa_timeline", parameters=[KappaTimelineQuery],
-                   responses={200: outputs.KappaTimelineOutput},
-                   description="Kappa over time per rater pair, with intervals and the versions' promotions.")  # fmt: skip
+    @extend_schema(
+        operation_id="dashboard_kappa_timeline",
+        parameters=[KappaTimelineQuery],
+        responses={200: outputs.KappaTimelineOutput},
+        description="Kappa over time per rater pair, with intervals and the versions' promotions.",
+    )
     def get(self, request: Request, slug: str) -> Response:
         query = KappaTimelineQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -110,10 +130,13 @@ class KappaTimelineApi(DashboardApi):
 
 
 class KappaBySubsetApi(DashboardApi):
-    @extend_schema(operation_id="dashboard_kappa_by_subset", parameters=[KappaQuery],
-                   responses={200: outputs.KappaBySubsetOutput},
-                   description="The latest kappa on all levels and on those read with the suggestion shown, hidden "
-                               "by the reader, or blinded.")  # fmt: skip
+    @extend_schema(
+        operation_id="dashboard_kappa_by_subset",
+        parameters=[KappaQuery],
+        responses={200: outputs.KappaBySubsetOutput},
+        description="The latest kappa on all levels and on those read with the suggestion shown, hidden "
+        "by the reader, or blinded.",
+    )
     def get(self, request: Request, slug: str) -> Response:
         query = KappaQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -122,7 +145,10 @@ class KappaBySubsetApi(DashboardApi):
 
 
 class WorkersHealthApi(DashboardApi):
-    @extend_schema(operation_id="dashboard_workers", responses={200: outputs.WorkersHealthOutput},
-                   description="Database, broker and Celery workers, and the tasks waiting on each queue.")  # fmt: skip
+    @extend_schema(
+        operation_id="dashboard_workers",
+        responses={200: outputs.WorkersHealthOutput},
+        description="Database, broker and Celery workers, and the tasks waiting on each queue.",
+    )
     def get(self, request: Request) -> Response:
         return Response(worker_selectors.workers_health())

@@ -46,19 +46,29 @@ def promotions(*, project: Project) -> list[dict]:
     """When each version was (last) made champion: the marks on the kappa timeline."""
     rows = (
         ModelVersion.objects.filter(project=project, promoted_at__isnull=False)
-        .order_by("promoted_at").values("number", "status", "promoted_at")
-    )  # fmt: skip
+        .order_by("promoted_at")
+        .values("number", "status", "promoted_at")
+    )
     return [{"model_version": _label(project, r["number"]), **r} for r in rows]
 
 
 def kappa_timeline(
-    *, project: Project, task: str = "4grade", weighting: str = "quadratic", subset: str = "all",
+    *,
+    project: Project,
+    task: str = "4grade",
+    weighting: str = "quadratic",
+    subset: str = "all",
     kinds: tuple[str, ...] = TIMELINE_KINDS,
-) -> dict:  # fmt: skip
+) -> dict:
     """One series per rater pair (model vs each group, group vs group by default), with promotion marks."""
     series = kappa_series(project=project, kinds=kinds, task=task, weighting=weighting, subset=subset)
-    return {"task": task, "weighting": weighting, "subset": subset, "series": series,
-            "promotions": promotions(project=project)}  # fmt: skip
+    return {
+        "task": task,
+        "weighting": weighting,
+        "subset": subset,
+        "series": series,
+        "promotions": promotions(project=project),
+    }
 
 
 def kappa_by_subset(*, project: Project, task: str = "4grade", weighting: str = "quadratic") -> dict:
@@ -70,23 +80,43 @@ def kappa_by_subset(*, project: Project, task: str = "4grade", weighting: str = 
     wanted = Q(pk__in=[])
     for row in latest:
         wanted |= Q(subset=row["subset"], taken_at=row["at"])
-    rows = base.filter(wanted).order_by("kind", "rater_a", "rater_b", "subset").values(
-        "kind", "rater_a", "rater_b", "subset", "kappa", "ci_low", "ci_high", "n", "taken_at",
-        "model_version__number",
-    )  # fmt: skip
-    return {"task": task, "weighting": weighting, "rows": [
-        {**{k: r[k] for k in ("kind", "rater_a", "rater_b", "subset", "kappa", "n", "taken_at")},
-         "ci95": [r["ci_low"], r["ci_high"]], "model_version": _label(project, r["model_version__number"])}
-        for r in rows
-    ]}  # fmt: skip
+    rows = (
+        base.filter(wanted)
+        .order_by("kind", "rater_a", "rater_b", "subset")
+        .values(
+            "kind",
+            "rater_a",
+            "rater_b",
+            "subset",
+            "kappa",
+            "ci_low",
+            "ci_high",
+            "n",
+            "taken_at",
+            "model_version__number",
+        )
+    )
+    return {
+        "task": task,
+        "weighting": weighting,
+        "rows": [
+            {
+                **{k: r[k] for k in ("kind", "rater_a", "rater_b", "subset", "kappa", "n", "taken_at")},
+                "ci95": [r["ci_low"], r["ci_high"]],
+                "model_version": _label(project, r["model_version__number"]),
+            }
+            for r in rows
+        ],
+    }
 
 
 def champion_confusion_matrix(*, project: Project) -> dict:
     """Rows: the reference grade; columns: the champion's grade, on the frozen reference set."""
     champion = (
         ModelVersion.objects.filter(project=project, status=ModelVersion.Status.CHAMPION)
-        .values("number", "promoted_at", reference=json_path("metrics", "reference")).first()
-    )  # fmt: skip
+        .values("number", "promoted_at", reference=json_path("metrics", "reference"))
+        .first()
+    )
     reference = (champion or {}).get("reference") or {}
     matrix = reference.get("confusion_matrix")
     valid = (
@@ -96,20 +126,28 @@ def champion_confusion_matrix(*, project: Project) -> dict:
     )
     return {
         "model_version": _label(project, champion["number"]) if champion else None,
-        "grades": [0, 1, 2, 3], "matrix": matrix if valid else None,
+        "grades": [0, 1, 2, 3],
+        "matrix": matrix if valid else None,
         **_reference_metrics(reference),
-    }  # fmt: skip
+    }
 
 
 def _versions_with_reference(project: Project):
     return ModelVersion.objects.filter(project=project).values(
-        "number", "status", "created_at", "promoted_at", "error",
+        "number",
+        "status",
+        "created_at",
+        "promoted_at",
+        "error",
         **{key: json_path("metrics", "reference", key) for key in REFERENCE_KEYS},
-        gate_promoted=json_path("metrics", "gate", "promoted"), gate_reason=json_path("metrics", "gate", "reason"),
-        snapshot_labels=json_path("training_snapshot", "labels"), run_id=F("training_run__id"),
-        run_status=F("training_run__status"), run_trigger=F("training_run__trigger"),
+        gate_promoted=json_path("metrics", "gate", "promoted"),
+        gate_reason=json_path("metrics", "gate", "reason"),
+        snapshot_labels=json_path("training_snapshot", "labels"),
+        run_id=F("training_run__id"),
+        run_status=F("training_run__status"),
+        run_trigger=F("training_run__trigger"),
         run_labels=F("training_run__labels_used"),
-    )  # fmt: skip
+    )
 
 
 def _training_labels(row: dict) -> int | None:
@@ -132,16 +170,23 @@ def model_registry(*, project: Project) -> list[dict]:
     out = []
     changes = _champion_changes(project)
     for row in _versions_with_reference(project).order_by("-number"):
-        out.append({
-            "number": row["number"], "model_version": _label(project, row["number"]), "status": row["status"],
-            "created_at": row["created_at"], "promoted_at": row["promoted_at"], "error": row["error"],
-            "training_labels": _training_labels(row),
-            "training_run": None if row["run_id"] is None else {
-                "id": row["run_id"], "status": row["run_status"], "trigger": row["run_trigger"]},
-            "reference": _reference_metrics(row),
-            "gate": {"promoted": row["gate_promoted"], "reason": row["gate_reason"]},
-            "promotions": changes.get(row["number"], []),
-        })  # fmt: skip
+        out.append(
+            {
+                "number": row["number"],
+                "model_version": _label(project, row["number"]),
+                "status": row["status"],
+                "created_at": row["created_at"],
+                "promoted_at": row["promoted_at"],
+                "error": row["error"],
+                "training_labels": _training_labels(row),
+                "training_run": None
+                if row["run_id"] is None
+                else {"id": row["run_id"], "status": row["run_status"], "trigger": row["run_trigger"]},
+                "reference": _reference_metrics(row),
+                "gate": {"promoted": row["gate_promoted"], "reason": row["gate_reason"]},
+                "promotions": changes.get(row["number"], []),
+            }
+        )
     return out
 
 
@@ -156,9 +201,17 @@ def _benchmark_strategies(path: Path) -> tuple[list[dict], str]:
         for name, entry in strategies.items():
             entry = entry if isinstance(entry, dict) else {}
             curves = entry.get("curves") if isinstance(entry.get("curves"), dict) else {}
-            out.append({"strategy": str(name), "mean_labels_to_target": _number(entry.get("mean_labels_to_target")),
-                        "curves": [{"seed": str(seed), "points": _benchmark_points(points)}
-                                   for seed, points in curves.items() if isinstance(points, list)]})  # fmt: skip
+            out.append(
+                {
+                    "strategy": str(name),
+                    "mean_labels_to_target": _number(entry.get("mean_labels_to_target")),
+                    "curves": [
+                        {"seed": str(seed), "points": _benchmark_points(points)}
+                        for seed, points in curves.items()
+                        if isinstance(points, list)
+                    ],
+                }
+            )
         return out, ""
     except (OSError, ValueError, AttributeError, TypeError) as exc:
         logger.warning("unreadable label-efficiency benchmark %s: %s", path, exc)
@@ -179,8 +232,13 @@ def _benchmark_points(points: list) -> list[dict]:
             if isinstance(point.get("ci95"), list) and len(point["ci95"]) == 2
             else [None, None]
         )
-        out.append({"labels": int(point["labels"]), "kappa_quadratic": _number(point.get("kappa_quadratic")),
-                    "ci95": [_number(ci[0]), _number(ci[1])]})  # fmt: skip
+        out.append(
+            {
+                "labels": int(point["labels"]),
+                "kappa_quadratic": _number(point.get("kappa_quadratic")),
+                "ci95": [_number(ci[0]), _number(ci[1])],
+            }
+        )
     return out
 
 
@@ -194,9 +252,19 @@ def label_efficiency(*, project: Project, benchmark_path: Path | None = None) ->
         if labels is None or row["kappa_quadratic"] is None:
             continue
         ci = row["kappa_quadratic_ci95"] if isinstance(row["kappa_quadratic_ci95"], list) else [None, None]
-        points.append({"model_version": _label(project, row["number"]), "status": row["status"], "labels": labels,
-                       "kappa_quadratic": row["kappa_quadratic"], "ci95": ci})  # fmt: skip
+        points.append(
+            {
+                "model_version": _label(project, row["number"]),
+                "status": row["status"],
+                "labels": labels,
+                "kappa_quadratic": row["kappa_quadratic"],
+                "ci95": ci,
+            }
+        )
     path = benchmark_path or Path(settings.VAR_DIR) / "benchmarks" / "label_efficiency.json"
     strategies, note = _benchmark_strategies(path)
-    return {"project_points": sorted(points, key=lambda p: p["labels"]), "benchmark": strategies,
-            "benchmark_note": note}  # fmt: skip
+    return {
+        "project_points": sorted(points, key=lambda p: p["labels"]),
+        "benchmark": strategies,
+        "benchmark_note": note,
+    }

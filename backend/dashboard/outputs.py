@@ -148,9 +148,10 @@ class ConfusionMatrixOutput(ReferenceMetricsOutput):
     model_version = serializers.CharField(allow_null=True)
     grades = serializers.ListField(child=serializers.IntegerField())
     matrix = serializers.ListField(
-        child=serializers.ListField(child=serializers.IntegerField()), allow_null=True,
+        child=serializers.ListField(child=serializers.IntegerField()),
+        allow_null=True,
         help_text="rows: reference grade 0-3; columns: the champion's grade",
-    )  # fmt: skip
+    )
 
 
 class RegistryRunOutput(serializers.Serializer):

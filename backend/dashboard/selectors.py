@@ -56,9 +56,12 @@ def labeling_progress_by_day(*, project: Project) -> list[dict]:
         case=OuterRef("case"), status=SUBMITTED, submitted_at__lt=OuterRef("submitted_at")
     )
     levels = _per_day(
-        _submitted_levels(project).annotate(day=TruncDate("assignment__submitted_at"))
-        .values("day").annotate(n=Count("id")), "n",
-    )  # fmt: skip
+        _submitted_levels(project)
+        .annotate(day=TruncDate("assignment__submitted_at"))
+        .values("day")
+        .annotate(n=Count("id")),
+        "n",
+    )
     reads = _per_day(readings.values("day").annotate(n=Count("id")), "n")
     first_reads = _per_day(
         readings.exclude(Exists(earlier)).values("day").annotate(n=Count("case", distinct=True)), "n"
@@ -87,8 +90,9 @@ def _median_seconds_by_reader(project: Project) -> dict[int, float]:
     ):
         spent.setdefault(reader_id, []).append(seconds)
     return {
-        reader: (values[len(values) // 2] + values[(len(values) - 1) // 2]) / 2 for reader, values in spent.items()
-    }  # fmt: skip
+        reader: (values[len(values) // 2] + values[(len(values) - 1) // 2]) / 2
+        for reader, values in spent.items()
+    }
 
 
 def labeling_progress_by_reader(*, project: Project, total_cases: int | None = None) -> list[dict]:
@@ -101,20 +105,31 @@ def labeling_progress_by_reader(*, project: Project, total_cases: int | None = N
     )
     for row in members:
         readers[row["user_id"]] = {
-            "reader": row["user__username"], "experience": row["user__reader_profile__experience"] or "",
-            "done": 0, "drafts": 0, "levels": 0, "mean_seconds": None,
-        }  # fmt: skip
+            "reader": row["user__username"],
+            "experience": row["user__reader_profile__experience"] or "",
+            "done": 0,
+            "drafts": 0,
+            "levels": 0,
+            "mean_seconds": None,
+        }
     work = (
         Assignment.objects.filter(case__project=project)
         .values("reader_id", "reader__username", "reader__reader_profile__experience")
-        .annotate(done=Count("id", filter=Q(status=SUBMITTED)), drafts=Count("id", filter=~Q(status=SUBMITTED)),
-                  mean=Avg("time_spent_s", filter=Q(status=SUBMITTED)))
-    )  # fmt: skip
+        .annotate(
+            done=Count("id", filter=Q(status=SUBMITTED)),
+            drafts=Count("id", filter=~Q(status=SUBMITTED)),
+            mean=Avg("time_spent_s", filter=Q(status=SUBMITTED)),
+        )
+    )
     for row in work:
-        entry = readers.setdefault(row["reader_id"], {
-            "reader": row["reader__username"], "experience": row["reader__reader_profile__experience"] or "",
-            "levels": 0,
-        })  # fmt: skip
+        entry = readers.setdefault(
+            row["reader_id"],
+            {
+                "reader": row["reader__username"],
+                "experience": row["reader__reader_profile__experience"] or "",
+                "levels": 0,
+            },
+        )
         entry.update(done=row["done"], drafts=row["drafts"], mean_seconds=row["mean"])
     levels = _submitted_levels(project).values("assignment__reader_id").annotate(n=Count("id"))
     for row in levels:
@@ -124,10 +139,14 @@ def labeling_progress_by_reader(*, project: Project, total_cases: int | None = N
     out = []
     for reader_id, entry in readers.items():
         mean = entry.get("mean_seconds")
-        out.append({
-            **entry, "remaining": max(total_cases - entry.get("done", 0), 0),
-            "median_seconds": _rounded(medians.get(reader_id)), "mean_seconds": _rounded(mean),
-        })  # fmt: skip
+        out.append(
+            {
+                **entry,
+                "remaining": max(total_cases - entry.get("done", 0), 0),
+                "median_seconds": _rounded(medians.get(reader_id)),
+                "mean_seconds": _rounded(mean),
+            }
+        )
     return sorted(out, key=lambda r: (-r["done"], r["reader"]))
 
 
@@ -216,20 +235,32 @@ def dashboard_summary(*, project: Project) -> dict:
         .first()
     )
     latest = (
-        KappaSnapshot.objects.filter(project=project, kind=KappaSnapshot.Kind.MODEL_GROUP, task="4grade",
-                                     weighting="quadratic", subset="all")
-        .order_by("-taken_at", "-pk").values("rater_b", "kappa", "ci_low", "ci_high", "n", "taken_at")[:4]
-    )  # fmt: skip
+        KappaSnapshot.objects.filter(
+            project=project,
+            kind=KappaSnapshot.Kind.MODEL_GROUP,
+            task="4grade",
+            weighting="quadratic",
+            subset="all",
+        )
+        .order_by("-taken_at", "-pk")
+        .values("rater_b", "kappa", "ci_low", "ci_high", "n", "taken_at")[:4]
+    )
     latest_by_group: dict[str, dict] = {}
     for row in latest:
         latest_by_group.setdefault(row["rater_b"], row)
     return {
         "project": {"slug": project.slug, "name": project.name},
-        "cases": cases["total"], "reference_cases": cases["reference"], "cases_read": readings["cases"],
-        "readings": readings["readings"], "levels_submitted": _submitted_levels(project).count(),
+        "cases": cases["total"],
+        "reference_cases": cases["reference"],
+        "cases_read": readings["cases"],
+        "readings": readings["readings"],
+        "levels_submitted": _submitted_levels(project).count(),
         "readers": Membership.objects.filter(project=project).count(),
-        "champion": None if champion is None else {
-            "model_version": f"{project.slug}-v{champion['number']}", "promoted_at": champion["promoted_at"],
+        "champion": None
+        if champion is None
+        else {
+            "model_version": f"{project.slug}-v{champion['number']}",
+            "promoted_at": champion["promoted_at"],
             "reference_kappa": champion["kappa"],
         },
         "active_training": run,
@@ -237,7 +268,13 @@ def dashboard_summary(*, project: Project) -> dict:
             case__project=project, status=AdjudicationItem.Status.OPEN
         ).count(),
         "model_vs_groups": [
-            {"group": g, "kappa": r["kappa"], "ci95": [r["ci_low"], r["ci_high"]], "n": r["n"], "taken_at": r["taken_at"]}
+            {
+                "group": g,
+                "kappa": r["kappa"],
+                "ci95": [r["ci_low"], r["ci_high"]],
+                "n": r["n"],
+                "taken_at": r["taken_at"],
+            }
             for g, r in sorted(latest_by_group.items())
         ],
-    }  # fmt: skip
+    }

@@ -36,5 +36,10 @@ def workers_health() -> dict:
     else:
         queue_error = "broker unreachable"
     transport = str(settings.CELERY_BROKER_URL).split(":", 1)[0]
-    return {**body, "transport": transport, "workers": report.worker.workers, "queues": queues,
-            "queue_error": queue_error}  # fmt: skip
+    return {
+        **body,
+        "transport": transport,
+        "workers": report.worker.workers,
+        "queues": queues,
+        "queue_error": queue_error,
+    }

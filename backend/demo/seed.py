@@ -24,9 +24,13 @@ DEMO_SLUG = "demo"
 
 
 DEMO_PROJECT_SETTINGS = dict(
-    acquisition_strategy="entropy", blinded_share=0.1, reference_share=0.25, retrain_threshold=12,
-    training_preset="fast", kappa_every=2,
-)  # fmt: skip
+    acquisition_strategy="entropy",
+    blinded_share=0.1,
+    reference_share=0.25,
+    retrain_threshold=12,
+    training_preset="fast",
+    kappa_every=2,
+)
 
 
 def demo_seed(
@@ -98,11 +102,11 @@ def _demo_simulated_reading(*, project: Project, cohort_dir: Path, share: float,
     if project.cases.filter(assignments__reader__in=[m.user for m in panel]).exists():
         log("Demo reading by simulated readers: done already")
         return
-    pool = [c for c in project.cases.select_related("pair__ct_study")
-            if not c.in_reference_set]  # fmt: skip
+    pool = [c for c in project.cases.select_related("pair__ct_study") if not c.in_reference_set]
     to_read = round(len(pool) * share)
     log(
         f"Simulated readers read the reference set and {to_read} of {len(pool)} other cases; the model learns ..."
     )
-    simulate_reading(project=project, cohort_dir=cohort_dir, panel=panel, max_labels=6 * to_read, seed=2026,
-                     log=log)  # fmt: skip
+    simulate_reading(
+        project=project, cohort_dir=cohort_dir, panel=panel, max_labels=6 * to_read, seed=2026, log=log
+    )

@@ -57,8 +57,9 @@ def simulation_panel_ensure(*, project: Project, seniors: int, juniors: int, see
     for experience, count in ((Experience.SENIOR, seniors), (Experience.JUNIOR, juniors)):
         for k in range(count):
             name = f"sim-{experience}-{k + 1}"
-            profile, _ = reader_ensure(username=name, password=SIMULATED_PASSWORD, experience=experience,
-                                       role=Role.READER)  # fmt: skip
+            profile, _ = reader_ensure(
+                username=name, password=SIMULATED_PASSWORD, experience=experience, role=Role.READER
+            )
             project_member_add(project=project, user=profile.user)
             reader = ml_bridge.simulated_reader_make(name=name, experience=experience, seed=seed)
             panel.append(PanelMember(profile.user, reader))
@@ -81,11 +82,22 @@ def case_read_simulated(
     patient_id = case.pair.patient.patient_id
     versions = dict(assignment.levels.values_list("level", "version"))
     for level in LEVELS:
-        grade = ml_bridge.simulated_grade(reader=member.reader, severity=truth[level]["severity"],
-                                          patient_id=patient_id, level=level, seed=seed)  # fmt: skip
-        level_annotation_save(assignment=assignment, level=level, user=member.user, version=versions.get(level),
-                              grade=grade, box=truth[level]["roi_sagittal"] if boxes else None,
-                              model_version_shown=case_model_version_shown(case=case, level=level))  # fmt: skip
+        grade = ml_bridge.simulated_grade(
+            reader=member.reader,
+            severity=truth[level]["severity"],
+            patient_id=patient_id,
+            level=level,
+            seed=seed,
+        )
+        level_annotation_save(
+            assignment=assignment,
+            level=level,
+            user=member.user,
+            version=versions.get(level),
+            grade=grade,
+            box=truth[level]["roi_sagittal"] if boxes else None,
+            model_version_shown=case_model_version_shown(case=case, level=level),
+        )
     return assignment_submit(
         assignment=assignment, user=member.user, time_spent_s=60.0, notify_learning=False
     )
@@ -103,9 +115,13 @@ def _adjudicate(
     ).select_related("case__pair__patient")
     for item in items:
         truth = truth_of(item.case)[item.level]
-        grade = ml_bridge.simulated_grade(reader=seniors[0].reader, severity=truth["severity"],
-                                          patient_id=item.case.pair.patient.patient_id, level=item.level,
-                                          seed=seed + 1)  # fmt: skip
+        grade = ml_bridge.simulated_grade(
+            reader=seniors[0].reader,
+            severity=truth["severity"],
+            patient_id=item.case.pair.patient.patient_id,
+            level=item.level,
+            seed=seed + 1,
+        )
         adjudication_resolve(item=item, user=seniors[0].user, grade=grade, note="simulated adjudication")
     return len(items)
 
@@ -113,16 +129,26 @@ def _adjudicate(
 def _next_case(*, project: Project) -> Case | None:
     read = Assignment.objects.filter(case=OuterRef("pk"), status=Assignment.Status.SUBMITTED)
     return (
-        Case.objects.filter(project=project).exclude(Exists(read)).select_related("pair__patient", "pair__ct_study")
-        .order_by("-priority", "pk").first()
-    )  # fmt: skip
+        Case.objects.filter(project=project)
+        .exclude(Exists(read))
+        .select_related("pair__patient", "pair__ct_study")
+        .order_by("-priority", "pk")
+        .first()
+    )
 
 
 def simulate_reading(
-    *, project: Project, cohort_dir: Path, panel: list[PanelMember], reads_per_case: int = 1,
-    max_labels: int | None = None, stop_at_kappa: float | None = None, seed: int = 0,
-    log: Callable[[str], None] = print, boxes: bool = True,
-) -> list[dict]:  # fmt: skip
+    *,
+    project: Project,
+    cohort_dir: Path,
+    panel: list[PanelMember],
+    reads_per_case: int = 1,
+    max_labels: int | None = None,
+    stop_at_kappa: float | None = None,
+    seed: int = 0,
+    log: Callable[[str], None] = print,
+    boxes: bool = True,
+) -> list[dict]:
     """Run the loop until every case is read, max_labels training labels are in, or a new version's
     reference kappa reaches stop_at_kappa; returns the learning curve."""
     truth_by_patient = manifest_levels(cohort_dir=cohort_dir)
@@ -152,17 +178,21 @@ def simulate_reading(
             preannotation_cycle()
             version = ModelVersion.objects.get(pk=run.model_version_id) if run.model_version_id else None
             point = {
-                "labels": run.labels_used, "run": run.pk, "status": run.status,
+                "labels": run.labels_used,
+                "run": run.pk,
+                "status": run.status,
                 "model_version": version.label if version else None,
                 "promoted": bool(version and version.status == ModelVersion.Status.CHAMPION),
                 "reference": (version.metrics.get("reference", {}) if version else {}),
                 "error": run.error,
-            }  # fmt: skip
+            }
             curve.append(point)
             ref = point["reference"]
-            log(f"  {labels} labels: {point['model_version'] or 'no model'} {run.status}"
+            log(
+                f"  {labels} labels: {point['model_version'] or 'no model'} {run.status}"
                 f" reference kappa {ref.get('kappa_quadratic', float('nan')):.3f} (n={ref.get('n', 0)})"
-                f"{' promoted' if point['promoted'] else ''}{' ' + run.error if run.error else ''}")  # fmt: skip
+                f"{' promoted' if point['promoted'] else ''}{' ' + run.error if run.error else ''}"
+            )
         if max_labels is not None and labels >= max_labels:
             break
         reached = curve and outcome["training_run"] and (curve[-1]["reference"].get("kappa_quadratic") or -1)

@@ -48,8 +48,12 @@ def _admin_project(request: Request, slug: str):
 
 def _download_record(request: Request, project: Project, filename: str, **details) -> None:
     """Every export handed out is audited: who took which file of the project, and when."""
-    audit_record(actor=request.user, action=AuditAction.EXPORT_DOWNLOAD, project=project,
-                 details={"export": filename, **details})  # fmt: skip
+    audit_record(
+        actor=request.user,
+        action=AuditAction.EXPORT_DOWNLOAD,
+        project=project,
+        details={"export": filename, **details},
+    )
 
 
 def _attachment(response: HttpResponse, filename: str) -> HttpResponse:
@@ -63,9 +67,12 @@ class AnnotationFilter(QueryInput):
 
 
 STATUS_PARAM = OpenApiParameter(
-    "status", str, enum=list(selectors.ANNOTATION_STATUSES), required=False,
+    "status",
+    str,
+    enum=list(selectors.ANNOTATION_STATUSES),
+    required=False,
     description="submitted: only levels of submitted readings (default: drafts too)",
-)  # fmt: skip
+)
 
 
 def _annotation_rows(request: Request, slug: str):
@@ -78,15 +85,17 @@ def _annotation_rows(request: Request, slug: str):
 
 class AnnotationCsvApi(ExportApi):
     @extend_schema(
-        operation_id="exports_annotations_csv", parameters=[STATUS_PARAM], responses={(200, CSV): OpenApiTypes.STR},
+        operation_id="exports_annotations_csv",
+        parameters=[STATUS_PARAM],
+        responses={(200, CSV): OpenApiTypes.STR},
         description="Every level annotation of the project with its provenance, streamed as CSV.",
-    )  # fmt: skip
+    )
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
         project, status, rows = _annotation_rows(request, slug)
         stream = formats.csv_stream(
             columns=formats.annotation_csv_columns(selectors.ANNOTATION_COLUMNS),
             rows=formats.annotation_csv_rows(rows),
-        )  # fmt: skip
+        )
         response = StreamingHttpResponse(stream, content_type=f"{CSV}; charset=utf-8")
         _download_record(request, project, "annotations.csv", status=status)
         return _attachment(response, f"{project.slug}-annotations.csv")
@@ -94,10 +103,11 @@ class AnnotationCsvApi(ExportApi):
 
 class AnnotationJsonApi(ExportApi):
     @extend_schema(
-        operation_id="exports_annotations_json", parameters=[STATUS_PARAM],
+        operation_id="exports_annotations_json",
+        parameters=[STATUS_PARAM],
         responses={(200, "application/json"): OpenApiTypes.OBJECT},
         description='{"project", "status", "columns", "annotations": [...]}, streamed.',
-    )  # fmt: skip
+    )
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
         project, status, rows = _annotation_rows(request, slug)
         head = {"project": project.slug, "status": status, "columns": list(selectors.ANNOTATION_COLUMNS)}
@@ -109,10 +119,11 @@ class AnnotationJsonApi(ExportApi):
 
 class CocoApi(ExportApi):
     @extend_schema(
-        operation_id="exports_coco", responses={(200, "application/json"): OpenApiTypes.OBJECT},
+        operation_id="exports_coco",
+        responses={(200, "application/json"): OpenApiTypes.OBJECT},
         description="ROI boxes of submitted readings as COCO detection JSON: one image per case (its CT "
         "mid-sagittal reformat), categories are the six levels, the grade is an attribute.",
-    )  # fmt: skip
+    )
     def get(self, request: Request, slug: str) -> HttpResponse:
         project = _admin_project(request, slug)
         document = formats.coco_document(
@@ -125,39 +136,45 @@ class CocoApi(ExportApi):
 
 class ModelMetricsCsvApi(ExportApi):
     @extend_schema(
-        operation_id="exports_model_metrics_csv", responses={(200, CSV): OpenApiTypes.STR},
+        operation_id="exports_model_metrics_csv",
+        responses={(200, CSV): OpenApiTypes.STR},
         description="One row per model version; nested metrics flattened with dots (test.kappa_quadratic).",
-    )  # fmt: skip
+    )
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
         project = _admin_project(request, slug)
         columns, rows = selectors.model_metric_rows(project=project)
-        response = StreamingHttpResponse(formats.csv_stream(columns=columns, rows=rows),
-                                         content_type=f"{CSV}; charset=utf-8")  # fmt: skip
+        response = StreamingHttpResponse(
+            formats.csv_stream(columns=columns, rows=rows), content_type=f"{CSV}; charset=utf-8"
+        )
         _download_record(request, project, "model-metrics.csv")
         return _attachment(response, f"{project.slug}-model-metrics.csv")
 
 
 class ReaderPerformanceCsvApi(ExportApi):
     @extend_schema(
-        operation_id="exports_reader_performance_csv", responses={(200, CSV): OpenApiTypes.STR},
+        operation_id="exports_reader_performance_csv",
+        responses={(200, CSV): OpenApiTypes.STR},
         description="Each reader's and each experience group's accuracy, macro F1 and kappas against the "
         "reference labels with bootstrap 95% intervals: one row per scope (all, reference_set), rater and "
         "task (4grade, binary).",
-    )  # fmt: skip
+    )
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
         project = _admin_project(request, slug)
         rows = selectors.reader_performance_rows(project=project)
-        response = StreamingHttpResponse(formats.csv_stream(columns=selectors.READER_PERFORMANCE_COLUMNS, rows=rows),
-                                         content_type=f"{CSV}; charset=utf-8")  # fmt: skip
+        response = StreamingHttpResponse(
+            formats.csv_stream(columns=selectors.READER_PERFORMANCE_COLUMNS, rows=rows),
+            content_type=f"{CSV}; charset=utf-8",
+        )
         _download_record(request, project, "reader-performance.csv")
         return _attachment(response, f"{project.slug}-reader-performance.csv")
 
 
 class ReportFilter(QueryInput):
     reader = serializers.CharField(
-        required=False, max_length=150,
+        required=False,
+        max_length=150,
         help_text="username whose submitted reading to report; default: the most recently submitted",
-    )  # fmt: skip
+    )
 
 
 class CaseStructuredReportApi(ExportApi):
@@ -166,17 +183,23 @@ class CaseStructuredReportApi(ExportApi):
         parameters=[ReportFilter],
         responses={(200, DICOM): OpenApiTypes.BINARY},
         description="The case's grades as a DICOM Comprehensive SR (TID 1500) in the CT study.",
-    )  # fmt: skip
+    )
     def get(self, request: Request, case_id: int) -> HttpResponse:
         params = ReportFilter(data=request.query_params)
         params.is_valid(raise_exception=True)
         reading = selectors.reading_for_report(
-            case_id=case_id, reader=params.validated_data.get("reader"),
+            case_id=case_id,
+            reader=params.validated_data.get("reader"),
             projects=project_list_for_user(user=request.user, role=Role.ADMIN),
-        )  # fmt: skip
+        )
         response = HttpResponse(structured_report_bytes(reading=reading), content_type=DICOM)
-        _download_record(request, reading.case.project, "sr.dcm", case_id=case_id,
-                         reader=reading.assignment.reader.username)  # fmt: skip
+        _download_record(
+            request,
+            reading.case.project,
+            "sr.dcm",
+            case_id=case_id,
+            reader=reading.assignment.reader.username,
+        )
         return _attachment(response, f"case-{case_id}-{reading.assignment.reader.username}-sr.dcm")
 
 
@@ -191,7 +214,7 @@ class AuditCsvApi(ExportApi):
         responses={(200, CSV): OpenApiTypes.STR},
         description="The project's audit (GET /api/projects/<slug>/audit/) as CSV, newest first; "
         "details as JSON. The download itself is audited too.",
-    )  # fmt: skip
+    )
     def get(self, request: Request, slug: str) -> StreamingHttpResponse:
         params = AuditFilter(data=request.query_params)
         params.is_valid(raise_exception=True)
@@ -199,6 +222,8 @@ class AuditCsvApi(ExportApi):
         action = params.validated_data.get("action")
         _download_record(request, project, "audit.csv", action=action)
         rows = selectors.audit_export_rows(project=project, action=action)
-        response = StreamingHttpResponse(formats.csv_stream(columns=selectors.AUDIT_COLUMNS, rows=rows),
-                                         content_type=f"{CSV}; charset=utf-8")  # fmt: skip
+        response = StreamingHttpResponse(
+            formats.csv_stream(columns=selectors.AUDIT_COLUMNS, rows=rows),
+            content_type=f"{CSV}; charset=utf-8",
+        )
         return _attachment(response, f"{project.slug}-audit.csv")

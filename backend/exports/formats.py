@@ -121,13 +121,24 @@ def coco_document(*, data: dict[str, Any], spacing_mm: float) -> dict[str, Any]:
     for a in data["annotations"]:
         x0, y0, x1, y1 = (float(v) for v in a["box"])
         w, h = x1 - x0, y1 - y0
-        annotations.append({
-            "id": a["annotation_id"], "image_id": a["case_id"], "category_id": _CATEGORY_ID[a["level"]],
-            "bbox": [x0, y0, w, h], "area": w * h, "iscrowd": 0,
-            "segmentation": [[x0, y0, x1, y0, x1, y1, x0, y1]],
-            "attributes": {"level": a["level"], "grade": a["grade"], "binary": a["grade"] >= 2,
-                           "reader": a["reader"], "reader_experience": a["reader_experience"]},
-        })  # fmt: skip
+        annotations.append(
+            {
+                "id": a["annotation_id"],
+                "image_id": a["case_id"],
+                "category_id": _CATEGORY_ID[a["level"]],
+                "bbox": [x0, y0, w, h],
+                "area": w * h,
+                "iscrowd": 0,
+                "segmentation": [[x0, y0, x1, y0, x1, y1, x0, y1]],
+                "attributes": {
+                    "level": a["level"],
+                    "grade": a["grade"],
+                    "binary": a["grade"] >= 2,
+                    "reader": a["reader"],
+                    "reader_experience": a["reader_experience"],
+                },
+            }
+        )
     return {
         "info": {
             "description": f"ROI boxes of project {data['project']}: CT mid-sagittal reformats "

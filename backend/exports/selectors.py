@@ -55,11 +55,31 @@ _ANNOTATION_FIELDS = {
 
 # The columns of an annotation row, in export order (`binary` is derived from `grade`).
 ANNOTATION_COLUMNS = (
-    "annotation_id", "project", "case_id", "patient_id", "ct_study_uid", "mr_study_uid", "level", "grade",
-    "binary", "box", "note", "reader", "reader_experience", "assignment_id", "assignment_status",
-    "started_at", "submitted_at", "time_spent_s", "model_version_shown", "blinded", "suggestion_shown", "display",
-    "version", "updated_at",
-)  # fmt: skip
+    "annotation_id",
+    "project",
+    "case_id",
+    "patient_id",
+    "ct_study_uid",
+    "mr_study_uid",
+    "level",
+    "grade",
+    "binary",
+    "box",
+    "note",
+    "reader",
+    "reader_experience",
+    "assignment_id",
+    "assignment_status",
+    "started_at",
+    "submitted_at",
+    "time_spent_s",
+    "model_version_shown",
+    "blinded",
+    "suggestion_shown",
+    "display",
+    "version",
+    "updated_at",
+)
 
 
 def _annotation_row(values: dict[str, Any]) -> dict[str, Any]:
@@ -139,35 +159,57 @@ def coco_export_data(*, project: Project) -> dict[str, Any]:
     cases = list(
         Case.objects.filter(project=project)
         .order_by("pk")
-        .values("pk", "pair__ct_study_id", "pair__ct_study__study_uid", "pair__mr_study__study_uid",
-                "pair__patient__patient_id")
-    )  # fmt: skip
+        .values(
+            "pk",
+            "pair__ct_study_id",
+            "pair__ct_study__study_uid",
+            "pair__mr_study__study_uid",
+            "pair__patient__patient_id",
+        )
+    )
     geometry = _ct_reformat_geometry(project=project)
     images = []
     for case in cases:
         g = geometry.get(case["pair__ct_study_id"], {})
-        images.append({
-            "case_id": case["pk"], "ct_study_uid": case["pair__ct_study__study_uid"],
-            "ct_series_uid": g.get("series_uid"), "mr_study_uid": case["pair__mr_study__study_uid"],
-            "patient_id": case["pair__patient__patient_id"], "width": g.get("width"), "height": g.get("height"),
-        })  # fmt: skip
+        images.append(
+            {
+                "case_id": case["pk"],
+                "ct_study_uid": case["pair__ct_study__study_uid"],
+                "ct_series_uid": g.get("series_uid"),
+                "mr_study_uid": case["pair__mr_study__study_uid"],
+                "patient_id": case["pair__patient__patient_id"],
+                "width": g.get("width"),
+                "height": g.get("height"),
+            }
+        )
     boxes = (
         LevelAnnotation.objects.filter(
             assignment__case__project=project, assignment__status=Assignment.Status.SUBMITTED
         )
         .exclude(Q(box=None) | Q(grade=None))
         .order_by("assignment__case_id", "assignment__reader__username", "level")
-        .values("pk", "assignment__case_id", "level", "grade", "box", "assignment__reader__username",
-                "assignment__reader__reader_profile__experience")
-    )  # fmt: skip
+        .values(
+            "pk",
+            "assignment__case_id",
+            "level",
+            "grade",
+            "box",
+            "assignment__reader__username",
+            "assignment__reader__reader_profile__experience",
+        )
+    )
     annotations = [
         {
-            "annotation_id": b["pk"], "case_id": b["assignment__case_id"], "level": b["level"], "grade": b["grade"],
-            "box": b["box"], "reader": b["assignment__reader__username"],
+            "annotation_id": b["pk"],
+            "case_id": b["assignment__case_id"],
+            "level": b["level"],
+            "grade": b["grade"],
+            "box": b["box"],
+            "reader": b["assignment__reader__username"],
             "reader_experience": b["assignment__reader__reader_profile__experience"],
         }
         for b in boxes.iterator(chunk_size=ITERATOR_CHUNK)
-    ]  # fmt: skip
+    ]
     return {"project": project.slug, "images": images, "annotations": annotations}
 
 
@@ -203,9 +245,17 @@ def model_metric_rows(*, project: Project) -> tuple[list[str], list[dict[str, An
 
 
 READER_PERFORMANCE_COLUMNS = (
-    "scope", "kind", "name", "experience", "readers", "task", "levels", "cases", "own_reference_levels",
+    "scope",
+    "kind",
+    "name",
+    "experience",
+    "readers",
+    "task",
+    "levels",
+    "cases",
+    "own_reference_levels",
     *(f"{metric}{part}" for metric in performance_selectors.METRICS for part in ("", "_ci_low", "_ci_high")),
-)  # fmt: skip
+)
 
 
 def reader_performance_rows(*, project: Project) -> list[dict[str, Any]]:
@@ -220,8 +270,14 @@ def reader_performance_rows(*, project: Project) -> list[dict[str, Any]]:
         for kind, name, experience, entry in entries:
             for task in entry["tasks"]:
                 counts = {k: entry.get(k) for k in ("readers", "levels", "cases", "own_reference_levels")}
-                row = {"scope": scope["scope"], "kind": kind, "name": name, "experience": experience,
-                       "task": task["task"], **counts}  # fmt: skip
+                row = {
+                    "scope": scope["scope"],
+                    "kind": kind,
+                    "name": name,
+                    "experience": experience,
+                    "task": task["task"],
+                    **counts,
+                }
                 for metric in performance_selectors.METRICS:
                     value, (low, high) = task[metric]["value"], task[metric]["ci95"]
                     row.update({metric: value, f"{metric}_ci_low": low, f"{metric}_ci_high": high})
@@ -276,18 +332,28 @@ def reading_for_report(
     instances = (
         Instance.objects.filter(series__study_id__in=study_ids)
         .order_by("series__study_id", "series__series_number", "series_id", "instance_number", "sop_uid")
-        .values("series__study_id", "series__study__study_uid", "series__series_uid", "sop_uid", "sop_class_uid")
-    )  # fmt: skip
+        .values(
+            "series__study_id", "series__study__study_uid", "series__series_uid", "sop_uid", "sop_class_uid"
+        )
+    )
     ct, mr = [], []
     for i in instances:
-        item = {"study_uid": i["series__study__study_uid"], "series_uid": i["series__series_uid"],
-                "sop_uid": i["sop_uid"], "sop_class_uid": i["sop_class_uid"]}  # fmt: skip
+        item = {
+            "study_uid": i["series__study__study_uid"],
+            "series_uid": i["series__series_uid"],
+            "sop_uid": i["sop_uid"],
+            "sop_class_uid": i["sop_class_uid"],
+        }
         (ct if i["series__study_id"] == case.pair.ct_study_id else mr).append(item)
     profile = getattr(assignment.reader, "reader_profile", None)
     return ReadingForReport(
-        case=case, assignment=assignment, reader_experience=profile.experience if profile else None,
-        grades=grades, ct_instances=ct, mr_instances=mr,
-    )  # fmt: skip
+        case=case,
+        assignment=assignment,
+        reader_experience=profile.experience if profile else None,
+        grades=grades,
+        ct_instances=ct,
+        mr_instances=mr,
+    )
 
 
 AUDIT_COLUMNS = ("id", "at", "actor", "action", "target_type", "target_id", "target", "details")

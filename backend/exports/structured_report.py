@@ -41,8 +41,14 @@ KANG_GRADES = {  # code meanings are at most 64 characters (DICOM LO)
 }
 SIGNIFICANT_CONCEPT = Code("SIGNIFICANT", SCHEME, "Significant stenosis (Kang grade 2 or more)")
 FINDING_TYPE = Code("CANAL-STENOSIS", SCHEME, "Cervical spinal canal stenosis")
-_LEVEL_VALUES = {"C2/3": "C2-C3", "C3/4": "C3-C4", "C4/5": "C4-C5", "C5/6": "C5-C6", "C6/7": "C6-C7",
-                 "C7/T1": "C7-T1"}  # fmt: skip
+_LEVEL_VALUES = {
+    "C2/3": "C2-C3",
+    "C3/4": "C3-C4",
+    "C4/5": "C4-C5",
+    "C5/6": "C5-C6",
+    "C6/7": "C6-C7",
+    "C7/T1": "C7-T1",
+}
 LEVEL_CODES = {level: Code(_LEVEL_VALUES[level], SCHEME, f"{level} disc level") for level in LEVELS}
 
 EXPERIENCE_CODES = {
@@ -82,8 +88,12 @@ def _observer_name(user) -> str:
 def sr_uids(*, reading: ReadingForReport) -> tuple[str, str]:
     """(series UID, SOP instance UID) of a reading's SR: the same reading always gets the same ones."""
     a = reading.assignment
-    sources = ["spine-sr", str(a.pk), a.submitted_at.isoformat() if a.submitted_at else "",
-               reading.case.pair.ct_study.study_uid]  # fmt: skip
+    sources = [
+        "spine-sr",
+        str(a.pk),
+        a.submitted_at.isoformat() if a.submitted_at else "",
+        reading.case.pair.ct_study.study_uid,
+    ]
     return generate_uid(entropy_srcs=[*sources, "series"]), generate_uid(entropy_srcs=[*sources, "instance"])
 
 
@@ -96,10 +106,12 @@ def reading_structured_report(*, reading: ReadingForReport) -> hd.sr.Comprehensi
     observer = hd.sr.ObserverContext(
         observer_type=codes.DCM.Person,
         observer_identifying_attributes=hd.sr.PersonObserverIdentifyingAttributes(
-            name=_observer_name(reader), login_name=reader.username, organization_name=PLATFORM,
+            name=_observer_name(reader),
+            login_name=reader.username,
+            organization_name=PLATFORM,
             role_in_organization=EXPERIENCE_CODES.get(reading.reader_experience or ""),
         ),
-    )  # fmt: skip
+    )
     procedures = [codes.LN.CTUnspecifiedBodyRegion]
     if mr_study is not None:
         procedures.append(codes.LN.MRIUnspecifiedBodyRegion)

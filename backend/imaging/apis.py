@@ -20,8 +20,21 @@ class IngestJobOutput(serializers.ModelSerializer):
 
     class Meta:
         model = IngestJob
-        fields = ["id", "source", "status", "total_files", "processed_files", "progress", "stored", "duplicates",
-                  "failed", "errors", "deidentify", "created_at", "finished_at"]  # fmt: skip
+        fields = [
+            "id",
+            "source",
+            "status",
+            "total_files",
+            "processed_files",
+            "progress",
+            "stored",
+            "duplicates",
+            "failed",
+            "errors",
+            "deidentify",
+            "created_at",
+            "finished_at",
+        ]
 
     def get_progress(self, job: IngestJob) -> float:
         return round(job.processed_files / job.total_files, 3) if job.total_files else 0.0
@@ -37,15 +50,20 @@ class UploadApi(APIView):
 
     @extend_schema(
         operation_id="imaging_upload",
-        request={"multipart/form-data": inline_serializer(
-            name="UploadInput",
-            fields={"files": serializers.ListField(child=serializers.FileField(), min_length=1),
-                    "project": serializers.SlugField(help_text="a project you are an admin of (a platform "
-                                                     "admin may leave it out)"),
-                    "deidentify": serializers.BooleanField(required=False)},
-        )},
+        request={
+            "multipart/form-data": inline_serializer(
+                name="UploadInput",
+                fields={
+                    "files": serializers.ListField(child=serializers.FileField(), min_length=1),
+                    "project": serializers.SlugField(
+                        help_text="a project you are an admin of (a platform admin may leave it out)"
+                    ),
+                    "deidentify": serializers.BooleanField(required=False),
+                },
+            )
+        },
         responses={201: IngestJobOutput, 202: IngestJobOutput, **errors(404, 413)},
-    )  # fmt: skip
+    )
     def post(self, request: Request) -> Response:
         files = request.FILES.getlist("files")
         if not files:
@@ -55,9 +73,14 @@ class UploadApi(APIView):
         staging = services.staging_dir_create()
         size = services.upload_stage(files=files, staging=staging)
         job = services.ingest_job_create(
-            source=IngestJob.Source.UPLOAD, project=project, user=request.user, staging_dir=staging,
-            deidentify_data=None if deidentify in (None, "") else str(deidentify).lower() in {"1", "true", "yes"},
-        )  # fmt: skip
+            source=IngestJob.Source.UPLOAD,
+            project=project,
+            user=request.user,
+            staging_dir=staging,
+            deidentify_data=None
+            if deidentify in (None, "")
+            else str(deidentify).lower() in {"1", "true", "yes"},
+        )
         if size > settings.INGEST_ASYNC_BYTES:
             transaction.on_commit(lambda: ingest_job.delay(job.pk))
             return Response(IngestJobOutput(job).data, status=status.HTTP_202_ACCEPTED)

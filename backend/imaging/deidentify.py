@@ -10,14 +10,39 @@ from pydicom.dataset import Dataset
 
 UID_PREFIX = "2.25."  # UUID-derived UIDs, as PS3.5 B.2 allows
 REMOVE = (
-    "PatientBirthTime", "OtherPatientIDs", "OtherPatientIDsSequence", "OtherPatientNames", "PatientAddress",
-    "PatientTelephoneNumbers", "PatientMotherBirthName", "MilitaryRank", "EthnicGroup", "PatientComments",
-    "MedicalRecordLocator", "InstitutionName", "InstitutionAddress", "InstitutionalDepartmentName",
-    "ReferringPhysicianAddress", "ReferringPhysicianTelephoneNumbers", "PhysiciansOfRecord",
-    "PerformingPhysicianName", "NameOfPhysiciansReadingStudy", "OperatorsName", "StationName", "DeviceSerialNumber",
-    "RequestingPhysician", "RequestAttributesSequence", "AdmittingDiagnosesDescription", "AdditionalPatientHistory",
-    "PatientSize", "PatientWeight", "Occupation", "CountryOfResidence", "RegionOfResidence", "ImageComments",
-)  # fmt: skip
+    "PatientBirthTime",
+    "OtherPatientIDs",
+    "OtherPatientIDsSequence",
+    "OtherPatientNames",
+    "PatientAddress",
+    "PatientTelephoneNumbers",
+    "PatientMotherBirthName",
+    "MilitaryRank",
+    "EthnicGroup",
+    "PatientComments",
+    "MedicalRecordLocator",
+    "InstitutionName",
+    "InstitutionAddress",
+    "InstitutionalDepartmentName",
+    "ReferringPhysicianAddress",
+    "ReferringPhysicianTelephoneNumbers",
+    "PhysiciansOfRecord",
+    "PerformingPhysicianName",
+    "NameOfPhysiciansReadingStudy",
+    "OperatorsName",
+    "StationName",
+    "DeviceSerialNumber",
+    "RequestingPhysician",
+    "RequestAttributesSequence",
+    "AdmittingDiagnosesDescription",
+    "AdditionalPatientHistory",
+    "PatientSize",
+    "PatientWeight",
+    "Occupation",
+    "CountryOfResidence",
+    "RegionOfResidence",
+    "ImageComments",
+)
 EMPTY = ("ReferringPhysicianName", "StudyID", "AccessionNumber", "PatientBirthDate")
 UID_KEYWORDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID")
 

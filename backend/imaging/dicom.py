@@ -117,12 +117,34 @@ def parse_dicom_date(value: str) -> date | None:
 
 # What check_dicom reads; parsing only these makes reading a file cheaper than a full dcmread.
 HEADER_KEYWORDS = (
-    "PatientID", "PatientName", "PatientBirthDate", "PatientSex", "StudyInstanceUID", "StudyDate", "StudyTime",
-    "AccessionNumber", "StudyDescription", "SeriesInstanceUID", "SeriesNumber", "SeriesDescription",
-    "FrameOfReferenceUID", "Modality", "SOPInstanceUID", "SOPClassUID", "InstanceNumber", "Rows", "Columns",
-    "NumberOfFrames", "PixelSpacing", "SliceThickness", "ImagePositionPatient", "ImageOrientationPatient",
-    "BitsAllocated", "SamplesPerPixel", "PixelData",
-)  # fmt: skip
+    "PatientID",
+    "PatientName",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "AccessionNumber",
+    "StudyDescription",
+    "SeriesInstanceUID",
+    "SeriesNumber",
+    "SeriesDescription",
+    "FrameOfReferenceUID",
+    "Modality",
+    "SOPInstanceUID",
+    "SOPClassUID",
+    "InstanceNumber",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "PixelSpacing",
+    "SliceThickness",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "BitsAllocated",
+    "SamplesPerPixel",
+    "PixelData",
+)
 
 
 def read_header(content: bytes) -> Dataset | RawHeader:

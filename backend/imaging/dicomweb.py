@@ -19,7 +19,8 @@ from backend.common.exceptions import ApplicationError
 from backend.common.inputs import PAGE_MAX, QueryInput
 from backend.common.schema import errors
 from backend.imaging import selectors, services
-from backend.imaging.models import IngestJob, Instance, Series, Study
+from backend.imaging.dicom_json import dicom_element, instance_json, series_json, study_json
+from backend.imaging.models import IngestJob, Instance
 from backend.imaging.multipart import (
     MultipartError,
     boundary_of,
@@ -34,9 +35,11 @@ DICOM_JSON = "application/dicom+json"
 UNCOMPRESSED = "1.2.840.10008.1.2.1"
 DATASETS = {"type": "array", "items": {"type": "object"}}  # DICOM JSON: one object per study, series, ...
 STOW_PROJECT = OpenApiParameter(
-    "project", str, required=True,
+    "project",
+    str,
+    required=True,
     description="the project (one you are an admin of) the studies go into; a platform admin may leave it out",
-)  # fmt: skip
+)
 # STOW-RS: the store report (PS3.18 10.5.3): 200 all stored, 202 some, 409 none; 404: no such project.
 STOW_RESPONSES = {
     **{(status, DICOM_JSON): OpenApiTypes.OBJECT for status in (200, 202, 409)},
@@ -52,57 +55,6 @@ class AnyMediaRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         return json.dumps(data).encode() if data is not None else b""
-
-
-def _element(vr: str, *values) -> dict:
-    values = [v for v in values if v not in (None, "")]
-    return {"vr": vr, "Value": values} if values else {"vr": vr}
-
-
-def _da(value) -> str | None:
-    return value.strftime("%Y%m%d") if value else None
-
-
-def study_json(study: Study) -> dict:
-    return {
-        "00080020": _element("DA", _da(study.study_date)),
-        "00080030": _element("TM", study.study_time),
-        "00080050": _element("SH", study.accession_number),
-        "00080061": _element("CS", study.modality),
-        "00080090": _element("PN"),
-        "00081030": _element("LO", study.description),
-        "00100010": _element("PN", {"Alphabetic": study.patient.name} if study.patient.name else None),
-        "00100020": _element("LO", study.patient.patient_id),
-        "00100030": _element("DA", study.patient.birth_date),
-        "00100040": _element("CS", study.patient.sex),
-        "0020000D": _element("UI", study.study_uid),
-        "00201206": _element("IS", getattr(study, "n_series", None)),
-        "00201208": _element("IS", getattr(study, "n_instances", None)),
-    }
-
-
-def series_json(series: Series, n_instances: int | None = None) -> dict:
-    return {
-        "00080060": _element("CS", series.modality),
-        "0008103E": _element("LO", series.description),
-        "0020000D": _element("UI", series.study.study_uid),
-        "0020000E": _element("UI", series.series_uid),
-        "00200011": _element("IS", series.series_number),
-        "00201209": _element("IS", n_instances),
-    }
-
-
-def instance_json(instance: Instance) -> dict:
-    return {
-        "00080016": _element("UI", instance.sop_class_uid),
-        "00080018": _element("UI", instance.sop_uid),
-        "0020000D": _element("UI", instance.series.study.study_uid),
-        "0020000E": _element("UI", instance.series.series_uid),
-        "00200013": _element("IS", instance.instance_number),
-        "00280008": _element("IS", instance.number_of_frames),
-        "00280010": _element("US", instance.rows),
-        "00280011": _element("US", instance.columns),
-    }
 
 
 def _json_response(payload, status: int = 200) -> HttpResponse:
@@ -132,10 +84,19 @@ class DicomwebView(APIView):
 
 
 QIDO_PARAMS = [
-    *(OpenApiParameter(name, str, required=False)
-      for name in ("PatientID", "PatientName", "StudyDate", "StudyInstanceUID", "AccessionNumber", "ModalitiesInStudy")),
+    *(
+        OpenApiParameter(name, str, required=False)
+        for name in (
+            "PatientID",
+            "PatientName",
+            "StudyDate",
+            "StudyInstanceUID",
+            "AccessionNumber",
+            "ModalitiesInStudy",
+        )
+    ),
     PagingQuery,
-]  # fmt: skip
+]
 
 
 class StudiesView(DicomwebView):
@@ -148,8 +109,12 @@ class StudiesView(DicomwebView):
         studies = selectors.study_search(user=request.user, filters=request.query_params)
         return _json_response([study_json(s) for s in _paged(request, studies)])
 
-    @extend_schema(operation_id="stow_studies", request={"multipart/related": OpenApiTypes.BINARY},
-                   parameters=[STOW_PROJECT], responses=STOW_RESPONSES)  # fmt: skip
+    @extend_schema(
+        operation_id="stow_studies",
+        request={"multipart/related": OpenApiTypes.BINARY},
+        parameters=[STOW_PROJECT],
+        responses=STOW_RESPONSES,
+    )
     def post(self, request: Request) -> HttpResponse:
         return _stow(request, study_uid=None)
 
@@ -162,15 +127,22 @@ class StudyView(DicomwebView):
         )
         return _retrieve(instances)
 
-    @extend_schema(operation_id="stow_study", request={"multipart/related": OpenApiTypes.BINARY},
-                   parameters=[STOW_PROJECT], responses=STOW_RESPONSES)  # fmt: skip
+    @extend_schema(
+        operation_id="stow_study",
+        request={"multipart/related": OpenApiTypes.BINARY},
+        parameters=[STOW_PROJECT],
+        responses=STOW_RESPONSES,
+    )
     def post(self, request: Request, study: str) -> HttpResponse:
         return _stow(request, study_uid=study)
 
 
 class StudySeriesView(DicomwebView):
-    @extend_schema(operation_id="qido_study_series", responses={(200, DICOM_JSON): DATASETS},
-                   parameters=[OpenApiParameter("Modality", str, required=False), PagingQuery])  # fmt: skip
+    @extend_schema(
+        operation_id="qido_study_series",
+        responses={(200, DICOM_JSON): DATASETS},
+        parameters=[OpenApiParameter("Modality", str, required=False), PagingQuery],
+    )
     def get(self, request: Request, study: str) -> HttpResponse:
         found = selectors.study_get(user=request.user, study_uid=study)
         series = found.series.select_related("study").order_by("series_number")
@@ -240,8 +212,11 @@ class FramesView(DicomwebView):
         numbers = _frame_numbers(frames, found.number_of_frames)
         data = _frames(found, numbers)
         boundary = new_boundary()
-        body = b"".join(multipart_stream(((f"application/octet-stream; transfer-syntax={UNCOMPRESSED}", [d])
-                                          for d in data), boundary))  # fmt: skip
+        body = b"".join(
+            multipart_stream(
+                ((f"application/octet-stream; transfer-syntax={UNCOMPRESSED}", [d]) for d in data), boundary
+            )
+        )
         return HttpResponse(
             body,
             content_type=f'multipart/related; type="application/octet-stream"; boundary={boundary}',
@@ -314,7 +289,7 @@ def _frames(instance: Instance, numbers: list[int]) -> list[bytes]:
 def _metadata(instance: Instance) -> dict:
     ds = pydicom.dcmread(instance.file.path, stop_before_pixels=True)
     payload = ds.to_json_dict(bulk_data_threshold=1 << 20, bulk_data_element_handler=lambda element: "")
-    payload["00020010"] = _element("UI", instance.transfer_syntax_uid)
+    payload["00020010"] = dicom_element("UI", instance.transfer_syntax_uid)
     return payload
 
 
@@ -355,20 +330,28 @@ def _stow(request: Request, *, study_uid: str | None) -> HttpResponse:
                 continue  # the ingest report says what is wrong with it
             if str(header.get("StudyInstanceUID", "")) != study_uid:
                 sop = str(header.get("SOPInstanceUID", ""))
-                failed.append({"00081155": _element("UI", sop), "00081197": _element("US", 0xA900)})
+                failed.append({"00081155": dicom_element("UI", sop), "00081197": dicom_element("US", 0xA900)})
                 path.unlink()
-    job = services.ingest_job_create(source=IngestJob.Source.STOW, project=project, user=request.user,
-                                     staging_dir=staging)  # fmt: skip
+    job = services.ingest_job_create(
+        source=IngestJob.Source.STOW, project=project, user=request.user, staging_dir=staging
+    )
     outcomes = []
     services.ingest_job_run(job=job, progress=outcomes.append)
     referenced = []
     for outcome in outcomes:
         if outcome.status == "rejected":
-            failed.append({"00081155": _element("UI", outcome.sop_uid), "00081197": _element("US", 0xC000),
-                           "00081196": _element("LO", f"{outcome.code}: {outcome.message}"[:64])})  # fmt: skip
+            failed.append(
+                {
+                    "00081155": dicom_element("UI", outcome.sop_uid),
+                    "00081197": dicom_element("US", 0xC000),
+                    "00081196": dicom_element("LO", f"{outcome.code}: {outcome.message}"[:64]),
+                }
+            )
         else:
             base = request.build_absolute_uri(f"/dicomweb/studies/{outcome.study_uid}")
-            referenced.append({"00081155": _element("UI", outcome.sop_uid), "00081190": _element("UR", base)})
+            referenced.append(
+                {"00081155": dicom_element("UI", outcome.sop_uid), "00081190": dicom_element("UR", base)}
+            )
     payload = {}
     if referenced:
         payload["00081199"] = {"vr": "SQ", "Value": referenced}

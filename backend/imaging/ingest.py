@@ -67,8 +67,14 @@ class Ingester:
     """Stores files batch by batch. With `processes`, worker processes read, check and copy the files
     a few batches ahead while this process records them in the database (large jobs)."""
 
-    def __init__(self, *, project: Project | None = None, deidentify_data: bool = False,
-                 batch_size: int = BATCH_SIZE, processes: int = 0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        project: Project | None = None,
+        deidentify_data: bool = False,
+        batch_size: int = BATCH_SIZE,
+        processes: int = 0,
+    ) -> None:
         self.project, self.deidentify, self.batch_size = project, deidentify_data, batch_size
         self.processes = (
             processes if not deidentify_data and isinstance(default_storage, FileSystemStorage) else 0
@@ -226,22 +232,27 @@ class Ingester:
                     try:
                         state = self._series_state(header)
                         problem = geometry_mismatch(
-                            header, rows=state.series.rows, columns=state.series.columns,
-                            pixel_spacing=state.series.pixel_spacing, orientation=state.orientation,
-                        )  # fmt: skip
+                            header,
+                            rows=state.series.rows,
+                            columns=state.series.columns,
+                            pixel_spacing=state.series.pixel_spacing,
+                            orientation=state.orientation,
+                        )
                         if problem:
                             raise DicomRejected(
                                 "inconsistent_geometry", f"does not fit series {header.series_uid}: {problem}"
                             )
                     except DicomRejected as exc:
-                        outcomes[k] = IngestOutcome(item.name, "rejected", exc.code, exc.message, header.sop_uid,
-                                                    header.study_uid)  # fmt: skip
+                        outcomes[k] = IngestOutcome(
+                            item.name, "rejected", exc.code, exc.message, header.sop_uid, header.study_uid
+                        )
                         continue
                     if state.orientation is None:
                         state.orientation = header.image_orientation
                     accepted.append((k, item, state))
-                Instance.objects.bulk_create([_instance(item.header, state.series, files[k], item.size)
-                                              for k, item, state in accepted])  # fmt: skip
+                Instance.objects.bulk_create(
+                    [_instance(item.header, state.series, files[k], item.size) for k, item, state in accepted]
+                )
         except Exception:
             _delete(list(files.values()))  # the rows are gone with the transaction: so are their files
             self._forget()
@@ -285,11 +296,17 @@ class Ingester:
         orientation = None
         if series is None:  # a concurrent insert fails the batch's transaction: the batch falls back
             series = Series.objects.create(
-                series_uid=header.series_uid, study=study, modality=header.modality,
-                series_number=header.series_number, description=header.series_description,
-                frame_of_reference_uid=header.frame_of_reference_uid, rows=header.rows, columns=header.columns,
-                pixel_spacing=header.pixel_spacing, slice_thickness=header.slice_thickness,
-            )  # fmt: skip
+                series_uid=header.series_uid,
+                study=study,
+                modality=header.modality,
+                series_number=header.series_number,
+                description=header.series_description,
+                frame_of_reference_uid=header.frame_of_reference_uid,
+                rows=header.rows,
+                columns=header.columns,
+                pixel_spacing=header.pixel_spacing,
+                slice_thickness=header.slice_thickness,
+            )
         elif series.study_id != study.id:
             raise DicomRejected("inconsistent_series", f"series {series.series_uid} belongs to another study")
         else:
@@ -321,10 +338,14 @@ class Ingester:
         created = study is None
         if created:
             study = Study.objects.create(
-                study_uid=header.study_uid, patient=patient, modality=header.modality,
-                study_date=header.study_date, study_time=header.study_time,
-                accession_number=header.accession_number, description=header.study_description,
-            )  # fmt: skip
+                study_uid=header.study_uid,
+                patient=patient,
+                modality=header.modality,
+                study_date=header.study_date,
+                study_time=header.study_time,
+                accession_number=header.accession_number,
+                description=header.study_description,
+            )
         if study.patient_id != patient.id:
             raise DicomRejected("inconsistent_patient", f"study {study.study_uid} belongs to another patient")
         study.patient = patient
@@ -337,13 +358,8 @@ class Ingester:
 
 
 def _chunks(items: Iterable, size: int) -> Iterator[list]:
-    batch = []
-    for item in items:
-        batch.append(item)
-        if len(batch) >= size:
-            yield batch
-            batch = []
-    if batch:
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
         yield batch
 
 
@@ -354,15 +370,29 @@ def _delete(names: list[str]) -> None:
 
 def _instance(header: DicomHeader, series: Series, file_name: str, size: int) -> Instance:
     return Instance(
-        sop_uid=header.sop_uid, series=series, sop_class_uid=header.sop_class_uid,
-        instance_number=header.instance_number, image_position=header.image_position,
-        image_orientation=header.image_orientation, rows=header.rows, columns=header.columns,
-        number_of_frames=header.number_of_frames, transfer_syntax_uid=header.transfer_syntax_uid,
-        file=file_name, size_bytes=size,
-    )  # fmt: skip
+        sop_uid=header.sop_uid,
+        series=series,
+        sop_class_uid=header.sop_class_uid,
+        instance_number=header.instance_number,
+        image_position=header.image_position,
+        image_orientation=header.image_orientation,
+        rows=header.rows,
+        columns=header.columns,
+        number_of_frames=header.number_of_frames,
+        transfer_syntax_uid=header.transfer_syntax_uid,
+        file=file_name,
+        size_bytes=size,
+    )
 
 
 def _duplicate(item: _Checked) -> IngestOutcome:
     header = item.header
-    return IngestOutcome(item.name, "duplicate", "duplicate", "this SOPInstanceUID is stored already; nothing changed",
-                         header.sop_uid, header.study_uid, header.patient_id)  # fmt: skip
+    return IngestOutcome(
+        item.name,
+        "duplicate",
+        "duplicate",
+        "this SOPInstanceUID is stored already; nothing changed",
+        header.sop_uid,
+        header.study_uid,
+        header.patient_id,
+    )

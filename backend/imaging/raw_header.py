@@ -28,12 +28,34 @@ PIXEL_DATA = 0x7FE00010
 TRANSFER_SYNTAX = 0x00020010
 
 KEYWORDS = (
-    "SpecificCharacterSet", "PatientID", "PatientName", "PatientBirthDate", "PatientSex", "StudyInstanceUID",
-    "StudyDate", "StudyTime", "AccessionNumber", "StudyDescription", "SeriesInstanceUID", "SeriesNumber",
-    "SeriesDescription", "FrameOfReferenceUID", "Modality", "SOPInstanceUID", "SOPClassUID", "InstanceNumber",
-    "Rows", "Columns", "NumberOfFrames", "PixelSpacing", "SliceThickness", "ImagePositionPatient",
-    "ImageOrientationPatient", "BitsAllocated", "SamplesPerPixel",
-)  # fmt: skip
+    "SpecificCharacterSet",
+    "PatientID",
+    "PatientName",
+    "PatientBirthDate",
+    "PatientSex",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "AccessionNumber",
+    "StudyDescription",
+    "SeriesInstanceUID",
+    "SeriesNumber",
+    "SeriesDescription",
+    "FrameOfReferenceUID",
+    "Modality",
+    "SOPInstanceUID",
+    "SOPClassUID",
+    "InstanceNumber",
+    "Rows",
+    "Columns",
+    "NumberOfFrames",
+    "PixelSpacing",
+    "SliceThickness",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "BitsAllocated",
+    "SamplesPerPixel",
+)
 WANTED = {tag_for_keyword(k): k for k in KEYWORDS}
 EXPECTED_VR = {k: dictionary_VR(tag_for_keyword(k)).encode() for k in KEYWORDS}
 

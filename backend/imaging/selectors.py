@@ -69,8 +69,13 @@ def study_search(*, user, filters: dict[str, str]) -> QuerySet[Study]:
 def _wildcard(field: str, value: str) -> Q:
     if "*" not in value and "?" not in value:
         return Q(**{field: value})
-    regex = "^" + "".join(".*" if c == "*" else "." if c == "?" else ("\\" + c if not c.isalnum() else c)
-                          for c in value) + "$"  # fmt: skip
+    regex = (
+        "^"
+        + "".join(
+            ".*" if c == "*" else "." if c == "?" else ("\\" + c if not c.isalnum() else c) for c in value
+        )
+        + "$"
+    )
     return Q(**{f"{field}__iregex": regex})
 
 
@@ -100,9 +105,10 @@ def pair_get_for_admin(*, user, pair_id: int) -> StudyPair:
     admin_of = project_list_for_user(user=user, role=Role.ADMIN)
     if pair.ct_study.projects.exclude(pk__in=admin_of.values("pk")).exists():
         raise ApplicationError(
-            "Only an admin of every project of this pair's CT study may change it.", code="permission_denied",
+            "Only an admin of every project of this pair's CT study may change it.",
+            code="permission_denied",
             status=403,
-        )  # fmt: skip
+        )
     return pair
 
 

@@ -27,8 +27,9 @@ PROGRESS_SAVE_INTERVAL_S = 0.5
 ZIP_RATIO_FLOOR_BYTES = 1 << 20  # below this, a well-compressed zip is no threat
 
 
-def instance_ingest(*, path: Path, project: Project | None = None, deidentify_data: bool = False,
-                    name: str | None = None) -> IngestOutcome:  # fmt: skip
+def instance_ingest(
+    *, path: Path, project: Project | None = None, deidentify_data: bool = False, name: str | None = None
+) -> IngestOutcome:
     """Store one DICOM file: checked, (optionally) de-identified, never overwriting what is stored."""
     ingester = Ingester(project=project, deidentify_data=deidentify_data)
     [outcome] = ingester.ingest([(path, name or str(path))])
@@ -38,17 +39,29 @@ def instance_ingest(*, path: Path, project: Project | None = None, deidentify_da
 # ---- jobs ---------------------------------------------------------------------------------------
 
 
-def ingest_job_create(*, source: str, project: Project | None, user=None, staging_dir: Path | None = None,
-                      deidentify_data: bool | None = None) -> IngestJob:  # fmt: skip
+def ingest_job_create(
+    *,
+    source: str,
+    project: Project | None,
+    user=None,
+    staging_dir: Path | None = None,
+    deidentify_data: bool | None = None,
+) -> IngestJob:
     return IngestJob.objects.create(
-        source=source, project=project, created_by=user if user and user.is_authenticated else None,
+        source=source,
+        project=project,
+        created_by=user if user and user.is_authenticated else None,
         staging_dir=str(staging_dir or ""),
         deidentify=project.deidentify if deidentify_data is None and project else bool(deidentify_data),
-    )  # fmt: skip
+    )
 
 
-def ingest_job_run(*, job: IngestJob, paths: Iterable[Path] | None = None,
-                   progress: Callable[[IngestOutcome], None] | None = None) -> IngestJob:  # fmt: skip
+def ingest_job_run(
+    *,
+    job: IngestJob,
+    paths: Iterable[Path] | None = None,
+    progress: Callable[[IngestOutcome], None] | None = None,
+) -> IngestJob:
     """Ingest the job's files (its staging folder unless paths are given), keeping its counters current."""
     files = sorted(paths) if paths is not None else _files_under(Path(job.staging_dir))
     job.status, job.total_files = IngestJob.Status.RUNNING, len(files)

@@ -129,9 +129,23 @@ class TrainingRunOutput(serializers.ModelSerializer):
 
     class Meta:
         model = TrainingRun
-        fields = ["id", "project", "status", "trigger", "labels_used", "progress", "model_version", "worker",
-                  "error", "retry_of", "created_at", "sent_at", "started_at", "heartbeat_at",
-                  "finished_at"]  # fmt: skip
+        fields = [
+            "id",
+            "project",
+            "status",
+            "trigger",
+            "labels_used",
+            "progress",
+            "model_version",
+            "worker",
+            "error",
+            "retry_of",
+            "created_at",
+            "sent_at",
+            "started_at",
+            "heartbeat_at",
+            "finished_at",
+        ]
 
 
 class ReferenceCaseOutput(serializers.Serializer):
@@ -151,9 +165,10 @@ class ReferenceSetApi(APIView):
 
     class MoveInput(serializers.Serializer):
         case_ids = serializers.ListField(
-            child=serializers.IntegerField(min_value=1, max_value=MAX_ID), min_length=1,
+            child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
+            min_length=1,
             max_length=reading_services.MAX_REFERENCE_SET_MOVE,
-        )  # fmt: skip
+        )
         in_reference_set = JsonBooleanField()
 
     @extend_schema(operation_id="learning_reference_set", responses={200: ReferenceCaseOutput(many=True)})
@@ -162,12 +177,13 @@ class ReferenceSetApi(APIView):
         return Response(ReferenceCaseOutput(cases, many=True).data)
 
     @extend_schema(
-        operation_id="learning_reference_set_move", request=MoveInput,
+        operation_id="learning_reference_set_move",
+        request=MoveInput,
         responses={200: ReferenceCaseOutput(many=True), **errors(409)},
         description="Move many unread cases in or out at once, all or none: a case with a submitted "
         "reading (409 case_read) or one not in the project (404 not_found) changes nothing; the error "
         "lists their ids in case_ids.",
-    )  # fmt: skip
+    )
     def post(self, request: Request, slug: str) -> Response:
         project = _project(request, slug)
         data = self.MoveInput(data=request.data)
@@ -288,8 +304,19 @@ class AdjudicationOutput(serializers.ModelSerializer):
 
     class Meta:
         model = AdjudicationItem
-        fields = ["id", "case", "level", "reason", "grades", "status", "resolved_grade", "resolved_by", "note",
-                  "created_at", "resolved_at"]  # fmt: skip
+        fields = [
+            "id",
+            "case",
+            "level",
+            "reason",
+            "grades",
+            "status",
+            "resolved_grade",
+            "resolved_by",
+            "note",
+            "created_at",
+            "resolved_at",
+        ]
 
 
 def _project_for_adjudication(request: Request, slug: str) -> Project:
@@ -298,17 +325,20 @@ def _project_for_adjudication(request: Request, slug: str) -> Project:
     profile = getattr(request.user, "reader_profile", None)
     is_senior = profile is not None and profile.experience == Experience.SENIOR
     if not is_senior and project_role_for_user(project=project, user=request.user) != Role.ADMIN:
-        raise ApplicationError("Only senior readers and admins see the adjudication queue.", code="forbidden",
-                               status=403)  # fmt: skip
+        raise ApplicationError(
+            "Only senior readers and admins see the adjudication queue.", code="forbidden", status=403
+        )
     return project
 
 
 class AdjudicationListApi(APIView):
     """Levels waiting for a senior's decision (admins; seniors on the cases they have read)."""
 
-    @extend_schema(operation_id="learning_adjudications",
-                   parameters=[OpenApiParameter("status", str, enum=["open", "resolved"])],
-                   responses={200: AdjudicationOutput(many=True)})  # fmt: skip
+    @extend_schema(
+        operation_id="learning_adjudications",
+        parameters=[OpenApiParameter("status", str, enum=["open", "resolved"])],
+        responses={200: AdjudicationOutput(many=True)},
+    )
     def get(self, request: Request, slug: str) -> Response:
         project = _project_for_adjudication(request, slug)
         status = request.query_params.get("status", AdjudicationItem.Status.OPEN)
@@ -324,8 +354,11 @@ class AdjudicationResolveInput(serializers.Serializer):
 
 
 class AdjudicationResolveApi(APIView):
-    @extend_schema(operation_id="learning_adjudication_resolve", request=AdjudicationResolveInput,
-                   responses={200: AdjudicationOutput})  # fmt: skip
+    @extend_schema(
+        operation_id="learning_adjudication_resolve",
+        request=AdjudicationResolveInput,
+        responses={200: AdjudicationOutput},
+    )
     def post(self, request: Request, slug: str, item_id: int) -> Response:
         item = (
             selectors.adjudication_queue_for_user(

@@ -13,9 +13,10 @@ class LearningConfig(AppConfig):
         from backend.reading.signals import assignment_submitted
 
         ingest_finished.connect(
-            receivers.preannotation_wake_after_ingest, sender=IngestJob,
+            receivers.preannotation_wake_after_ingest,
+            sender=IngestJob,
             dispatch_uid="learning.preannotation_wake_after_ingest",
-        )  # fmt: skip
+        )
         ingest_finished.connect(
             receivers.levels_find_after_ingest,
             sender=IngestJob,

@@ -51,10 +51,15 @@ def checkpoint_summary(*, checkpoint: str) -> dict:
 
 
 def train_on_studies(
-    *, studies: Sequence[dict], out: str, preset_name: str, seed: int = 0,
-    detector_checkpoint: str | None = None, init_from: str | None = None,
+    *,
+    studies: Sequence[dict],
+    out: str,
+    preset_name: str,
+    seed: int = 0,
+    detector_checkpoint: str | None = None,
+    init_from: str | None = None,
     progress: Callable[[dict], None] | None = None,
-) -> dict:  # fmt: skip
+) -> dict:
     """Train both stages on the platform's labels.
 
     Each study: {"key", "ct_files", "grades": {level: grade}, "boxes": {level: box}, "positions":
@@ -68,21 +73,37 @@ def train_on_studies(
     from ml.train import train
 
     records = [
-        StudyRecord(patient_id=s["key"], ct_files=[Path(f) for f in s["ct_files"]], grades=s["grades"],
-                    boxes=s["boxes"], positions=s.get("positions", {}))
+        StudyRecord(
+            patient_id=s["key"],
+            ct_files=[Path(f) for f in s["ct_files"]],
+            grades=s["grades"],
+            boxes=s["boxes"],
+            positions=s.get("positions", {}),
+        )
         for s in studies
-    ]  # fmt: skip
-    config = preset(preset_name, out=out, seed=seed, max_patients=None, detector_checkpoint=detector_checkpoint,
-                    init_from=init_from)  # fmt: skip
+    ]
+    config = preset(
+        preset_name,
+        out=out,
+        seed=seed,
+        max_patients=None,
+        detector_checkpoint=detector_checkpoint,
+        init_from=init_from,
+    )
     split = patient_split([r.patient_id for r in records], ratios=config.split_ratios, seed=seed)
     data = Reformats.load(records, progress)
     return train(config, progress=progress, data=(data, split))
 
 
 def agreement(
-    *, a: Sequence[int], b: Sequence[int], labels: Sequence[int], weights: str | None,
-    groups: Sequence | None = None, n_boot: int = 300,
-) -> tuple[float, float, float]:  # fmt: skip
+    *,
+    a: Sequence[int],
+    b: Sequence[int],
+    labels: Sequence[int],
+    weights: str | None,
+    groups: Sequence | None = None,
+    n_boot: int = 300,
+) -> tuple[float, float, float]:
     """Cohen's kappa with a bootstrap 95% interval over groups (cases)."""
     return kappa_with_interval(a, b, labels=labels, weights=weights, groups=groups, n_boot=n_boot)
 
@@ -91,9 +112,11 @@ GRADING_SCORES, GRADING_TASKS = SCORES, TASKS  # accuracy, macro_f1, kappa, kapp
 
 
 def rater_scores(
-    *, raters: dict[Hashable, tuple[Sequence, Sequence[int], Sequence[int]]],
-    contrasts: Sequence[tuple[Hashable, Hashable]] = (), n_boot: int = 1000,
-) -> dict:  # fmt: skip
+    *,
+    raters: dict[Hashable, tuple[Sequence, Sequence[int], Sequence[int]]],
+    contrasts: Sequence[tuple[Hashable, Hashable]] = (),
+    n_boot: int = 1000,
+) -> dict:
     """Each rater's accuracy, macro F1 and kappa (unweighted, quadratic) against the truth, 4 grades and binary:
     raters maps a name to (cases, truth, grades) per level; one bootstrap draw of the cases serves all, so a
     contrast (a, b) has an interval of a - b. {"raters": {name: {task: {score: (value, 95% low, 95% high)}}},

@@ -56,12 +56,17 @@ class ModelPromotion(models.Model):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="promotions")
     version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="promotions")
     replaced = models.ForeignKey(
-        ModelVersion, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        ModelVersion,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
         help_text="the champion it took over from",
-    )  # fmt: skip
+    )
     kind = models.CharField(max_length=16, choices=Kind.choices)
-    by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                           related_name="+")  # fmt: skip
+    by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     at = models.DateTimeField(default=timezone.now)
 
     class Meta:
@@ -141,10 +146,11 @@ class TrainingRun(models.Model):
         ordering = ["project", "-created_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["project"], condition=models.Q(status__in=["queued", "running"]),
+                fields=["project"],
+                condition=models.Q(status__in=["queued", "running"]),
                 name="one_active_training_per_project",
             )
-        ]  # fmt: skip
+        ]
 
     def __str__(self) -> str:
         return f"training {self.pk} of {self.project.slug} ({self.status})"

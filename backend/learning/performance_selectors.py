@@ -66,10 +66,15 @@ def _rounded(value: float) -> float | None:
 
 def _tasks(scores: dict[str, dict[str, tuple[float, float, float]]]) -> list[dict]:
     return [
-        {"task": task, **{name: {"value": _rounded(v), "ci95": [_rounded(low), _rounded(high)]}
-                          for name, (v, low, high) in by_name.items()}}
+        {
+            "task": task,
+            **{
+                name: {"value": _rounded(v), "ci95": [_rounded(low), _rounded(high)]}
+                for name, (v, low, high) in by_name.items()
+            },
+        }
         for task, by_name in scores.items()
-    ]  # fmt: skip
+    ]
 
 
 def _columns(scored: list[_Scored]) -> tuple[list[int], list[int], list[int]]:
@@ -95,26 +100,37 @@ def _performance(judged: list[_Scored], reference_levels: int, n_boot: int) -> d
     contrasts = [(("group", Experience.SENIOR), ("group", Experience.JUNIOR))]
     contrasts = contrasts if all(key[1] in members for key in contrasts[0]) else []
     result = ml_bridge.rater_scores(
-        raters={**{("reader", r): _columns(scored[r]) for r in readers},
-                **{("group", g): _columns(rows) for g, rows in pooled.items()}},
-        contrasts=contrasts, n_boot=n_boot,
-    )  # fmt: skip
+        raters={
+            **{("reader", r): _columns(scored[r]) for r in readers},
+            **{("group", g): _columns(rows) for g, rows in pooled.items()},
+        },
+        contrasts=contrasts,
+        n_boot=n_boot,
+    )
     return {
         "reference_levels": reference_levels,
         "readers": [
-            {"reader": r, "experience": experience_of[r], **_counts(scored[r], own[r]),
-             "tasks": _tasks(result["raters"][("reader", r)])}
+            {
+                "reader": r,
+                "experience": experience_of[r],
+                **_counts(scored[r], own[r]),
+                "tasks": _tasks(result["raters"][("reader", r)]),
+            }
             for r in readers
         ],
         "groups": [
-            {"group": g, "readers": len(names), **_counts(pooled[g], sum(own[r] for r in names)),
-             "tasks": _tasks(result["raters"][("group", g)])}
+            {
+                "group": g,
+                "readers": len(names),
+                **_counts(pooled[g], sum(own[r] for r in names)),
+                "tasks": _tasks(result["raters"][("group", g)]),
+            }
             for g, names in members.items()
         ],
         "contrasts": [
             {"a": a[1], "b": b[1], "tasks": _tasks(result["contrasts"][(a, b)])} for a, b in contrasts
         ],
-    }  # fmt: skip
+    }
 
 
 def _judged(project: Project) -> tuple[list[_Scored], int, int]:
@@ -128,9 +144,12 @@ def _judged(project: Project) -> tuple[list[_Scored], int, int]:
     rows = LevelAnnotation.objects.filter(
         assignment__case__project=project, assignment__status=Assignment.Status.SUBMITTED, grade__isnull=False
     ).values_list(
-        "assignment__case_id", "level", "assignment__reader__username",
-        "assignment__reader__reader_profile__experience", "grade",
-    )  # fmt: skip
+        "assignment__case_id",
+        "level",
+        "assignment__reader__username",
+        "assignment__reader__reader_profile__experience",
+        "grade",
+    )
     for case_id, level, reader, experience, grade in rows.order_by("assignment__case_id", "level", "pk"):
         if (case_id, level) in references:
             reads[(case_id, level)].append(_Read(reader, experience or Experience.JUNIOR, grade))
@@ -154,9 +173,14 @@ def reader_performance(*, project: Project, n_boot: int = N_BOOT) -> dict:
     read by everyone, so the readers are compared on the same cases). Three queries."""
     judged, in_all, in_reference_set = _judged(project)
     return {
-        "n_boot": n_boot, "metrics": list(METRICS), "tasks": list(TASKS),
+        "n_boot": n_boot,
+        "metrics": list(METRICS),
+        "tasks": list(TASKS),
         "scopes": [
             {"scope": "all", **_performance(judged, in_all, n_boot)},
-            {"scope": "reference_set", **_performance([s for s in judged if s.frozen], in_reference_set, n_boot)},
+            {
+                "scope": "reference_set",
+                **_performance([s for s in judged if s.frozen], in_reference_set, n_boot),
+            },
         ],
-    }  # fmt: skip
+    }

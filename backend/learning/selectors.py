@@ -56,10 +56,16 @@ def study_suggestions(*, project: Project, study_id: int) -> dict:
         return {"model_version": None, "levels": [], "message": "No model suggestion yet."}
     predictions = LevelPrediction.objects.filter(model_version=champion, study_id=study_id).order_by("level")
     levels = [
-        {"level": p.level, "grade": p.grade, "confidence": round(max(p.probabilities), 4), "box": p.box,
-         "probabilities": p.probabilities, "binary_probability": p.binary_probability}
+        {
+            "level": p.level,
+            "grade": p.grade,
+            "confidence": round(max(p.probabilities), 4),
+            "box": p.box,
+            "probabilities": p.probabilities,
+            "binary_probability": p.binary_probability,
+        }
         for p in predictions
-    ]  # fmt: skip
+    ]
     message = "" if levels else "The model has not read this study yet."
     return {"model_version": champion.label, "levels": levels, "message": message}
 
@@ -79,9 +85,13 @@ def training_runs_for_project(*, project: Project):
 
 
 def kappa_series(
-    *, project: Project, kinds: Sequence[str] | None = None, task: str = "4grade", weighting: str = "quadratic",
+    *,
+    project: Project,
+    kinds: Sequence[str] | None = None,
+    task: str = "4grade",
+    weighting: str = "quadratic",
     subset: str = "all",
-) -> list[dict]:  # fmt: skip
+) -> list[dict]:
     """Kappa over time, one series per rater pair, with intervals and the model version of each point.
 
     Reads only the columns it shows (a version's metrics and training snapshot stay in the database).
@@ -107,11 +117,16 @@ def kappa_series(
             {"kind": row["kind"], "rater_a": row["rater_a"], "rater_b": row["rater_b"], "points": []},
         )
         number = row["model_version__number"]
-        entry["points"].append({
-            "taken_at": row["taken_at"], "trigger": row["trigger"], "kappa": row["kappa"],
-            "ci95": [row["ci_low"], row["ci_high"]], "n": row["n"],
-            "model_version": None if number is None else f"{project.slug}-v{number}",
-        })  # fmt: skip
+        entry["points"].append(
+            {
+                "taken_at": row["taken_at"],
+                "trigger": row["trigger"],
+                "kappa": row["kappa"],
+                "ci95": [row["ci_low"], row["ci_high"]],
+                "n": row["n"],
+                "model_version": None if number is None else f"{project.slug}-v{number}",
+            }
+        )
     return list(series.values())
 
 

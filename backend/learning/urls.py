@@ -10,7 +10,7 @@ urlpatterns = [
         "projects/<slug:slug>/model-versions/<int:number>/promote/",
         apis.ModelVersionPromoteApi.as_view(),
         name="learning-promote",
-    ),  # fmt: skip
+    ),
     path("projects/<slug:slug>/rollback/", apis.ModelVersionRollbackApi.as_view(), name="learning-rollback"),
     path(
         "projects/<slug:slug>/promotions/", apis.ModelPromotionListApi.as_view(), name="learning-promotions"

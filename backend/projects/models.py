@@ -46,9 +46,11 @@ class Project(models.Model):
         default=False, help_text="de-identify DICOM at ingest (PS3.15 basic profile)"
     )
     allocation = models.CharField(
-        max_length=16, choices=Allocation.choices, default=Allocation.ALL,
+        max_length=16,
+        choices=Allocation.choices,
+        default=Allocation.ALL,
         help_text="how cases reach the readers: all of them to every reader, or dealt round-robin",
-    )  # fmt: skip
+    )
     reads_per_case = models.PositiveIntegerField(
         default=2, help_text="round-robin: how many readers each case is dealt to"
     )
@@ -102,8 +104,9 @@ class AuditEntry(models.Model):
         Project, on_delete=models.SET_NULL, null=True, blank=True, related_name="audit_entries"
     )
     project_slug = models.SlugField(help_text="kept when the project is deleted")
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
-                              related_name="+")  # fmt: skip
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     actor_username = models.CharField(max_length=150, blank=True, help_text="kept when the user is deleted")
     action = models.CharField(max_length=32, choices=AuditAction.choices)
     target_type = models.CharField(max_length=64, blank=True, help_text="app_label.model of the target")

@@ -11,11 +11,18 @@ from backend.projects.signals import membership_changed
 
 @transaction.atomic
 def project_create(
-    *, name: str, slug: str = "", acquisition_strategy: str = AcquisitionStrategy.RANDOM,
-    blinded_share: float = 0.1, deidentify: bool = False, reference_share: float = 0.2,
-    retrain_threshold: int = 60, gate_margin: float = 0.02, training_preset: str = "default",
+    *,
+    name: str,
+    slug: str = "",
+    acquisition_strategy: str = AcquisitionStrategy.RANDOM,
+    blinded_share: float = 0.1,
+    deidentify: bool = False,
+    reference_share: float = 0.2,
+    retrain_threshold: int = 60,
+    gate_margin: float = 0.02,
+    training_preset: str = "default",
     kappa_every: int = 10,
-) -> Project:  # fmt: skip
+) -> Project:
     slug = slug or slugify(name)
     if Project.objects.filter(slug=slug).exists():
         raise ApplicationError(f"A project {slug!r} exists already.", code="project_exists", status=409)
@@ -31,10 +38,17 @@ def project_create(
             f"Unknown acquisition strategy {acquisition_strategy!r}.", code="invalid_strategy"
         )
     return Project.objects.create(
-        name=name, slug=slug, acquisition_strategy=acquisition_strategy, blinded_share=blinded_share,
-        deidentify=deidentify, reference_share=reference_share, retrain_threshold=retrain_threshold,
-        gate_margin=gate_margin, training_preset=training_preset, kappa_every=kappa_every,
-    )  # fmt: skip
+        name=name,
+        slug=slug,
+        acquisition_strategy=acquisition_strategy,
+        blinded_share=blinded_share,
+        deidentify=deidentify,
+        reference_share=reference_share,
+        retrain_threshold=retrain_threshold,
+        gate_margin=gate_margin,
+        training_preset=training_preset,
+        kappa_every=kappa_every,
+    )
 
 
 def audit_record(
@@ -51,11 +65,16 @@ def audit_record(
         raise ValueError(f"unknown audit action {action!r}")
     actor = actor if actor is not None and actor.is_authenticated else None
     return AuditEntry.objects.create(
-        project=project, project_slug=project.slug, actor=actor, actor_username=actor.get_username() if actor else "",
-        action=action, target_type=target._meta.label_lower if target is not None else "",
-        target_id=str(target.pk) if target is not None else "", target_repr=str(target)[:200] if target is not None else "",
+        project=project,
+        project_slug=project.slug,
+        actor=actor,
+        actor_username=actor.get_username() if actor else "",
+        action=action,
+        target_type=target._meta.label_lower if target is not None else "",
+        target_id=str(target.pk) if target is not None else "",
+        target_repr=str(target)[:200] if target is not None else "",
         details=details or {},
-    )  # fmt: skip
+    )
 
 
 def _role_valid(role: str) -> None:
@@ -72,8 +91,13 @@ def project_member_add(*, project: Project, user, role: str | None = None, actor
         project=project, user=user, defaults={"role": role or Role.READER}
     )
     if created:
-        audit_record(actor=actor, action=AuditAction.MEMBER_ADD, project=project, target=membership,
-                     details={"user": user.get_username(), "role": membership.role})  # fmt: skip
+        audit_record(
+            actor=actor,
+            action=AuditAction.MEMBER_ADD,
+            project=project,
+            target=membership,
+            details={"user": user.get_username(), "role": membership.role},
+        )
         membership_changed.send(sender=Membership, project=project, user=user)
     elif role is not None and membership.role != role:
         return project_member_role_set(membership=membership, role=role, actor=actor)
@@ -89,16 +113,26 @@ def project_member_role_set(*, membership: Membership, role: str, actor=None) ->
     if membership.role != role:
         before, membership.role = membership.role, role
         membership.save(update_fields=["role"])
-        audit_record(actor=actor, action=AuditAction.MEMBER_ROLE, project=membership.project, target=membership,
-                     details={"user": membership.user.get_username(), "from": before, "to": role})  # fmt: skip
+        audit_record(
+            actor=actor,
+            action=AuditAction.MEMBER_ROLE,
+            project=membership.project,
+            target=membership,
+            details={"user": membership.user.get_username(), "from": before, "to": role},
+        )
         membership_changed.send(sender=Membership, project=membership.project, user=membership.user)
     return membership
 
 
 @transaction.atomic
 def project_member_remove(*, membership: Membership, actor=None) -> None:
-    audit_record(actor=actor, action=AuditAction.MEMBER_REMOVE, project=membership.project, target=membership,
-                 details={"user": membership.user.get_username(), "role": membership.role})  # fmt: skip
+    audit_record(
+        actor=actor,
+        action=AuditAction.MEMBER_REMOVE,
+        project=membership.project,
+        target=membership,
+        details={"user": membership.user.get_username(), "role": membership.role},
+    )
     project, user = membership.project, membership.user
     membership.delete()
     membership_changed.send(sender=Membership, project=project, user=user)

@@ -10,14 +10,17 @@ from backend.common.schema import MAX_COUNT, errors
 from backend.projects.models import Allocation
 from backend.projects.permissions import IsProjectAdmin
 from backend.projects.selectors import project_get_for_user
-from backend.reading import selectors, services
+from backend.reading import allocation, selectors, services
 from backend.reading.level_positions import level_position_correct, level_positions_history
 from backend.reading.models import LevelAnnotation
 
 LEVEL_PARAMETER = OpenApiParameter(
-    "level", str, OpenApiParameter.PATH, enum=[level.replace("/", "-") for level in LEVELS],
+    "level",
+    str,
+    OpenApiParameter.PATH,
+    enum=[level.replace("/", "-") for level in LEVELS],
     description="the disc level, its slash written as a dash: C5-6 is C5/6",
-)  # fmt: skip
+)
 
 
 class AnnotationOutput(serializers.Serializer):
@@ -79,45 +82,73 @@ class CaseSummaryOutput(serializers.Serializer):
 class WorklistApi(APIView):
     @extend_schema(
         operation_id="reading_worklist",
-        responses={200: inline_serializer(name="Worklist", fields={
-            "done": serializers.IntegerField(), "remaining": serializers.IntegerField(),
-            "next_case": serializers.IntegerField(allow_null=True), "cases": CaseSummaryOutput(many=True)})},
-    )  # fmt: skip
+        responses={
+            200: inline_serializer(
+                name="Worklist",
+                fields={
+                    "done": serializers.IntegerField(),
+                    "remaining": serializers.IntegerField(),
+                    "next_case": serializers.IntegerField(allow_null=True),
+                    "cases": CaseSummaryOutput(many=True),
+                },
+            )
+        },
+    )
     def get(self, request: Request) -> Response:
         project = request.query_params.get("project")
         entries = selectors.worklist_for_reader(reader=request.user, project_slug=project)
         upcoming = selectors.worklist_next(reader=request.user, project_slug=project)
         done = sum(1 for e in entries if e.status == "submitted")
-        return Response({
-            "done": done, "remaining": len(entries) - done, "next_case": upcoming.pk if upcoming else None,
-            "cases": CaseSummaryOutput(entries, many=True).data,
-        })  # fmt: skip
+        return Response(
+            {
+                "done": done,
+                "remaining": len(entries) - done,
+                "next_case": upcoming.pk if upcoming else None,
+                "cases": CaseSummaryOutput(entries, many=True).data,
+            }
+        )
 
 
 class CaseDetailApi(APIView):
     @extend_schema(
         operation_id="reading_case",
-        responses={200: inline_serializer(name="CaseDetail", fields={
-            "id": serializers.IntegerField(), "status": serializers.CharField(),
-            "ct_study_uid": serializers.CharField(), "mr_study_uid": serializers.CharField(),
-            "levels": serializers.ListField(child=serializers.CharField()),
-            "annotations": AnnotationOutput(many=True), "suggestions": serializers.DictField(),
-            "time_spent_s": serializers.FloatField(), "level_positions": LevelPositionsOutput()})},
-    )  # fmt: skip
+        responses={
+            200: inline_serializer(
+                name="CaseDetail",
+                fields={
+                    "id": serializers.IntegerField(),
+                    "status": serializers.CharField(),
+                    "ct_study_uid": serializers.CharField(),
+                    "mr_study_uid": serializers.CharField(),
+                    "levels": serializers.ListField(child=serializers.CharField()),
+                    "annotations": AnnotationOutput(many=True),
+                    "suggestions": serializers.DictField(),
+                    "time_spent_s": serializers.FloatField(),
+                    "level_positions": LevelPositionsOutput(),
+                },
+            )
+        },
+    )
     def get(self, request: Request, case_id: int) -> Response:
         case = selectors.case_get_for_reader(reader=request.user, case_id=case_id)
         assignment = selectors.assignment_for_reader(reader=request.user, case=case)
-        return Response({
-            "id": case.pk, "status": assignment.status if assignment else "new",
-            "ct_study_uid": case.pair.ct_study.study_uid, "mr_study_uid": case.pair.mr_study.study_uid,
-            "levels": LEVELS,
-            "annotations": AnnotationOutput(assignment.levels.all() if assignment else [], many=True).data,
-            "suggestions": selectors.case_suggestions(case=case),
-            "time_spent_s": assignment.time_spent_s if assignment else 0.0,
-            "level_positions": LevelPositionsOutput(
-                selectors.case_level_positions(case=case, reader=request.user)
-            ).data,
-        })  # fmt: skip
+        return Response(
+            {
+                "id": case.pk,
+                "status": assignment.status if assignment else "new",
+                "ct_study_uid": case.pair.ct_study.study_uid,
+                "mr_study_uid": case.pair.mr_study.study_uid,
+                "levels": LEVELS,
+                "annotations": AnnotationOutput(
+                    assignment.levels.all() if assignment else [], many=True
+                ).data,
+                "suggestions": selectors.case_suggestions(case=case),
+                "time_spent_s": assignment.time_spent_s if assignment else 0.0,
+                "level_positions": LevelPositionsOutput(
+                    selectors.case_level_positions(case=case, reader=request.user)
+                ).data,
+            }
+        )
 
 
 @extend_schema_field({"type": "integer", "minimum": 0, "maximum": 3, "nullable": True})
@@ -125,11 +156,16 @@ class GradeField(serializers.JSONField):
     """A grade 0-3, or null to clear it; the service checks it (invalid_grade)."""
 
 
-@extend_schema_field({
-    "type": "array", "items": {"type": "number", "minimum": 0, "maximum": services.MAX_BOX_PIXELS},
-    "minItems": 4, "maxItems": 4, "nullable": True,
-    "description": "[x0, y0, x1, y1] with x0 < x1 and y0 < y1, pixels of the CT sagittal reformat; null clears it",
-})  # fmt: skip
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "number", "minimum": 0, "maximum": services.MAX_BOX_PIXELS},
+        "minItems": 4,
+        "maxItems": 4,
+        "nullable": True,
+        "description": "[x0, y0, x1, y1] with x0 < x1 and y0 < y1, pixels of the CT sagittal reformat; null clears it",
+    }
+)
 class BoxField(serializers.JSONField):
     """The ROI box, or null to clear it; the service checks it (invalid_box)."""
 
@@ -140,10 +176,11 @@ class LevelInput(serializers.Serializer):
     box = BoxField(required=False, allow_null=True)  # null: the reader cleared the ROI (x)
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
     display = serializers.ChoiceField(
-        choices=services.CLIENT_DISPLAYS, default=LevelAnnotation.Display.SHOWN,
+        choices=services.CLIENT_DISPLAYS,
+        default=LevelAnnotation.Display.SHOWN,
         help_text="the level's model suggestion as the view shows it: shown, hidden by the reader (h) or "
         "none; the server records blinded for a blinded case and no_model where it has no suggestion",
-    )  # fmt: skip
+    )
 
 
 class LevelAnnotationApi(APIView):
@@ -163,10 +200,14 @@ class LevelAnnotationApi(APIView):
         fields = {k: v for k, v in data.validated_data.items() if k in ("grade", "box", "note")}
         level = level.replace("-", "/")
         annotation = services.level_annotation_save(
-            assignment=assignment, level=level, user=request.user, version=data.validated_data.get("version"),
+            assignment=assignment,
+            level=level,
+            user=request.user,
+            version=data.validated_data.get("version"),
             model_version_shown=selectors.case_model_version_shown(case=case, level=level),
-            display=data.validated_data["display"], **fields,
-        )  # fmt: skip
+            display=data.validated_data["display"],
+            **fields,
+        )
         return Response(AnnotationOutput(annotation).data)
 
 
@@ -180,11 +221,18 @@ class SubmitApi(APIView):
     @extend_schema(
         operation_id="reading_submit",
         request=SubmitInput,
-        responses={200: inline_serializer(name="SubmitOutput", fields={
-            "status": serializers.CharField(), "next_case": serializers.IntegerField(allow_null=True)}),
-            **errors(409)},
+        responses={
+            200: inline_serializer(
+                name="SubmitOutput",
+                fields={
+                    "status": serializers.CharField(),
+                    "next_case": serializers.IntegerField(allow_null=True),
+                },
+            ),
+            **errors(409),
+        },
         description="409: a level is not graded yet (incomplete, with missing_levels), or submitted already.",
-    )  # fmt: skip
+    )
     def post(self, request: Request, case_id: int) -> Response:
         data = SubmitInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -193,8 +241,9 @@ class SubmitApi(APIView):
         spent = data.validated_data.get("time_spent_s") or 0.0
         services.assignment_submit(assignment=assignment, user=request.user, time_spent_s=spent)
         upcoming = selectors.worklist_next(reader=request.user, project_slug=case.project.slug)
-        return Response({"status": "submitted", "next_case": upcoming.pk if upcoming else None},
-                        status=status.HTTP_200_OK)  # fmt: skip
+        return Response(
+            {"status": "submitted", "next_case": upcoming.pk if upcoming else None}, status=status.HTTP_200_OK
+        )
 
 
 class LevelPositionInput(serializers.Serializer):
@@ -207,17 +256,24 @@ class LevelPositionApi(APIView):
     """A reader moves a level line: the level's new centre (and plane) in one study of the case. Only
     this reader sees it; it also places the crop this level's grade trains on."""
 
-    @extend_schema(operation_id="reading_level_position", request=LevelPositionInput,
-                   parameters=[LEVEL_PARAMETER], responses={200: LevelPositionsOutput})  # fmt: skip
+    @extend_schema(
+        operation_id="reading_level_position",
+        request=LevelPositionInput,
+        parameters=[LEVEL_PARAMETER],
+        responses={200: LevelPositionsOutput},
+    )
     def put(self, request: Request, case_id: int, level: str) -> Response:
         data = LevelPositionInput(data=request.data)
         data.is_valid(raise_exception=True)
         case = selectors.case_get_for_reader(reader=request.user, case_id=case_id)
         level_position_correct(
-            case=case, reader=request.user, modality=data.validated_data["modality"],
-            level=level.replace("-", "/"), centre=data.validated_data["centre"],
+            case=case,
+            reader=request.user,
+            modality=data.validated_data["modality"],
+            level=level.replace("-", "/"),
+            centre=data.validated_data["centre"],
             normal=data.validated_data.get("normal"),
-        )  # fmt: skip
+        )
         return Response(
             LevelPositionsOutput(selectors.case_level_positions(case=case, reader=request.user)).data
         )
@@ -265,7 +321,9 @@ class AllocationApi(APIView):
         project = project_get_for_user(slug=slug, user=request.user, role=Role.ADMIN)
         data = AllocationInput(data=request.data)
         data.is_valid(raise_exception=True)
-        project = services.project_allocation_set(project=project, **data.validated_data, actor=request.user)
+        project = allocation.project_allocation_set(
+            project=project, **data.validated_data, actor=request.user
+        )
         return Response(AllocationOutput(selectors.project_allocation_summary(project=project)).data)
 
 

@@ -48,14 +48,18 @@ def level_positions_record_finding(
     """Store what the finder (or the model) placed: {level, centre, normal, canal, confidence} each."""
     rows = [
         LevelPosition(
-            study=study, level=found["level"], source=source, centre=_point(found["centre"], name="centre"),
+            study=study,
+            level=found["level"],
+            source=source,
+            centre=_point(found["centre"], name="centre"),
             normal=_point(found["normal"], name="normal", unit=True),
             canal=None if found.get("canal") is None else _point(found["canal"], name="canal"),
-            confidence=found.get("confidence"), model_version=model_version,
+            confidence=found.get("confidence"),
+            model_version=model_version,
         )
         for found in levels
         if found["level"] in LEVELS
-    ]  # fmt: skip
+    ]
     return LevelPosition.objects.bulk_create(rows)
 
 
@@ -79,16 +83,27 @@ def level_position_correct(
         shift = [c - o for c, o in zip(centre, current["centre"], strict=True)]
         canal = [round(c + s, 3) for c, s in zip(current["canal"], shift, strict=True)]
     return LevelPosition.objects.create(
-        study=study, level=level, source=LevelPosition.Source.READER, centre=centre,
-        normal=_point(normal, name="normal", unit=True), canal=canal, author=reader, case=case,
-    )  # fmt: skip
+        study=study,
+        level=level,
+        source=LevelPosition.Source.READER,
+        centre=centre,
+        normal=_point(normal, name="normal", unit=True),
+        canal=canal,
+        author=reader,
+        case=case,
+    )
 
 
 def _as_dict(row: LevelPosition) -> dict:
     return {
-        "level": row.level, "source": row.source, "centre": row.centre, "normal": row.normal, "canal": row.canal,
-        "confidence": row.confidence, "at": row.created_at.isoformat(),
-    }  # fmt: skip
+        "level": row.level,
+        "source": row.source,
+        "centre": row.centre,
+        "normal": row.normal,
+        "canal": row.canal,
+        "confidence": row.confidence,
+        "at": row.created_at.isoformat(),
+    }
 
 
 def level_positions_for_reader(*, case: Case, reader) -> dict[str, dict[str, dict]]:
@@ -133,10 +148,14 @@ def level_positions_history(*, study_ids: Iterable[int]) -> list[dict]:
     """Every placement of the studies' levels, oldest first (for admins)."""
     rows = LevelPosition.objects.filter(study_id__in=list(study_ids)).select_related("author")
     return [
-        {**_as_dict(row), "study_id": row.study_id, "author": row.author.username if row.author else None,
-         "case_id": row.case_id}
+        {
+            **_as_dict(row),
+            "study_id": row.study_id,
+            "author": row.author.username if row.author else None,
+            "case_id": row.case_id,
+        }
         for row in rows.order_by("created_at", "pk")
-    ]  # fmt: skip
+    ]
 
 
 def studies_without_finder_positions(*, study_ids: Iterable[int]) -> list[int]:

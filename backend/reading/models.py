@@ -89,9 +89,11 @@ class LevelAnnotation(models.Model):
     )
     suggestion_shown = models.BooleanField(default=False, help_text="display == shown")
     display = models.CharField(
-        max_length=8, choices=Display.choices, default=Display.NO_MODEL,
+        max_length=8,
+        choices=Display.choices,
+        default=Display.NO_MODEL,
         help_text="what the reader had on screen when the grade was last set",
-    )  # fmt: skip
+    )
     version = models.PositiveIntegerField(
         default=1, help_text="optimistic concurrency: bumps on every change"
     )

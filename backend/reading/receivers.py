@@ -2,7 +2,8 @@
 
 from backend.imaging.models import IngestJob
 from backend.projects.models import Project
-from backend.reading.services import case_allocations_deal, case_sync_for_project
+from backend.reading.allocation import case_allocations_deal
+from backend.reading.services import case_sync_for_project
 
 
 def cases_sync_after_ingest(*, job: IngestJob, **kwargs) -> None:

@@ -34,9 +34,12 @@ def project_allocation_summary(*, project: Project) -> dict:
     """The project's allocation settings and, when it deals its cases, how many each reader holds
     and how many reads are still to be dealt (the cap or too few readers)."""
     summary = {
-        "allocation": project.allocation, "reads_per_case": project.reads_per_case,
-        "reader_case_cap": project.reader_case_cap, "readers": [], "undealt_reads": 0,
-    }  # fmt: skip
+        "allocation": project.allocation,
+        "reads_per_case": project.reads_per_case,
+        "reader_case_cap": project.reader_case_cap,
+        "readers": [],
+        "undealt_reads": 0,
+    }
     if project.allocation != Allocation.ROUND_ROBIN:
         return summary
     allocations = CaseAllocation.objects.filter(case__project=project)
@@ -199,10 +202,17 @@ def case_level_positions(*, case: Case, reader=None) -> dict:
             found = _nearest_slice(instances=mr_axial[1], point=mr_position["centre"])
             if found is not None:
                 mr_index, mr_source = found, mr_position["source"]
-        levels.append({
-            "level": level, "ct_index": ct_index, "ct_source": ct_source, "mr_index": mr_index,
-            "mr_source": mr_source, "ct_position": ct_position, "mr_position": mr_position,
-        })  # fmt: skip
+        levels.append(
+            {
+                "level": level,
+                "ct_index": ct_index,
+                "ct_source": ct_source,
+                "mr_index": mr_index,
+                "mr_source": mr_source,
+                "ct_position": ct_position,
+                "mr_position": mr_position,
+            }
+        )
     return {
         "ct_series_uid": ct_series.series_uid if ct_series else None,
         "mr_axial_series_uid": mr_axial[0].series_uid if mr_axial else None,

@@ -1,21 +1,19 @@
 """Writes of the reading app: cases, a reader's drafts and submissions, and their history."""
 
 import math
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q
 from django.utils import timezone
 
-from backend.accounts.models import Experience, Role
 from backend.common.exceptions import ApplicationError
 from backend.common.hashing import stable_unit
 from backend.common.levels import LEVELS
 from backend.imaging.models import StudyPair
-from backend.projects.models import Allocation, AuditAction, Membership, Project
+from backend.projects.models import Allocation, AuditAction, Project
 from backend.projects.services import audit_record
+from backend.reading.allocation import case_allocations_deal
 from backend.reading.models import AnnotationEvent, Assignment, Case, CaseAllocation, LevelAnnotation
 from backend.reading.signals import assignment_submitted
 
@@ -55,130 +53,16 @@ def case_sync_for_project(*, project: Project) -> list[Case]:
         reference = in_reference < math.floor(project.reference_share * total + 0.5)
         in_reference += reference
         case = Case(
-            project=project, pair=pair, in_reference_set=reference,
+            project=project,
+            pair=pair,
+            in_reference_set=reference,
             blinded=stable_unit(project.slug, pair.ct_study.study_uid, "blind") < project.blinded_share,
-        )  # fmt: skip
+        )
         case.priority = case_cold_start_priority(case=case)
         created.append(case)
     created = Case.objects.bulk_create(created, ignore_conflicts=True)
     case_allocations_deal(project=project)
     return created
-
-
-def _dealt_readers(project: Project) -> list[int]:
-    """The users cases are dealt to: the project's members with the reader role, in joining order."""
-    members = Membership.objects.filter(project=project, role=Role.READER).order_by("created_at", "pk")
-    return list(members.values_list("user_id", flat=True))
-
-
-@transaction.atomic
-def case_allocations_deal(*, project: Project, redeal: bool = False) -> int:
-    """Deal the project's cases to its readers round-robin (Project.allocation), each case to
-    `reads_per_case` readers and no reader more than `reader_case_cap` cases; returns how many
-    reads were dealt. Cases go in worklist order, each to the readers holding the fewest cases
-    (ties in joining order), so the dealing rotates. A reader keeps every case they have opened;
-    cases of someone no longer a reader go back unless opened. `redeal` (after a change of
-    readers or settings) first takes back every case nobody has opened, so the load evens out.
-    Does nothing for a project whose readers all read every case."""
-    Project.objects.select_for_update().filter(pk=project.pk).first()
-    project.refresh_from_db(fields=["allocation", "reads_per_case", "reader_case_cap"])
-    if project.allocation != Allocation.ROUND_ROBIN:
-        return 0
-    readers = _dealt_readers(project)
-    allocations = CaseAllocation.objects.filter(case__project=project)
-    opened = Assignment.objects.filter(case__project=project)
-    unopened = allocations.exclude(
-        reader_id__in=opened.filter(case_id=OuterRef("case_id")).values("reader_id")
-    )
-    unopened.exclude(reader_id__in=readers).delete()
-    if redeal:
-        unopened.filter(for_adjudication=False).delete()
-    CaseAllocation.objects.bulk_create(
-        [CaseAllocation(case_id=case_id, reader_id=reader_id)
-         for case_id, reader_id in opened.values_list("case_id", "reader_id")],
-        ignore_conflicts=True,
-    )  # fmt: skip
-    held: dict[int, set[int]] = defaultdict(set)
-    load: Counter[int] = Counter()
-    for case_id, reader_id in allocations.filter(for_adjudication=False).values_list("case_id", "reader_id"):
-        held[case_id].add(reader_id)
-        load[reader_id] += 1
-    order = {reader_id: k for k, reader_id in enumerate(readers)}
-    cap = project.reader_case_cap
-    dealt = []
-    for case_id in project.cases.order_by("-priority", "pk").values_list("pk", flat=True):
-        wanted = max(0, project.reads_per_case - len(held[case_id]))
-        free = [r for r in readers if r not in held[case_id] and (cap is None or load[r] < cap)]
-        for reader_id in sorted(free, key=lambda r: (load[r], order[r]))[:wanted]:
-            dealt.append(CaseAllocation(case_id=case_id, reader_id=reader_id))
-            held[case_id].add(reader_id)
-            load[reader_id] += 1
-    CaseAllocation.objects.bulk_create(dealt, ignore_conflicts=True)
-    return len(dealt)
-
-
-@transaction.atomic
-def case_adjudicators_deal(*, cases: Iterable[Case]) -> int:
-    """A case of a round-robin project whose readers disagree goes to a senior reader of the project
-    who does not hold it yet (the one with the fewest cases): they read it, then decide the
-    disagreement (a senior sees an adjudication only after reading the case). Returns how many
-    cases were dealt."""
-    dealt = 0
-    for case in {case.pk: case for case in cases}.values():
-        if case.project.allocation != Allocation.ROUND_ROBIN:
-            continue
-        holders = CaseAllocation.objects.filter(case=case).values("reader_id")
-        seniors = Membership.objects.filter(
-            project=case.project, role=Role.READER, user__reader_profile__experience=Experience.SENIOR
-        )
-        if seniors.filter(user_id__in=holders).exists():
-            continue
-        senior = (
-            seniors.annotate(
-                held=Count(
-                    "user__case_allocations", filter=Q(user__case_allocations__case__project=case.project)
-                )
-            )
-            .order_by("held", "created_at", "pk")
-            .first()
-        )
-        if senior is not None:
-            CaseAllocation.objects.get_or_create(
-                case=case, reader_id=senior.user_id, defaults={"for_adjudication": True}
-            )
-            dealt += 1
-    return dealt
-
-
-@transaction.atomic
-def project_allocation_set(
-    *, project: Project, allocation: str, reads_per_case: int | None = None, reader_case_cap: int | None = None,
-    actor=None,
-) -> Project:  # fmt: skip
-    """How the project's cases reach its readers: every case to every reader (all), or dealt
-    round-robin, `reads_per_case` readers a case, at most `reader_case_cap` cases a reader (None:
-    no cap). The cases are dealt again at once (a reader keeps the cases they have opened)."""
-    if allocation not in Allocation.values:
-        raise ApplicationError(f"Unknown allocation {allocation!r}.", code="invalid_allocation")
-    if (reads_per_case is not None and reads_per_case < 1) or (
-        reader_case_cap is not None and reader_case_cap < 1
-    ):
-        raise ApplicationError(
-            "reads_per_case and reader_case_cap must be at least 1.", code="invalid_setting"
-        )
-    project = Project.objects.select_for_update().get(pk=project.pk)
-    before = {"allocation": project.allocation, "reads_per_case": project.reads_per_case,
-              "reader_case_cap": project.reader_case_cap}  # fmt: skip
-    project.allocation = allocation
-    project.reads_per_case = reads_per_case if reads_per_case is not None else project.reads_per_case
-    project.reader_case_cap = reader_case_cap
-    project.save(update_fields=["allocation", "reads_per_case", "reader_case_cap"])
-    after = {"allocation": project.allocation, "reads_per_case": project.reads_per_case,
-             "reader_case_cap": project.reader_case_cap}  # fmt: skip
-    audit_record(actor=actor, action=AuditAction.ALLOCATION_SET, project=project, target=project,
-                 details={"from": before, "to": after})  # fmt: skip
-    case_allocations_deal(project=project, redeal=True)
-    return project
 
 
 MAX_REFERENCE_SET_MOVE = 1000
@@ -201,31 +85,41 @@ def reference_set_update(
             f"At most {MAX_REFERENCE_SET_MOVE} cases move at once; {len(ids)} were given.", code="too_many"
         )
     cases = list(
-        project.cases.select_for_update().select_related("project", "pair__ct_study").filter(pk__in=ids)
+        project.cases.select_for_update()
+        .select_related("project", "pair__ct_study")
+        .filter(pk__in=ids)
         .order_by("pk")
-    )  # fmt: skip
+    )
     missing = sorted(set(ids) - {case.pk for case in cases})
     if missing:
         raise ApplicationError(
             f"No case {_id_list(missing)} in project {project.slug!r}; nothing was changed.",
-            code="not_found", status=404, extra={"case_ids": missing},
-        )  # fmt: skip
+            code="not_found",
+            status=404,
+            extra={"case_ids": missing},
+        )
     moving = [case for case in cases if case.in_reference_set != in_reference_set]
     submitted = Assignment.objects.filter(case__in=moving, status=Assignment.Status.SUBMITTED)
     read = sorted(set(submitted.values_list("case_id", flat=True)))
     if read:
         raise ApplicationError(
             f"Case {_id_list(read)} has submitted readings; the reference set can only change "
-            "before a case is read. Nothing was changed.", code="case_read", status=409,
+            "before a case is read. Nothing was changed.",
+            code="case_read",
+            status=409,
             extra={"case_ids": read},
-        )  # fmt: skip
+        )
     for case in moving:
         case.in_reference_set = in_reference_set
         case.priority = case_cold_start_priority(case=case)
     Case.objects.bulk_update(moving, ["in_reference_set", "priority"])
     if moving:
-        audit_record(actor=actor, action=AuditAction.REFERENCE_SET_MOVE, project=project,
-                     details={"case_ids": [case.pk for case in moving], "in_reference_set": in_reference_set})  # fmt: skip
+        audit_record(
+            actor=actor,
+            action=AuditAction.REFERENCE_SET_MOVE,
+            project=project,
+            details={"case_ids": [case.pk for case in moving], "in_reference_set": in_reference_set},
+        )
     return cases
 
 
@@ -307,9 +201,17 @@ def _display_record(
 
 @transaction.atomic
 def level_annotation_save(
-    *, assignment: Assignment, level: str, user, version: int | None, grade: Any = _UNSET, box: Any = _UNSET,
-    note: Any = _UNSET, model_version_shown: str = "", display: str = LevelAnnotation.Display.SHOWN,
-) -> LevelAnnotation:  # fmt: skip
+    *,
+    assignment: Assignment,
+    level: str,
+    user,
+    version: int | None,
+    grade: Any = _UNSET,
+    box: Any = _UNSET,
+    note: Any = _UNSET,
+    model_version_shown: str = "",
+    display: str = LevelAnnotation.Display.SHOWN,
+) -> LevelAnnotation:
     """Create or update a draft grade/box/note at one level, refusing stale edits.
 
     `version` is the version the client last saw (None for a level it has never saved); a
@@ -333,8 +235,11 @@ def level_annotation_save(
         raise ApplicationError(
             "This case is submitted; it can no longer change.", code="submitted", status=409
         )
-    if grade is not _UNSET and grade is not None and (not isinstance(grade, int) or isinstance(grade, bool)
-                                                       or not 0 <= grade <= 3):  # fmt: skip
+    if (
+        grade is not _UNSET
+        and grade is not None
+        and (not isinstance(grade, int) or isinstance(grade, bool) or not 0 <= grade <= 3)
+    ):
         raise ApplicationError("grade must be an integer from 0 to 3.", code="invalid_grade")
     if box is not _UNSET:
         box = _valid_box(box)
@@ -349,20 +254,27 @@ def level_annotation_save(
     else:
         if version != annotation.version:
             raise ApplicationError(
-                "This level changed since you loaded it.", code="stale", status=409,
+                "This level changed since you loaded it.",
+                code="stale",
+                status=409,
                 extra={"current": _snapshot(annotation)},
-            )  # fmt: skip
+            )
         before, action = _snapshot(annotation), "update"
         annotation.version += 1
     for field, value in (("grade", grade), ("box", box), ("note", note)):
         if value is not _UNSET:
             setattr(annotation, field, value if field != "note" else str(value or ""))
     if action == "create" or grade is not _UNSET:
-        _display_record(annotation=annotation, case=assignment.case, model_version_shown=model_version_shown,
-                        display=display)  # fmt: skip
+        _display_record(
+            annotation=annotation,
+            case=assignment.case,
+            model_version_shown=model_version_shown,
+            display=display,
+        )
     annotation.save()
-    AnnotationEvent.objects.create(annotation=annotation, user=user, action=action, before=before,
-                                   after=_snapshot(annotation))  # fmt: skip
+    AnnotationEvent.objects.create(
+        annotation=annotation, user=user, action=action, before=before, after=_snapshot(annotation)
+    )
     return annotation
 
 
@@ -388,9 +300,11 @@ def assignment_submit(
     missing = [level for level in LEVELS if level not in graded]
     if missing:
         raise ApplicationError(
-            f"Grade every level before submitting; missing: {', '.join(missing)}.", code="incomplete",
-            status=409, extra={"missing_levels": missing},
-        )  # fmt: skip
+            f"Grade every level before submitting; missing: {', '.join(missing)}.",
+            code="incomplete",
+            status=409,
+            extra={"missing_levels": missing},
+        )
     if not (math.isfinite(time_spent_s) and 0 <= time_spent_s < 24 * 3600):
         raise ApplicationError("time_spent_s must lie between 0 and a day.", code="invalid_time")
     assignment.status = Assignment.Status.SUBMITTED
@@ -398,8 +312,13 @@ def assignment_submit(
     assignment.time_spent_s += time_spent_s
     assignment.save()
     for annotation in assignment.levels.all():
-        AnnotationEvent.objects.create(annotation=annotation, user=user, action="submit",
-                                       before=_snapshot(annotation), after=_snapshot(annotation))  # fmt: skip
+        AnnotationEvent.objects.create(
+            annotation=annotation,
+            user=user,
+            action="submit",
+            before=_snapshot(annotation),
+            after=_snapshot(annotation),
+        )
     if notify_learning:
         assignment_submitted.send(sender=Assignment, assignment=assignment)
     return assignment

@@ -34,9 +34,15 @@ class LightBackbone(nn.Module):
             )
 
         self.body = nn.Sequential(
-            conv(3, 24, stride=2), conv(24, 32), conv(32, 48, stride=2), conv(48, 48),
-            conv(48, 64, stride=2), conv(64, 64), conv(64, 96, dilation=2), conv(96, 96, dilation=4),
-        )  # fmt: skip
+            conv(3, 24, stride=2),
+            conv(24, 32),
+            conv(32, 48, stride=2),
+            conv(48, 48),
+            conv(48, 64, stride=2),
+            conv(64, 64),
+            conv(64, 96, dilation=2),
+            conv(96, 96, dilation=4),
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.body(x)

@@ -20,8 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--image-size", type=int, default=DEFAULT_IMAGE_SIZE, help="CT matrix (pixels)")
     parser.add_argument("--profile", choices=sorted(PROFILES), default="default", help="scanner profile")
-    parser.add_argument("--shift", choices=sorted(PROFILES), default=None,
-                        help="acquire every patient on this other scanner profile (domain shift)")  # fmt: skip
+    parser.add_argument(
+        "--shift",
+        choices=sorted(PROFILES),
+        default=None,
+        help="acquire every patient on this other scanner profile (domain shift)",
+    )
     parser.add_argument("--first-index", type=int, default=0, help="index of the first patient")
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1), help="processes")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -30,9 +34,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{args.out} exists, is not empty and holds no cohort; choose another folder")
 
     config = CohortConfig(
-        out=args.out, patients=args.patients, seed=args.seed, image_size=args.image_size, profile=args.profile,
-        shift=args.shift, first_index=args.first_index, workers=max(1, args.workers),
-    )  # fmt: skip
+        out=args.out,
+        patients=args.patients,
+        seed=args.seed,
+        image_size=args.image_size,
+        profile=args.profile,
+        shift=args.shift,
+        first_index=args.first_index,
+        workers=max(1, args.workers),
+    )
     bar = tqdm(total=args.patients, unit="patient", disable=args.quiet, file=sys.stderr)
     started = time.perf_counter()
 

@@ -18,6 +18,7 @@ from ml.synthetic.pathology import (
     primary_mechanism,
     sample_level_pathology,
 )
+from ml.synthetic.profiles import PROFILE_NAMES, LazyProfiles
 
 # Tissue labels; the CT and MRI renderers map them to Hounsfield units and T2 signal.
 AIR, FAT, MUSCLE, SOFT, CORTICAL, CANCELLOUS, NUCLEUS, ANNULUS = range(8)
@@ -245,7 +246,7 @@ class PatientAnatomy:
 
     def _label_neck(self, label, x, u, i) -> None:
         """Skin, subcutaneous fat, muscle; airway, oesophagus and vessels in front of the spine."""
-        p = _LazyProfiles(self.profiles, i)
+        p = LazyProfiles(self.profiles, i)
         neck_u = u + 18.0
         label[(x / self.neck_rx) ** 2 + (neck_u / self.neck_ry) ** 2 <= 1] = FAT
         label[(x / (self.neck_rx - 6)) ** 2 + (neck_u / (self.neck_ry - 6)) ** 2 <= 1] = MUSCLE
@@ -260,7 +261,7 @@ class PatientAnatomy:
             label[((x - side * 28) / 6) ** 2 + ((u - (body_front - 2)) / 5) ** 2 <= 1] = SOFT
 
     def _label_spine(self, label, where, x, u, s, i) -> None:
-        p = _LazyProfiles(self.profiles, i)
+        p = LazyProfiles(self.profiles, i)
         out = label[where]
         a_half, w_half = p["canal_ap"] / 2, p["canal_width"] / 2
 
@@ -345,28 +346,6 @@ class PatientAnatomy:
             "cord_ap_mm": round(p["cord_ap"], 2),
             "vertebra_above": VERTEBRAE[vertebra_above],
         }
-
-
-PROFILE_NAMES = (
-    "is_body", "is_disc", "is_arch", "endplate_dist", "body_ap", "body_width", "canal_ap", "canal_width",
-    "spinous_length", "arch_centre", "arch_height", "spinous_centre", "facet_gap", "bulge", "osteophyte", "opll", "lf",
-    "anterior", "disc_degeneration", "dura_ap", "cord_ap", "cord_width", "sac_centre", "myelopathy",
-)  # fmt: skip
-
-
-class _LazyProfiles:
-    """Profile values at the points' spine positions, gathered on first use."""
-
-    def __init__(self, profiles: dict[str, np.ndarray], index: np.ndarray) -> None:
-        self._profiles, self._index, self._cache = profiles, index, {}
-
-    def __getitem__(self, name: str) -> np.ndarray:
-        if name not in self._cache:
-            self._cache[name] = self._profiles[name][self._index]
-        return self._cache[name]
-
-    def subset(self, where: np.ndarray) -> "_LazyProfiles":
-        return _LazyProfiles(self._profiles, self._index[where])
 
 
 def _opll_segments(pathology, level_s, bounds):

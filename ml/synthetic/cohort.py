@@ -141,9 +141,17 @@ def _generate_patient(job: tuple[CohortConfig, int]) -> dict:
     volume = R.render_ct(anatomy, ct, ct_place, grid, rng)
     ct_series = make_uid(config.seed, index, "ct-series")
     write_ct_series(
-        folder / "CT", volume, patient=identity, study=ct_study, series_uid=ct_series, x0=grid.x0, y0=grid.y0,
-        z_positions=grid.z_positions, spacing=grid.spacing, acquisition=ct,
-    )  # fmt: skip
+        folder / "CT",
+        volume,
+        patient=identity,
+        study=ct_study,
+        series_uid=ct_series,
+        x0=grid.x0,
+        y0=grid.y0,
+        z_positions=grid.z_positions,
+        spacing=grid.spacing,
+        acquisition=ct,
+    )
 
     mr_place = R.Placement.of(mr)
     t2 = R.mr_tissue_t2(rng)
@@ -152,15 +160,29 @@ def _generate_patient(job: tuple[CohortConfig, int]) -> dict:
     sag_series = make_uid(config.seed, index, "mr-sag-series")
     ax_series = make_uid(config.seed, index, "mr-ax-series")
     write_mr_series(
-        folder / "MR_SAG_T2", R.render_mr(anatomy, mr, mr_place, sagittal, rng, t2), sagittal,
-        patient=identity, study=mr_study, series_uid=sag_series, series_number=3,
-        description="SAG T2 TSE", acquisition=mr, prefix="SAG",
-    )  # fmt: skip
+        folder / "MR_SAG_T2",
+        R.render_mr(anatomy, mr, mr_place, sagittal, rng, t2),
+        sagittal,
+        patient=identity,
+        study=mr_study,
+        series_uid=sag_series,
+        series_number=3,
+        description="SAG T2 TSE",
+        acquisition=mr,
+        prefix="SAG",
+    )
     write_mr_series(
-        folder / "MR_AX_T2", R.render_mr(anatomy, mr, mr_place, axial, rng, t2), axial,
-        patient=identity, study=mr_study, series_uid=ax_series, series_number=4,
-        description="AX T2 TSE DISC-ALIGNED", acquisition=mr, prefix="AX",
-    )  # fmt: skip
+        folder / "MR_AX_T2",
+        R.render_mr(anatomy, mr, mr_place, axial, rng, t2),
+        axial,
+        patient=identity,
+        study=mr_study,
+        series_uid=ax_series,
+        series_number=4,
+        description="AX T2 TSE DISC-ALIGNED",
+        acquisition=mr,
+        prefix="AX",
+    )
 
     panel = make_panel(seed=config.seed)
     levels = []
@@ -219,9 +241,13 @@ def _generate_patient(job: tuple[CohortConfig, int]) -> dict:
 
 
 def _level_geometry(
-    anatomy: PatientAnatomy, level: int, grid: R.CTGrid, ct_place: R.Placement, mid_sagittal: R.MRPlane,
+    anatomy: PatientAnatomy,
+    level: int,
+    grid: R.CTGrid,
+    ct_place: R.Placement,
+    mid_sagittal: R.MRPlane,
     mr_place: R.Placement,
-) -> dict:  # fmt: skip
+) -> dict:
     """Where the level is in the CT (disc slice, ROI boxes) and in the MR mid-sagittal image."""
     s = float(anatomy.level_s[level])
     a_half = anatomy.profile_at("canal_ap", s) / 2

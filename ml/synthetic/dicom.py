@@ -86,9 +86,18 @@ def _pixels(ds: Dataset, pixels: np.ndarray, *, signed: bool) -> None:
 
 
 def write_ct_series(
-    folder: Path, volume_hu: np.ndarray, *, patient: PatientIdentity, study: StudyInfo, series_uid: str,
-    x0: float, y0: float, z_positions: np.ndarray, spacing: float, acquisition,
-) -> list[Path]:  # fmt: skip
+    folder: Path,
+    volume_hu: np.ndarray,
+    *,
+    patient: PatientIdentity,
+    study: StudyInfo,
+    series_uid: str,
+    x0: float,
+    y0: float,
+    z_positions: np.ndarray,
+    spacing: float,
+    acquisition,
+) -> list[Path]:
     """One axial CT image per slice, superior first; stored values are HU - RescaleIntercept."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -125,9 +134,18 @@ def write_ct_series(
 
 
 def write_mr_series(
-    folder: Path, images: np.ndarray, planes, *, patient: PatientIdentity, study: StudyInfo, series_uid: str,
-    series_number: int, description: str, acquisition, prefix: str,
-) -> list[Path]:  # fmt: skip
+    folder: Path,
+    images: np.ndarray,
+    planes,
+    *,
+    patient: PatientIdentity,
+    study: StudyInfo,
+    series_uid: str,
+    series_number: int,
+    description: str,
+    acquisition,
+    prefix: str,
+) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for k, (image, plane) in enumerate(zip(images, planes, strict=True)):

@@ -59,9 +59,13 @@ def oracle_accuracy(manifest: dict, *, depth: int = 4, folds: int = 5) -> dict[s
 
 
 def oracle_on_patients(
-    manifest: dict, *, fit_on: Collection[str], score_on: Collection[str] | None = None,
-    score_manifest: dict | None = None, depth: int = 4,
-) -> dict[str, float]:  # fmt: skip
+    manifest: dict,
+    *,
+    fit_on: Collection[str],
+    score_on: Collection[str] | None = None,
+    score_manifest: dict | None = None,
+    depth: int = 4,
+) -> dict[str, float]:
     """The tree fitted on `fit_on`'s levels, scored on `score_on`'s (of `score_manifest`, default
     the same cohort; all its patients when score_on is None)."""
     features, grades, _ = _levels(manifest, set(fit_on))
@@ -78,9 +82,12 @@ def oracle_on_patients(
 
 
 def canal_cut_on_patients(
-    manifest: dict, *, fit_on: Collection[str], score_on: Collection[str] | None = None,
+    manifest: dict,
+    *,
+    fit_on: Collection[str],
+    score_on: Collection[str] | None = None,
     score_manifest: dict | None = None,
-) -> dict[str, float]:  # fmt: skip
+) -> dict[str, float]:
     """The binary task from one true CT measurement: "significant" when the canal AP at the disc is
     under the cut that grades `fit_on`'s levels best, scored like `oracle_on_patients`. What a
     perfect caliper on the CT gets; a model that beats it sees something of the cord."""

@@ -163,9 +163,16 @@ def mr_sagittal_planes(anatomy: A.PatientAnatomy, mr: MRAcquisition, placement: 
         x = centre[0] + (k - (mr.sagittal_slices - 1) / 2) * gap
         origin = np.array([x, centre[1], centre[2]]) - (half - mr.sagittal_pixel_mm / 2) * (row_dir + col_dir)
         planes.append(
-            MRPlane(origin, row_dir, col_dir, np.array([1.0, 0, 0]), mr.sagittal_pixel_mm,
-                    mr.sagittal_matrix, mr.sagittal_thickness_mm)
-        )  # fmt: skip
+            MRPlane(
+                origin,
+                row_dir,
+                col_dir,
+                np.array([1.0, 0, 0]),
+                mr.sagittal_pixel_mm,
+                mr.sagittal_matrix,
+                mr.sagittal_thickness_mm,
+            )
+        )
     return planes
 
 
@@ -190,9 +197,13 @@ def mr_axial_planes(anatomy: A.PatientAnatomy, mr: MRAcquisition, placement: Pla
 
 
 def render_mr(
-    anatomy: A.PatientAnatomy, mr: MRAcquisition, placement: Placement, planes: list[MRPlane],
-    rng: np.random.Generator, t2: np.ndarray,
-) -> np.ndarray:  # fmt: skip
+    anatomy: A.PatientAnatomy,
+    mr: MRAcquisition,
+    placement: Placement,
+    planes: list[MRPlane],
+    rng: np.random.Generator,
+    t2: np.ndarray,
+) -> np.ndarray:
     """T2 images for the planes, shape (planes, rows, cols), uint16 (CSF near 1000)."""
     images = []
     for plane in planes:

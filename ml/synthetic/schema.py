@@ -4,9 +4,24 @@ _box = {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems":
 _level = {
     "type": "object",
     "required": [
-        "level", "grade", "binary", "mechanism", "mechanisms", "canal_ap_mm", "bony_canal_ap_mm", "torg_pavlov",
-        "occupying_ratio", "cord_signal_change", "severity", "disc_z_mm", "disc_slice_index",
-        "disc_instance_number", "roi_sagittal", "roi_axial", "mr_axial_instance", "mr_sagittal_point",
+        "level",
+        "grade",
+        "binary",
+        "mechanism",
+        "mechanisms",
+        "canal_ap_mm",
+        "bony_canal_ap_mm",
+        "torg_pavlov",
+        "occupying_ratio",
+        "cord_signal_change",
+        "severity",
+        "disc_z_mm",
+        "disc_slice_index",
+        "disc_instance_number",
+        "roi_sagittal",
+        "roi_axial",
+        "mr_axial_instance",
+        "mr_sagittal_point",
         "reader_grades",
     ],
     "properties": {
@@ -20,9 +35,12 @@ _level = {
         "disc_slice_index": {"type": "integer", "minimum": 0},
         "roi_sagittal": _box,
         "roi_axial": _box,
-        "reader_grades": {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 3}},
+        "reader_grades": {
+            "type": "object",
+            "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 3},
+        },
     },
-}  # fmt: skip
+}
 _scanner = {"type": "object", "required": ["manufacturer", "model"]}
 MANIFEST_SCHEMA = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -52,7 +70,7 @@ MANIFEST_SCHEMA = {
                                     "noise_hu",
                                     "kernel",
                                 ],
-                            },  # fmt: skip
+                            },
                         },
                     },
                     "mr": {

@@ -11,10 +11,20 @@ from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, MRImageStorage, 
 
 
 def write_image(
-    path: Path, *, patient_id: str = "PAT-1", study_uid: str | None = None, series_uid: str | None = None,
-    sop_uid: str | None = None, modality: str = "CT", z: float = 0.0, size: int = 32, instance: int = 1,
-    study_date: date = date(2025, 3, 1), spacing: float = 0.5, patient_name: str = "DOE^JANE",
-) -> Dataset:  # fmt: skip
+    path: Path,
+    *,
+    patient_id: str = "PAT-1",
+    study_uid: str | None = None,
+    series_uid: str | None = None,
+    sop_uid: str | None = None,
+    modality: str = "CT",
+    z: float = 0.0,
+    size: int = 32,
+    instance: int = 1,
+    study_date: date = date(2025, 3, 1),
+    spacing: float = 0.5,
+    patient_name: str = "DOE^JANE",
+) -> Dataset:
     """One small axial image, with everything a viewer needs; returns the dataset written."""
     sop_class = CTImageStorage if modality == "CT" else MRImageStorage
     sop_uid = sop_uid or generate_uid()
@@ -56,10 +66,16 @@ def write_image(
 def write_series(folder: Path, n: int, **kwargs) -> list[Dataset]:
     study_uid, series_uid = kwargs.pop("study_uid", generate_uid()), kwargs.pop("series_uid", generate_uid())
     return [
-        write_image(folder / f"IM{k:04d}.dcm", study_uid=study_uid, series_uid=series_uid, z=-2.0 * k,
-                    instance=k + 1, **kwargs)
+        write_image(
+            folder / f"IM{k:04d}.dcm",
+            study_uid=study_uid,
+            series_uid=series_uid,
+            z=-2.0 * k,
+            instance=k + 1,
+            **kwargs,
+        )
         for k in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def write_truncated(path: Path) -> None:

@@ -47,8 +47,10 @@ def _other_project(root: Path):
     other = project_create(name="Other", slug="other", blinded_share=0.0, reference_share=0.0)
     F.write_series(root / "other" / "ct", 2, patient_id="OTHER-1", study_date=date(2025, 1, 1))
     F.write_series(root / "other" / "mr", 2, patient_id="OTHER-1", modality="MR", study_date=date(2025, 1, 5))
-    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=other),
-                   paths=sorted((root / "other").rglob("*.dcm")))  # fmt: skip
+    ingest_job_run(
+        job=ingest_job_create(source=IngestJob.Source.FOLDER, project=other),
+        paths=sorted((root / "other").rglob("*.dcm")),
+    )
     return other
 
 
@@ -57,11 +59,15 @@ def build_world(root: Path) -> World:
     other = _other_project(root)
     world = World()
     people = {
-        "reader": _user("reader"), "senior": _user("senior", experience="senior"),
-        "member": _user("member"), "other_reader": _user("other-reader"),
-        "other_admin": _user("other-admin"), "admin": _user("admin", experience="senior"),
-        "superuser": _user("root", superuser=True), "outsider": _user("outsider"),
-    }  # fmt: skip
+        "reader": _user("reader"),
+        "senior": _user("senior", experience="senior"),
+        "member": _user("member"),
+        "other_reader": _user("other-reader"),
+        "other_admin": _user("other-admin"),
+        "admin": _user("admin", experience="senior"),
+        "superuser": _user("root", superuser=True),
+        "outsider": _user("outsider"),
+    }
     for role in ("reader", "senior", "member"):
         project_member_add(project=spine, user=people[role])
     project_member_add(project=spine, user=people["admin"], role="admin")
@@ -88,9 +94,11 @@ def build_world(root: Path) -> World:
             )
         assignment_submit(assignment=assignment, user=people[role], notify_learning=False)
     item = AdjudicationItem.objects.create(
-        case=read, level=LEVELS[3], reason=AdjudicationItem.Reason.READERS_DISAGREE,
+        case=read,
+        level=LEVELS[3],
+        reason=AdjudicationItem.Reason.READERS_DISAGREE,
         grades={"senior": 0, "admin": 3},
-    )  # fmt: skip
+    )
     job = ingest_job_create(source=IngestJob.Source.UPLOAD, project=spine, user=people["admin"])
 
     ct = Study.objects.get(study_uid=unread.pair.ct_study.study_uid)
@@ -100,12 +108,24 @@ def build_world(root: Path) -> World:
     world.users.update(member=people["member"], outsider=people["outsider"])
     world.tokens = {role: user_token_get_or_create(user=user) for role, user in world.users.items()}
     world.ids = {
-        "slug": spine.slug, "case_id": unread.pk, "read_case_id": read.pk, "pair_id": unread.pair_id,
-        "level": "C5-6", "user_id": people["member"].pk, "job_id": job.pk, "number": 3, "run_id": failed.pk,
-        "item_id": item.pk, "study": ct.study_uid, "series": series.series_uid, "instance": instance.sop_uid,
-        "frames": "1", "mr_study": unread.pair.mr_study.study_uid,
-        "patient_id": unread.pair.patient.patient_id, "outsider": people["outsider"].username,
-    }  # fmt: skip
+        "slug": spine.slug,
+        "case_id": unread.pk,
+        "read_case_id": read.pk,
+        "pair_id": unread.pair_id,
+        "level": "C5-6",
+        "user_id": people["member"].pk,
+        "job_id": job.pk,
+        "number": 3,
+        "run_id": failed.pk,
+        "item_id": item.pk,
+        "study": ct.study_uid,
+        "series": series.series_uid,
+        "instance": instance.sop_uid,
+        "frames": "1",
+        "mr_study": unread.pair.mr_study.study_uid,
+        "patient_id": unread.pair.patient.patient_id,
+        "outsider": people["outsider"].username,
+    }
     patients = [p["patient_id"] for p in manifest["patients"]]
     world.secrets = [*patients, *Study.objects.filter(projects=spine).values_list("study_uid", flat=True)]
     return world

@@ -32,19 +32,34 @@ def champion_from_manifest(*, project: Project, manifest: dict, number: int = 1)
             probabilities[level["grade"]] = 0.85
             predictions.append(
                 LevelPrediction(
-                    model_version=version, study_id=studies[patient["ct"]["study_uid"]], level=level["level"],
-                    box=level["roi_sagittal"], box_score=0.9, probabilities=probabilities, grade=level["grade"],
-                    binary_probability=sum(probabilities[2:]), entropy=0.6,
+                    model_version=version,
+                    study_id=studies[patient["ct"]["study_uid"]],
+                    level=level["level"],
+                    box=level["roi_sagittal"],
+                    box_score=0.9,
+                    probabilities=probabilities,
+                    grade=level["grade"],
+                    binary_probability=sum(probabilities[2:]),
+                    entropy=0.6,
                 )
-            )  # fmt: skip
+            )
     LevelPrediction.objects.bulk_create(predictions)
     for patient in manifest["patients"]:  # a trusted detector's level lines: the truth
         level_positions_record_finding(
-            study=Study.objects.get(study_uid=patient["ct"]["study_uid"]), source=LevelPosition.Source.MODEL,
+            study=Study.objects.get(study_uid=patient["ct"]["study_uid"]),
+            source=LevelPosition.Source.MODEL,
             model_version=version.label,
-            levels=[{"level": lv["level"], "centre": lv["ct_disc_centre_mm"], "normal": lv["ct_disc_normal"],
-                     "canal": lv["ct_canal_centre_mm"], "confidence": 0.9} for lv in patient["levels"]],
-        )  # fmt: skip
+            levels=[
+                {
+                    "level": lv["level"],
+                    "centre": lv["ct_disc_centre_mm"],
+                    "normal": lv["ct_disc_normal"],
+                    "canal": lv["ct_canal_centre_mm"],
+                    "confidence": 0.9,
+                }
+                for lv in patient["levels"]
+            ],
+        )
     return version
 
 

@@ -45,10 +45,20 @@ def _read(case, profile, grades: dict[str, int] | int) -> None:
 def _champion(project, cases, grade: int) -> ModelVersion:
     version = ModelVersion.objects.create(project=project, number=1, status=ModelVersion.Status.CHAMPION)
     LevelPrediction.objects.bulk_create(
-        LevelPrediction(model_version=version, study_id=case.pair.ct_study_id, level=level, box=[1, 1, 2, 2],
-                        box_score=0.9, probabilities=[0.25] * 4, grade=grade, binary_probability=0.5, entropy=1.0)
-        for case in cases for level in LEVELS
-    )  # fmt: skip
+        LevelPrediction(
+            model_version=version,
+            study_id=case.pair.ct_study_id,
+            level=level,
+            box=[1, 1, 2, 2],
+            box_score=0.9,
+            probabilities=[0.25] * 4,
+            grade=grade,
+            binary_probability=0.5,
+            entropy=1.0,
+        )
+        for case in cases
+        for level in LEVELS
+    )
     return version
 
 

@@ -12,15 +12,10 @@ from backend.learning.models import AdjudicationItem
 from backend.learning.services import reference_labels_update
 from backend.projects.models import AuditEntry
 from backend.projects.services import project_create, project_member_add, project_member_remove
+from backend.reading.allocation import case_allocations_deal, project_allocation_set
 from backend.reading.models import Case, CaseAllocation
 from backend.reading.selectors import project_allocation_summary
-from backend.reading.services import (
-    assignment_open,
-    assignment_submit,
-    case_allocations_deal,
-    level_annotation_save,
-    project_allocation_set,
-)
+from backend.reading.services import assignment_open, assignment_submit, level_annotation_save
 from tests.backend.factories import ReaderFactory
 
 pytestmark = pytest.mark.django_db
@@ -127,8 +122,10 @@ def test_readers_keep_what_they_opened_and_the_rest_is_dealt_again_when_readers_
 
     (third,) = _readers(project, 1)
     assert Counter(CaseAllocation.objects.values_list("reader_id", flat=True)) == {
-        first.pk: 2, second.pk: 2, third.pk: 2,
-    }  # fmt: skip
+        first.pk: 2,
+        second.pk: 2,
+        third.pk: 2,
+    }
     assert opened in _worklist(first)
 
     project_member_remove(membership=project.memberships.get(user=second))
@@ -169,8 +166,9 @@ def test_juniors_who_disagree_get_a_senior_who_reads_then_adjudicates(project):
     _read(case, senior, 2)
     items = client.get(f"/api/learning/projects/{SLUG}/adjudications/").json()
     assert {item["case"] for item in items} == {case_id}
-    resolved = client.post(f"/api/learning/projects/{SLUG}/adjudications/{items[0]['id']}/resolve/", {"grade": 2},
-                           format="json")  # fmt: skip
+    resolved = client.post(
+        f"/api/learning/projects/{SLUG}/adjudications/{items[0]['id']}/resolve/", {"grade": 2}, format="json"
+    )
     assert resolved.status_code == 200
     assert AdjudicationItem.objects.filter(case=case, status="resolved").count() == 1
 

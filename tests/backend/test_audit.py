@@ -32,8 +32,10 @@ def project(tmp_path):
     F.write_series(tmp_path / "ct", 2, patient_id="P1", study_date=date(2025, 1, 1))
     for k, day in enumerate((5, 9)):
         F.write_series(tmp_path / f"mr{k}", 2, patient_id="P1", modality="MR", study_date=date(2025, 1, day))
-    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
-                   paths=sorted(tmp_path.rglob("*.dcm")))  # fmt: skip
+    ingest_job_run(
+        job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+        paths=sorted(tmp_path.rglob("*.dcm")),
+    )
     for number in (1, 2):
         ModelVersion.objects.create(project=project, number=number, status=ModelVersion.Status.CHALLENGER)
     return project
@@ -64,10 +66,20 @@ def test_every_admin_action_is_audited_with_its_actor(project, admin):
     run = client.post("/api/learning/projects/audit/training-runs/").json()
     TrainingRun.objects.filter(pk=run["id"]).update(status=TrainingRun.Status.FAILED)
     assert client.post(f"/api/learning/projects/audit/training-runs/{run['id']}/retry/").status_code == 202
-    assert client.put(f"/api/learning/projects/audit/reference-set/{case.pk}/", {"in_reference_set": True},
-                      format="json").status_code == 200  # fmt: skip
-    assert client.patch(f"/api/imaging/pairs/{case.pair_id}/", {"mr_study_uid": other_mr.study_uid},
-                        format="json").status_code == 200  # fmt: skip
+    assert (
+        client.put(
+            f"/api/learning/projects/audit/reference-set/{case.pk}/",
+            {"in_reference_set": True},
+            format="json",
+        ).status_code
+        == 200
+    )
+    assert (
+        client.patch(
+            f"/api/imaging/pairs/{case.pair_id}/", {"mr_study_uid": other_mr.study_uid}, format="json"
+        ).status_code
+        == 200
+    )
     assert (
         client.post("/api/projects/audit/members/", {"username": "carol"}, format="json").status_code == 201
     )
@@ -83,10 +95,19 @@ def test_every_admin_action_is_audited_with_its_actor(project, admin):
     actions = [entry["action"] for entry in reversed(body["results"])]
     assert actions == [
         "member.add",  # ada, by the fixture (no actor)
-        "model.promote", "model.promote", "model.rollback", "training.start", "training.retry",
-        "reference_set.move", "pair.override", "member.add", "member.role", "member.remove",
-        "export.download", "export.download",
-    ]  # fmt: skip
+        "model.promote",
+        "model.promote",
+        "model.rollback",
+        "training.start",
+        "training.retry",
+        "reference_set.move",
+        "pair.override",
+        "member.add",
+        "member.role",
+        "member.remove",
+        "export.download",
+        "export.download",
+    ]
     assert {entry["actor"] for entry in body["results"][:-1]} == {"ada"}
     assert body["results"][-1]["actor"] == ""
     promote = body["results"][-2]
@@ -138,8 +159,10 @@ def test_the_audit_as_csv_records_its_own_download(project, admin):
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert [(r["actor"], r["action"]) for r in rows] == [
-        ("ada", "export.download"), ("ada", "model.promote"), ("", "member.add"),
-    ]  # fmt: skip
+        ("ada", "export.download"),
+        ("ada", "model.promote"),
+        ("", "member.add"),
+    ]
     assert '"export":"audit.csv"' in rows[0]["details"]
     only = client.get("/api/exports/projects/audit/audit.csv", {"action": "model.promote"})
     assert len(list(csv.DictReader(io.StringIO(b"".join(only.streaming_content).decode())))) == 1

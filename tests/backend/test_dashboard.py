@@ -14,9 +14,18 @@ from tests.backend.factories import ReaderFactory
 
 pytestmark = pytest.mark.django_db
 
-PROJECT_ENDPOINTS = ["summary", "labeling-progress", "grade-distribution", "kappa-timeline", "kappa-by-subset",
-                     "confusion-matrix", "model-registry", "label-efficiency", "adjudication-summary",
-                     "reader-performance"]  # fmt: skip
+PROJECT_ENDPOINTS = [
+    "summary",
+    "labeling-progress",
+    "grade-distribution",
+    "kappa-timeline",
+    "kappa-by-subset",
+    "confusion-matrix",
+    "model-registry",
+    "label-efficiency",
+    "adjudication-summary",
+    "reader-performance",
+]
 
 
 def url(slug: str, endpoint: str) -> str:
@@ -124,14 +133,30 @@ def test_label_efficiency_plots_versions_and_reads_the_benchmark_defensively(dat
 
     path = tmp_path / "label_efficiency.json"
     assert label_efficiency(project=data.project, benchmark_path=path)["benchmark"] == []
-    path.write_text(json.dumps({"strategies": {
-        "random": {"mean_labels_to_target": 120, "curves": {"0": [{"labels": 24, "kappa_quadratic": 0.5,
-                                                                   "ci95": [0.4, 0.6]}, {"kappa_quadratic": 1}]}},
-        "entropy": "not a dict",
-    }}))  # fmt: skip
+    path.write_text(
+        json.dumps(
+            {
+                "strategies": {
+                    "random": {
+                        "mean_labels_to_target": 120,
+                        "curves": {
+                            "0": [
+                                {"labels": 24, "kappa_quadratic": 0.5, "ci95": [0.4, 0.6]},
+                                {"kappa_quadratic": 1},
+                            ]
+                        },
+                    },
+                    "entropy": "not a dict",
+                }
+            }
+        )
+    )
     strategies = label_efficiency(project=data.project, benchmark_path=path)["benchmark"]
-    assert strategies[0] == {"strategy": "random", "mean_labels_to_target": 120.0, "curves": [
-        {"seed": "0", "points": [{"labels": 24, "kappa_quadratic": 0.5, "ci95": [0.4, 0.6]}]}]}  # fmt: skip
+    assert strategies[0] == {
+        "strategy": "random",
+        "mean_labels_to_target": 120.0,
+        "curves": [{"seed": "0", "points": [{"labels": 24, "kappa_quadratic": 0.5, "ci95": [0.4, 0.6]}]}],
+    }
     assert strategies[1]["curves"] == []
     path.write_text("{truncated")
     broken = label_efficiency(project=data.project, benchmark_path=path)

@@ -128,18 +128,23 @@ def test_stow_rs_stores_and_reports_failures(stored, tmp_path):
     parts = [("application/dicom", [(tmp_path / name).read_bytes()]) for name in ("new.dcm", "junk.dcm")]
     body = b"".join(multipart_stream(parts, "XyZ"))
     response = admin.generic(
-        "POST", "/dicomweb/studies?project=spine", body,
+        "POST",
+        "/dicomweb/studies?project=spine",
+        body,
         content_type='multipart/related; type="application/dicom"; boundary=XyZ',
-    )  # fmt: skip
+    )
     assert response.status_code == 202, response.content
     payload = response.json()
     assert tag(payload["00081199"]["Value"][0], "00081155") == good.SOPInstanceUID
     assert len(payload["00081198"]["Value"]) == 1
     assert Instance.objects.filter(sop_uid=good.SOPInstanceUID).exists()
 
-    wrong_study = admin.generic("POST", f"/dicomweb/studies/{stored['ct'][0].StudyInstanceUID}",
-                                b"".join(multipart_stream(parts[:1], "B")),
-                                content_type='multipart/related; type="application/dicom"; boundary=B')  # fmt: skip
+    wrong_study = admin.generic(
+        "POST",
+        f"/dicomweb/studies/{stored['ct'][0].StudyInstanceUID}",
+        b"".join(multipart_stream(parts[:1], "B")),
+        content_type='multipart/related; type="application/dicom"; boundary=B',
+    )
     assert wrong_study.status_code == 409
     reader = stored["client"].generic(
         "POST", "/dicomweb/studies", body, content_type="multipart/related; boundary=XyZ"

@@ -46,11 +46,19 @@ def _box(k: int) -> list[float]:
 def project(tmp_path):
     project = project_create(name="Spine", slug="spine", blinded_share=0.0)
     for k in range(3):
-        F.write_series(tmp_path / f"ct{k}", CT_SLICES, patient_id=f"P{k}", study_date=date(2025, 1, 1),
-                       size=CT_SIZE, spacing=CT_SPACING)  # fmt: skip
+        F.write_series(
+            tmp_path / f"ct{k}",
+            CT_SLICES,
+            patient_id=f"P{k}",
+            study_date=date(2025, 1, 1),
+            size=CT_SIZE,
+            spacing=CT_SPACING,
+        )
         F.write_series(tmp_path / f"mr{k}", 2, patient_id=f"P{k}", modality="MR", study_date=date(2025, 1, 5))
-    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
-                   paths=sorted(tmp_path.rglob("*.dcm")))  # fmt: skip
+    ingest_job_run(
+        job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+        paths=sorted(tmp_path.rglob("*.dcm")),
+    )
     assert project.cases.count() == 3  # ingestion makes the cases
     return project
 
@@ -64,8 +72,16 @@ def _member(project, **kwargs):
 def _read(case, user, grades, *, submit=True, note="", shown="spine-v1", time_spent_s=61.5):
     assignment = assignment_open(case=case, reader=user)
     for k, (level, grade) in enumerate(zip(LEVELS, grades, strict=True)):
-        level_annotation_save(assignment=assignment, level=level, user=user, version=None, grade=grade,
-                              box=_box(k), note=note if k == 0 else "", model_version_shown=shown)  # fmt: skip
+        level_annotation_save(
+            assignment=assignment,
+            level=level,
+            user=user,
+            version=None,
+            grade=grade,
+            box=_box(k),
+            note=note if k == 0 else "",
+            model_version_shown=shown,
+        )
     if submit:
         assignment_submit(assignment=assignment, user=user, time_spent_s=time_spent_s)
     return assignment
@@ -183,8 +199,12 @@ def _export_queries(client, url: str) -> int:
 def test_exports_use_a_bounded_number_of_queries(
     project, readings, admin_client, django_assert_max_num_queries
 ):
-    urls = ["/api/exports/projects/spine/annotations.csv", "/api/exports/projects/spine/annotations.json",
-            "/api/exports/projects/spine/coco.json", "/api/exports/projects/spine/model-metrics.csv"]  # fmt: skip
+    urls = [
+        "/api/exports/projects/spine/annotations.csv",
+        "/api/exports/projects/spine/annotations.json",
+        "/api/exports/projects/spine/coco.json",
+        "/api/exports/projects/spine/model-metrics.csv",
+    ]
     before = {url: _export_queries(admin_client, url) for url in urls}
     # Three times the readings, and model versions: the same queries.
     for k in range(3):
@@ -234,22 +254,37 @@ def test_coco_boxes_images_and_categories(project, readings, admin_client):
 
 def test_model_metrics_csv_flattens_nested_metrics(project, admin_client):
     ModelVersion.objects.create(
-        project=project, number=1, status=ModelVersion.Status.RETIRED,
-        metrics={"test": {"accuracy": 0.81, "kappa": {"quadratic": 0.7}}, "val": {"accuracy": 0.8},
-                 "confusion": [[1, 0], [0, 1]]},
-    )  # fmt: skip
+        project=project,
+        number=1,
+        status=ModelVersion.Status.RETIRED,
+        metrics={
+            "test": {"accuracy": 0.81, "kappa": {"quadratic": 0.7}},
+            "val": {"accuracy": 0.8},
+            "confusion": [[1, 0], [0, 1]],
+        },
+    )
     ModelVersion.objects.create(
-        project=project, number=2, status=ModelVersion.Status.CHAMPION,
+        project=project,
+        number=2,
+        status=ModelVersion.Status.CHAMPION,
         metrics={"test": {"accuracy": 0.88, "binary_accuracy": 0.95}, "n_train": 120},
-    )  # fmt: skip
+    )
     ModelVersion.objects.create(project=project, number=3, status=ModelVersion.Status.FAILED, error="boom")
     response = admin_client.get("/api/exports/projects/spine/model-metrics.csv")
     assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
     text = _body(response).decode()
     header = text.splitlines()[0].split(",")
     assert header[:6] == ["number", "label", "status", "created_at", "promoted_at", "error"]
-    assert header[6:] == sorted(["test.accuracy", "test.kappa.quadratic", "val.accuracy", "confusion",
-                                 "test.binary_accuracy", "n_train"])  # fmt: skip
+    assert header[6:] == sorted(
+        [
+            "test.accuracy",
+            "test.kappa.quadratic",
+            "val.accuracy",
+            "confusion",
+            "test.binary_accuracy",
+            "n_train",
+        ]
+    )
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["number"] for r in rows] == ["1", "2", "3"] and rows[1]["label"] == "spine-v2"
     assert (rows[0]["test.kappa.quadratic"], rows[0]["confusion"]) == ("0.7", "[[1,0],[0,1]]")
@@ -334,8 +369,12 @@ def test_structured_report_needs_a_submitted_reading(project, readings, admin_cl
     assert admin_client.get("/api/exports/cases/999999/sr.dcm").status_code == 404
 
 
-EXPORT_URLS = ["/api/exports/projects/spine/annotations.csv", "/api/exports/projects/spine/annotations.json",
-               "/api/exports/projects/spine/coco.json", "/api/exports/projects/spine/model-metrics.csv"]  # fmt: skip
+EXPORT_URLS = [
+    "/api/exports/projects/spine/annotations.csv",
+    "/api/exports/projects/spine/annotations.json",
+    "/api/exports/projects/spine/coco.json",
+    "/api/exports/projects/spine/model-metrics.csv",
+]
 
 
 def test_only_admins_export(project, readings):

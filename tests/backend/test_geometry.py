@@ -11,9 +11,15 @@ CORONAL = [1, 0, 0, 0, 0, -1]
 
 @pytest.mark.parametrize(
     ("orientation", "plane"),
-    [(AXIAL, "axial"), (SAGITTAL, "sagittal"), (CORONAL, "coronal"), ([0, 0.96, 0.28, 0, 0.28, -0.96], "sagittal"),
-     (None, "unknown"), ([1, 0, 0], "unknown")],
-)  # fmt: skip
+    [
+        (AXIAL, "axial"),
+        (SAGITTAL, "sagittal"),
+        (CORONAL, "coronal"),
+        ([0, 0.96, 0.28, 0, 0.28, -0.96], "sagittal"),
+        (None, "unknown"),
+        ([1, 0, 0], "unknown"),
+    ],
+)
 def test_plane_of_an_image(orientation, plane):
     assert image_plane(orientation) == plane
 

@@ -50,8 +50,15 @@ def test_every_text_cell_of_the_csv_export_is_defused(project, start):
     project_member_add(project=project, user=reader.user)
     assignment = assignment_open(case=case, reader=reader.user)
     for level in LEVELS:
-        level_annotation_save(assignment=assignment, level=level, user=reader.user, version=None, grade=1,
-                              note=f"{start}cmd", model_version_shown=f"{start}v1")  # fmt: skip
+        level_annotation_save(
+            assignment=assignment,
+            level=level,
+            user=reader.user,
+            version=None,
+            grade=1,
+            note=f"{start}cmd",
+            model_version_shown=f"{start}v1",
+        )
     assignment_submit(assignment=assignment, user=reader.user, notify_learning=False)
     admin = ReaderFactory(role="admin")
     response = _client(admin).get("/api/exports/projects/hard/annotations.csv", HTTP_ACCEPT="text/csv")
@@ -69,10 +76,14 @@ def test_every_text_cell_of_the_csv_export_is_defused(project, start):
 def test_readers_see_no_checkpoint_paths_metrics_or_training_errors(project, reader, reader_client):
     project_member_add(project=project, user=reader.user)
     ModelVersion.objects.create(
-        project=project, number=1, status="failed", checkpoint="/srv/models/hard/v1/model.pt",
-        config={"out": "/srv/models/hard/v1", "cohort": "/srv/cohort"}, metrics={"test": {"kappa": 0.8}},
+        project=project,
+        number=1,
+        status="failed",
+        checkpoint="/srv/models/hard/v1/model.pt",
+        config={"out": "/srv/models/hard/v1", "cohort": "/srv/cohort"},
+        metrics={"test": {"kappa": 0.8}},
         error="Traceback (most recent call last): File /srv/app/ml/train.py ...",
-    )  # fmt: skip
+    )
     url = "/api/learning/projects/hard/model-versions/"
     (seen,) = reader_client.get(url).json()
     assert set(seen) == {"id", "project", "number", "label", "status", "created_at", "promoted_at"}
@@ -111,9 +122,13 @@ def test_debug_is_off_unless_set():
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")}
     code = "import django; django.setup(); from django.conf import settings; print('DEBUG', settings.DEBUG)"
     result = subprocess.run(
-        [sys.executable, "-c", code], env={**env, "SECRET_KEY": "k" * 50}, cwd=Path(__file__).parents[2],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [sys.executable, "-c", code],
+        env={**env, "SECRET_KEY": "k" * 50},
+        cwd=Path(__file__).parents[2],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stderr
     assert "DEBUG False" in result.stdout
     assert os.environ["DEBUG"] == "1", "the tests turn it on (pytest-env, pyproject.toml)"

@@ -65,8 +65,13 @@ def test_a_different_file_with_a_stored_uid_never_overwrites(tmp_path):
     first = F.write_image(tmp_path / "a.dcm")
     instance_ingest(path=tmp_path / "a.dcm")
     original = Path(Instance.objects.get().file.path).read_bytes()
-    F.write_image(tmp_path / "b.dcm", sop_uid=first.SOPInstanceUID, study_uid=first.StudyInstanceUID,
-                  series_uid=first.SeriesInstanceUID, instance=7)  # fmt: skip
+    F.write_image(
+        tmp_path / "b.dcm",
+        sop_uid=first.SOPInstanceUID,
+        study_uid=first.StudyInstanceUID,
+        series_uid=first.SeriesInstanceUID,
+        instance=7,
+    )
     outcome = instance_ingest(path=tmp_path / "b.dcm")
     assert outcome.status == "duplicate"
     assert Path(Instance.objects.get().file.path).read_bytes() == original
@@ -74,10 +79,18 @@ def test_a_different_file_with_a_stored_uid_never_overwrites(tmp_path):
 
 def test_inconsistent_series_geometry_is_rejected_alone(tmp_path):
     series = F.write_series(tmp_path, 2)
-    F.write_image(tmp_path / "odd.dcm", study_uid=series[0].StudyInstanceUID,
-                  series_uid=series[0].SeriesInstanceUID, size=48)  # fmt: skip
-    F.write_image(tmp_path / "zodd.dcm", study_uid=series[0].StudyInstanceUID,
-                  series_uid=series[0].SeriesInstanceUID, spacing=0.8)  # fmt: skip
+    F.write_image(
+        tmp_path / "odd.dcm",
+        study_uid=series[0].StudyInstanceUID,
+        series_uid=series[0].SeriesInstanceUID,
+        size=48,
+    )
+    F.write_image(
+        tmp_path / "zodd.dcm",
+        study_uid=series[0].StudyInstanceUID,
+        series_uid=series[0].SeriesInstanceUID,
+        spacing=0.8,
+    )
     job = run_folder(tmp_path)
     assert job.stored == 2
     assert sorted(e["code"] for e in job.errors) == ["inconsistent_geometry", "inconsistent_geometry"]
@@ -85,9 +98,15 @@ def test_inconsistent_series_geometry_is_rejected_alone(tmp_path):
 
 @pytest.mark.parametrize(
     "sample",
-    ["MR_small_RLE.dcm", "MR_small_jpeg_ls_lossless.dcm", "MR_small_jp2klossless.dcm", "JPGExtended.dcm",
-     "SC_rgb_jpeg_dcmtk.dcm", "SC_rgb_jpeg_gdcm.dcm"],
-)  # fmt: skip
+    [
+        "MR_small_RLE.dcm",
+        "MR_small_jpeg_ls_lossless.dcm",
+        "MR_small_jp2klossless.dcm",
+        "JPGExtended.dcm",
+        "SC_rgb_jpeg_dcmtk.dcm",
+        "SC_rgb_jpeg_gdcm.dcm",
+    ],
+)
 def test_compressed_transfer_syntaxes_decode(tmp_path, sample):
     ds = F.compressed_sample(sample, tmp_path / "c.dcm")
     assert ds.file_meta.TransferSyntaxUID.is_compressed

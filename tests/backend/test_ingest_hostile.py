@@ -113,8 +113,9 @@ def test_uids_that_would_name_paths_are_rejected_alone_on_both_ingest_paths(
 
 def test_stored_files_are_named_by_digests_not_by_the_files_uids(tmp_path, admin_client, ingest_path):
     [ds] = F.write_series(tmp_path / "in", 1)
-    response = admin_client.post("/api/imaging/uploads/", {"files": [zipped([tmp_path / "in" / "IM0000.dcm"])]},
-                                 format="multipart")  # fmt: skip
+    response = admin_client.post(
+        "/api/imaging/uploads/", {"files": [zipped([tmp_path / "in" / "IM0000.dcm"])]}, format="multipart"
+    )
     assert response.status_code == 201 and response.json()["stored"] == 1, response.content
     instance = Instance.objects.get()
     parts = (uid_key(ds.StudyInstanceUID), uid_key(ds.SeriesInstanceUID), f"{uid_key(ds.SOPInstanceUID)}.dcm")

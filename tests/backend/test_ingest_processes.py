@@ -36,13 +36,20 @@ def test_a_large_job_in_worker_processes_keeps_good_files_and_reports_bad_ones(t
     F.write_not_dicom(tmp_path / "bad" / "report.txt")
     F.write_truncated(tmp_path / "bad" / "truncated.dcm")
     F.write_other_modality(tmp_path / "bad" / "ultrasound.dcm")
-    F.write_image(tmp_path / "late" / "odd.dcm", study_uid=series[0].StudyInstanceUID,
-                  series_uid=series[0].SeriesInstanceUID, size=48)  # fmt: skip
+    F.write_image(
+        tmp_path / "late" / "odd.dcm",
+        study_uid=series[0].StudyInstanceUID,
+        series_uid=series[0].SeriesInstanceUID,
+        size=48,
+    )
     job = run_folder(tmp_path)
     assert (job.stored, job.failed, job.status) == (5, 4, IngestJob.Status.DONE), job.errors
     assert sorted(e["code"] for e in job.errors) == [
-        "inconsistent_geometry", "not_dicom", "truncated", "unsupported_modality",
-    ]  # fmt: skip
+        "inconsistent_geometry",
+        "not_dicom",
+        "truncated",
+        "unsupported_modality",
+    ]
     assert_every_file_has_its_row(*series)  # the worker's copy of the rejected image is gone
     before = {i.sop_uid: Path(i.file.path).read_bytes() for i in Instance.objects.all()}
 

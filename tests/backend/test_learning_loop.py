@@ -55,8 +55,10 @@ def checkpoint(loop_checkpoint):
 
 def _project(cohort, **settings):
     project = project_create(name="Loop", slug="loop", blinded_share=0.0, training_preset="smoke", **settings)
-    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
-                   paths=sorted(cohort.rglob("*.dcm")))  # fmt: skip
+    ingest_job_run(
+        job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+        paths=sorted(cohort.rglob("*.dcm")),
+    )
     case_sync_for_project(project=project)
     return project
 
@@ -65,8 +67,15 @@ def _read(case, profile, grades: dict[str, int] | int, box=None, **screen):
     assignment = assignment_open(case=case, reader=profile.user)
     for level in LEVELS:
         grade = grades if isinstance(grades, int) else grades[level]
-        level_annotation_save(assignment=assignment, level=level, user=profile.user, version=None, grade=grade,
-                              box=box, **screen)  # fmt: skip
+        level_annotation_save(
+            assignment=assignment,
+            level=level,
+            user=profile.user,
+            version=None,
+            grade=grade,
+            box=box,
+            **screen,
+        )
     return assignment_submit(assignment=assignment, user=profile.user, notify_learning=False)
 
 
@@ -123,8 +132,11 @@ def test_model_and_senior_two_grades_apart_go_to_adjudication(cohort, checkpoint
     version = model_version_promote(version=model_version_register(project=project, checkpoint=checkpoint))
     preannotation_cycle()
     case = Case.objects.filter(project=project).first()
-    predicted = dict(LevelPrediction.objects.filter(model_version=version, study=case.pair.ct_study)
-                     .values_list("level", "grade"))  # fmt: skip
+    predicted = dict(
+        LevelPrediction.objects.filter(model_version=version, study=case.pair.ct_study).values_list(
+            "level", "grade"
+        )
+    )
     senior = _member(project, experience="senior")
     _read(case, senior, {lv: 3 if predicted[lv] <= 1 else 0 for lv in LEVELS})
     reference_labels_update(project=project)
@@ -184,10 +196,14 @@ def test_priorities_follow_the_champions_uncertainty_with_the_reference_set_firs
     assert {c.pk for c in ranked[: len(reference)]} == {c.pk for c in reference}
     rest = ranked[len(reference) :]
     entropy = {
-        c.pk: sum(LevelPrediction.objects.filter(model_version=version, study=c.pair.ct_study)
-                  .values_list("entropy", flat=True)) / 6
+        c.pk: sum(
+            LevelPrediction.objects.filter(model_version=version, study=c.pair.ct_study).values_list(
+                "entropy", flat=True
+            )
+        )
+        / 6
         for c in rest
-    }  # fmt: skip
+    }
     assert [c.pk for c in rest] == sorted(entropy, key=entropy.get, reverse=True)
     assert KappaSnapshot.objects.filter(trigger="model_version", model_version=version).count() == 0, (
         "nothing read yet: no agreement to record"
@@ -207,8 +223,14 @@ def test_a_training_run_registers_a_challenger_and_the_gate_decides(cohort, sett
         levels = truth[case.pair.patient.patient_id]
         assignment = assignment_open(case=case, reader=senior.user)
         for level in LEVELS:
-            level_annotation_save(assignment=assignment, level=level, user=senior.user, version=None,
-                                  grade=levels[level]["grade"], box=levels[level]["roi_sagittal"])  # fmt: skip
+            level_annotation_save(
+                assignment=assignment,
+                level=level,
+                user=senior.user,
+                version=None,
+                grade=levels[level]["grade"],
+                box=levels[level]["roi_sagittal"],
+            )
         assignment_submit(assignment=assignment, user=senior.user, notify_learning=False)
     reference_labels_update(project=project)
 
@@ -287,8 +309,9 @@ def test_training_runs_api_is_for_admins(cohort, settings, tmp_path):
 
 def test_the_simulated_loop_reads_trains_and_records_agreement(cohort, settings, tmp_path):
     settings.MODELS_DIR = tmp_path
-    project = _project(cohort, reference_share=0.25, retrain_threshold=6, acquisition_strategy="entropy",
-                       kappa_every=2)  # fmt: skip
+    project = _project(
+        cohort, reference_share=0.25, retrain_threshold=6, acquisition_strategy="entropy", kappa_every=2
+    )
     panel = simulation_panel_ensure(project=project, seniors=1, juniors=2, seed=0)
     curve = simulate_reading(project=project, cohort_dir=cohort, panel=panel, log=lambda _: None)
     assert len(curve) >= 2 and all(p["status"] == "succeeded" for p in curve)

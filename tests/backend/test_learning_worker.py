@@ -42,8 +42,10 @@ def wait_for(condition, *, timeout: float, what: str):
 
 
 def _ingest(project, cohort):
-    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
-                   paths=sorted(cohort.rglob("*.dcm")))  # fmt: skip
+    ingest_job_run(
+        job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+        paths=sorted(cohort.rglob("*.dcm")),
+    )
 
 
 def _settled(project) -> bool:
@@ -57,12 +59,21 @@ def _settled(project) -> bool:
 def test_submissions_train_a_challenger_on_the_worker_and_the_gate_decides(
     loop_cohort, loop_checkpoint, celery_worker_process
 ):
-    project = project_create(name="Live", slug="live", blinded_share=0.0, reference_share=0.25, retrain_threshold=30,
-                             training_preset="smoke")  # fmt: skip
+    project = project_create(
+        name="Live",
+        slug="live",
+        blinded_share=0.0,
+        reference_share=0.25,
+        retrain_threshold=30,
+        training_preset="smoke",
+    )
     first = model_version_promote(version=model_version_register(project=project, checkpoint=loop_checkpoint))
     _ingest(project, loop_cohort)  # cases appear, and the worker pre-annotates the new CT studies
-    wait_for(lambda: LevelPrediction.objects.filter(model_version=first).count() == 6 * 8, timeout=120,
-             what="the champion's suggestions on 8 studies")  # fmt: skip
+    wait_for(
+        lambda: LevelPrediction.objects.filter(model_version=first).count() == 6 * 8,
+        timeout=120,
+        what="the champion's suggestions on 8 studies",
+    )
     assert Case.objects.filter(project=project).count() == 8
 
     senior = ReaderFactory(experience="senior")
@@ -75,14 +86,18 @@ def test_submissions_train_a_challenger_on_the_worker_and_the_gate_decides(
         patient = Case.objects.select_related("pair__patient").get(pk=case_id).pair.patient.patient_id
         for level in LEVELS:
             body = {"grade": truth[patient][level]["grade"], "box": truth[patient][level]["roi_sagittal"]}
-            assert client.put(f"/api/reading/cases/{case_id}/levels/{level.replace('/', '-')}/", body,
-                              format="json").status_code in (200, 201)  # fmt: skip
+            assert client.put(
+                f"/api/reading/cases/{case_id}/levels/{level.replace('/', '-')}/", body, format="json"
+            ).status_code in (200, 201)
         submitted = client.post(f"/api/reading/cases/{case_id}/submit/", {"time_spent_s": 30}, format="json")
         assert submitted.status_code == 200, submitted.content
         case_id = submitted.json()["next_case"]
 
-    run = wait_for(lambda: TrainingRun.objects.filter(project=project, status="succeeded").first(), timeout=240,
-                   what="a training started by the submissions")  # fmt: skip
+    run = wait_for(
+        lambda: TrainingRun.objects.filter(project=project, status="succeeded").first(),
+        timeout=240,
+        what="a training started by the submissions",
+    )
     assert run.trigger == "threshold" and run.labels_used >= project.retrain_threshold
     wait_for(lambda: _settled(project), timeout=240, what="the loop to settle")
     second = ModelVersion.objects.get(pk=run.model_version_id)
@@ -108,8 +123,9 @@ def test_a_worker_killed_mid_training_leaves_the_version_failed_and_the_run_retr
     loop_cohort, loop_checkpoint, media_root, tmp_path, settings
 ):
     settings.TRAINING_QUEUE = f"training-kill-{os.getpid()}"  # this test's own worker, nobody else's
-    project = project_create(name="Kill", slug="kill", blinded_share=0.0, reference_share=0.0,
-                             training_preset="default")  # fmt: skip
+    project = project_create(
+        name="Kill", slug="kill", blinded_share=0.0, reference_share=0.0, training_preset="default"
+    )
     champion = model_version_promote(
         version=model_version_register(project=project, checkpoint=loop_checkpoint)
     )
@@ -121,8 +137,14 @@ def test_a_worker_killed_mid_training_leaves_the_version_failed_and_the_run_retr
         assignment = assignment_open(case=case, reader=senior.user)
         for level in LEVELS:
             level_truth = truth[case.pair.patient.patient_id][level]
-            level_annotation_save(assignment=assignment, level=level, user=senior.user, version=None,
-                                  grade=level_truth["grade"], box=level_truth["roi_sagittal"])  # fmt: skip
+            level_annotation_save(
+                assignment=assignment,
+                level=level,
+                user=senior.user,
+                version=None,
+                grade=level_truth["grade"],
+                box=level_truth["roi_sagittal"],
+            )
         assignment_submit(assignment=assignment, user=senior.user, notify_learning=False)
     reference_labels_update(project=project)
 
@@ -133,8 +155,11 @@ def test_a_worker_killed_mid_training_leaves_the_version_failed_and_the_run_retr
     )
     try:
         run = training_run_start(project=project)
-        wait_for(lambda: TrainingRun.objects.filter(pk=run.pk, progress__stage="detector").exists(), timeout=120,
-                 what="the training to be under way")  # fmt: skip
+        wait_for(
+            lambda: TrainingRun.objects.filter(pk=run.pk, progress__stage="detector").exists(),
+            timeout=120,
+            what="the training to be under way",
+        )
         os.kill(worker.pid, signal.SIGKILL)
         worker.wait(timeout=10)
         run.refresh_from_db()
@@ -163,9 +188,12 @@ def test_a_worker_killed_mid_training_leaves_the_version_failed_and_the_run_retr
         retried = admin.post(f"/api/learning/projects/kill/training-runs/{run.pk}/retry/")
         assert retried.status_code == 202 and retried.json()["retry_of"] == run.pk
         done = wait_for(
-            lambda: TrainingRun.objects.filter(pk=retried.json()["id"], status__in=["succeeded", "failed"]).first(),
-            timeout=180, what="the retried training",
-        )  # fmt: skip
+            lambda: TrainingRun.objects.filter(
+                pk=retried.json()["id"], status__in=["succeeded", "failed"]
+            ).first(),
+            timeout=180,
+            what="the retried training",
+        )
         assert done.status == "succeeded", done.error
         assert done.model_version.status in ("champion", "challenger")
     finally:
@@ -180,8 +208,11 @@ def test_a_training_whose_task_was_lost_is_sent_again_and_runs(celery_worker_pro
     TrainingRun.objects.filter(pk=lost.pk).update(created_at=timezone.now() - timedelta(hours=2))
     assert training_runs_resend_lost(resend_after_s=3600) == 1
     assert training_runs_resend_lost(resend_after_s=3600) == 0, "just sent: not again"
-    ran = wait_for(lambda: TrainingRun.objects.filter(pk=lost.pk, status__in=["succeeded", "failed"]).first(),
-                   timeout=60, what="the worker to run the resent training")  # fmt: skip
+    ran = wait_for(
+        lambda: TrainingRun.objects.filter(pk=lost.pk, status__in=["succeeded", "failed"]).first(),
+        timeout=60,
+        what="the worker to run the resent training",
+    )
     assert ran.sent_at is not None and ran.worker.startswith("test-")
     assert ran.status == "failed" and "at least 3 read studies" in ran.error  # it ran: this project has none
     # Only queued runs are sent again, and a duplicate message arriving late leaves the run alone.

@@ -55,8 +55,11 @@ def test_a_readers_correction_is_theirs_alone_and_is_checked(project_without_mod
     centre = before["ct_position"]["centre"]
     moved = [centre[0], centre[1], centre[2] - 6.0]
 
-    answer = client.put(f"/api/reading/cases/{case.pk}/levels/C4-5/position/", {"modality": "CT", "centre": moved},
-                        format="json")  # fmt: skip
+    answer = client.put(
+        f"/api/reading/cases/{case.pk}/levels/C4-5/position/",
+        {"modality": "CT", "centre": moved},
+        format="json",
+    )
     assert answer.status_code == 200, answer.content
     level = answer.json()["levels"][2]
     assert level["ct_source"] == "reader" and level["ct_position"]["centre"] == pytest.approx(moved)
@@ -66,15 +69,28 @@ def test_a_readers_correction_is_theirs_alone_and_is_checked(project_without_mod
     history = LevelPosition.objects.filter(study=case.pair.ct_study, level="C4/5").order_by("created_at")
     assert [row.source for row in history][-1] == "reader" and history.count() >= 2, "earlier positions kept"
 
-    for bad in ({"modality": "CT", "centre": [0, 0]}, {"modality": "CT", "centre": [1e308, 0, 0]},
-                {"modality": "PET", "centre": [0, 0, 0]}, {"modality": "CT", "centre": [0, 0, 0], "normal": [0, 0, 0]}):  # fmt: skip
+    for bad in (
+        {"modality": "CT", "centre": [0, 0]},
+        {"modality": "CT", "centre": [1e308, 0, 0]},
+        {"modality": "PET", "centre": [0, 0, 0]},
+        {"modality": "CT", "centre": [0, 0, 0], "normal": [0, 0, 0]},
+    ):
         refused = client.put(f"/api/reading/cases/{case.pk}/levels/C4-5/position/", bad, format="json")
         assert refused.status_code == 400, (bad, refused.content)
-    assert client.put(f"/api/reading/cases/{case.pk}/levels/C9-10/position/", {"modality": "CT", "centre": moved},
-                      format="json").status_code == 400  # fmt: skip
+    assert (
+        client.put(
+            f"/api/reading/cases/{case.pk}/levels/C9-10/position/",
+            {"modality": "CT", "centre": moved},
+            format="json",
+        ).status_code
+        == 400
+    )
     stranger = APIClient()
-    assert stranger.put(f"/api/reading/cases/{case.pk}/levels/C4-5/position/", {"modality": "CT", "centre": moved},
-                        format="json").status_code in (401, 403)  # fmt: skip
+    assert stranger.put(
+        f"/api/reading/cases/{case.pk}/levels/C4-5/position/",
+        {"modality": "CT", "centre": moved},
+        format="json",
+    ).status_code in (401, 403)
 
 
 def test_training_takes_the_readers_corrected_positions(project_without_model):
@@ -154,8 +170,9 @@ def test_a_project_whose_readers_drew_no_box_trains_from_the_finders_positions(t
     by_uid = {p["ct"]["study_uid"]: p for p in manifest["patients"]}
     for case in Case.objects.filter(project=project).select_related("pair__ct_study"):
         for level in by_uid[case.pair.ct_study.study_uid]["levels"]:
-            ReferenceLabel.objects.create(case=case, level=level["level"], grade=level["grade"], source="senior",
-                                          n_readers=1)  # fmt: skip
+            ReferenceLabel.objects.create(
+                case=case, level=level["level"], grade=level["grade"], source="senior", n_readers=1
+            )
     run = training_run_execute(run_id=training_run_start(project=project, queue=False).pk, worker="test")
     assert run.status == TrainingRun.Status.SUCCEEDED, run.error
     version = ModelVersion.objects.get(pk=run.model_version_id)
@@ -182,8 +199,11 @@ def test_admins_see_every_placement_of_a_cases_levels_and_nobody_else_does(proje
     project, _ = project_without_model
     case = Case.objects.filter(project=project).first()
     reader, user = reader_client(project)
-    reader.put(f"/api/reading/cases/{case.pk}/levels/C3-4/position/", {"modality": "CT", "centre": [1.0, 2.0, -30.0]},
-               format="json")  # fmt: skip
+    reader.put(
+        f"/api/reading/cases/{case.pk}/levels/C3-4/position/",
+        {"modality": "CT", "centre": [1.0, 2.0, -30.0]},
+        format="json",
+    )
     admin_user = ReaderFactory().user
     project_member_add(project=project, user=admin_user, role=Role.ADMIN)
     admin = APIClient()

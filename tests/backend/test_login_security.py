@@ -39,11 +39,19 @@ def test_a_success_resets_the_count(reader):
     client, username = APIClient(), reader.user.username
     for _ in range(5):
         client.post("/api/auth/login/", {"username": username, "password": "nope"}, format="json")
-    assert client.post("/api/auth/login/", {"username": username, "password": DEFAULT_PASSWORD},
-                       format="json").status_code == 200  # fmt: skip
+    assert (
+        client.post(
+            "/api/auth/login/", {"username": username, "password": DEFAULT_PASSWORD}, format="json"
+        ).status_code
+        == 200
+    )
     for _ in range(5):
-        assert client.post("/api/auth/login/", {"username": username, "password": "nope"},
-                           format="json").status_code == 401  # fmt: skip
+        assert (
+            client.post(
+                "/api/auth/login/", {"username": username, "password": "nope"}, format="json"
+            ).status_code
+            == 401
+        )
 
 
 def _token(username: str) -> str:

@@ -192,7 +192,7 @@ MATRIX: dict[str, list[Call]] = {
             project_admins(200),
             body=lambda w, role, tmp: ({"case_ids": [w.ids["case_id"]], "in_reference_set": True}, "json"),
         ),
-    ],  # fmt: skip
+    ],
     "learning-reference-set-case": [Call("put", project_admins(200), body={"in_reference_set": True})],
     "learning-kappa": [Call("get", project_admins(200))],
     "learning-adjudications": [Call("get", by_role(401, 403, 200, 404, 404, 200, 200))],
@@ -211,7 +211,7 @@ MATRIX: dict[str, list[Call]] = {
             "exports-audit-csv",
             "exports-reader-performance",
         )
-    },  # fmt: skip
+    },
     "exports-case-sr": [
         Call("get", by_role(401, 403, 403, 403, 404, 200, 200), params={"case_id": "read_case_id"}),
     ],
@@ -232,7 +232,7 @@ MATRIX: dict[str, list[Call]] = {
             "dashboard-reader-performance",
             "dashboard-adjudication-summary",
         )
-    },  # fmt: skip
+    },
     # DICOMweb: members of spine read its studies; STOW is for admins, into a project they run.
     "qido-studies": [
         Call("get", signed_in(200)),
@@ -256,7 +256,7 @@ MATRIX: dict[str, list[Call]] = {
             "wado-frames",
             "wado-frame-rendered",
         )
-    },  # fmt: skip
+    },
     # The browser app's shell: public (the app asks the API, which decides).
     "spa-root": [Call("get", everyone(SPA))],
     "spa": [Call("get", everyone(SPA))],
@@ -274,11 +274,16 @@ ADMIN_SITE = {
     "view_on_site": 404,
     "app_list": 200,
     "catch_all": 404,
-}  # fmt: skip  (logout: POST only)
+}  # logout: POST only
 ADMIN_MODEL = {
-    "changelist": 200, "add": 200, "change": 200, "delete": 200, "history": 200, "redirect": 302,
+    "changelist": 200,
+    "add": 200,
+    "change": 200,
+    "delete": 200,
+    "history": 200,
+    "redirect": 302,
     "password_change": 200,  # a user's password, set by the platform admin
-}  # fmt: skip
+}
 # History is never written or deleted by hand, not even by the platform admin.
 HISTORY = ("projects.auditentry", "reading.annotationevent", "learning.modelpromotion", "auditlog.logentry")
 

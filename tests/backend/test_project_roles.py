@@ -28,8 +28,10 @@ def _project(tmp_path, slug: str, patient: str):
     project = project_create(name=slug.title(), slug=slug, blinded_share=0.0, reference_share=0.0)
     F.write_series(tmp_path / slug / "ct", 2, patient_id=patient, study_date=date(2025, 1, 1))
     F.write_series(tmp_path / slug / "mr", 2, patient_id=patient, modality="MR", study_date=date(2025, 1, 5))
-    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
-                   paths=sorted((tmp_path / slug).rglob("*.dcm")))  # fmt: skip
+    ingest_job_run(
+        job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+        paths=sorted((tmp_path / slug).rglob("*.dcm")),
+    )
     ModelVersion.objects.create(project=project, number=1, status=ModelVersion.Status.RETIRED)
     ModelVersion.objects.create(project=project, number=2, status=ModelVersion.Status.CHALLENGER)
     assert project.cases.count() == 1
@@ -56,13 +58,17 @@ def _admin_requests(slug: str, case_id: int, pair_id: int) -> list[tuple[str, st
         ("get", f"/api/exports/projects/{slug}/model-metrics.csv", None),
         ("post", f"/api/learning/projects/{slug}/training-runs/", None),
         ("get", f"/api/learning/projects/{slug}/reference-set/", None),
-        ("post", f"/api/learning/projects/{slug}/reference-set/", {"case_ids": [case_id], "in_reference_set": True}),
+        (
+            "post",
+            f"/api/learning/projects/{slug}/reference-set/",
+            {"case_ids": [case_id], "in_reference_set": True},
+        ),
         ("put", f"/api/learning/projects/{slug}/reference-set/{case_id}/", {"in_reference_set": True}),
         ("post", f"/api/learning/projects/{slug}/model-versions/2/promote/", None),
         ("post", f"/api/learning/projects/{slug}/rollback/", None),
         ("patch", f"/api/imaging/pairs/{pair_id}/", {"mr_study_uid": None}),
         ("get", f"/api/projects/{slug}/members/", None),
-    ]  # fmt: skip
+    ]
 
 
 def test_an_admin_of_one_project_gets_404_on_every_admin_endpoint_of_another(two_projects):
@@ -98,8 +104,9 @@ def test_the_admin_of_a_project_runs_it(two_projects):
     assert alice_client.get("/api/dashboard/projects/a/summary/").status_code == 200
     assert alice_client.get("/api/exports/projects/a/annotations.csv").status_code == 200
     assert alice_client.post("/api/learning/projects/a/training-runs/").status_code == 202
-    moved = alice_client.put(f"/api/learning/projects/a/reference-set/{case.pk}/", {"in_reference_set": True},
-                             format="json")  # fmt: skip
+    moved = alice_client.put(
+        f"/api/learning/projects/a/reference-set/{case.pk}/", {"in_reference_set": True}, format="json"
+    )
     assert moved.status_code == 200 and moved.json()["in_reference_set"] is True
     assert alice_client.post("/api/learning/projects/a/model-versions/2/promote/").status_code == 200
     versions = alice_client.get("/api/learning/projects/a/model-versions/").json()
@@ -149,16 +156,22 @@ def test_an_admin_manages_the_members_of_their_project_only(two_projects):
     assert promoted.status_code == 200 and promoted.json()["role"] == "admin"
     members = alice_client.get("/api/projects/a/members/").json()
     assert [(m["username"], m["experience"], m["role"]) for m in members] == [
-        ("alice", "junior", "admin"), ("bob", "junior", "reader"), ("carol", "senior", "admin"),
-    ]  # fmt: skip
+        ("alice", "junior", "admin"),
+        ("bob", "junior", "reader"),
+        ("carol", "senior", "admin"),
+    ]
     assert alice_client.delete(f"/api/projects/a/members/{carol.pk}/").status_code == 204
     assert not Membership.objects.filter(project=a, user=carol).exists()
 
     assert (
         alice_client.post("/api/projects/b/members/", {"username": "carol"}, format="json").status_code == 404
     )
-    assert alice_client.patch(f"/api/projects/b/members/{bob.pk}/", {"role": "reader"},
-                              format="json").status_code == 404  # fmt: skip
+    assert (
+        alice_client.patch(
+            f"/api/projects/b/members/{bob.pk}/", {"role": "reader"}, format="json"
+        ).status_code
+        == 404
+    )
     assert Membership.objects.get(project=b, user=bob).role == "admin"
     unknown = alice_client.post("/api/projects/a/members/", {"username": "nobody"}, format="json")
     assert unknown.status_code == 404

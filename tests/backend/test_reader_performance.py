@@ -50,16 +50,21 @@ def study():
         pair = StudyPair.objects.create(patient=patient, ct_study=ct, mr_study=mr)
         cases[name] = Case.objects.create(project=project, pair=pair, in_reference_set=name == "A")
     users = {}
-    for name, experience in (("senior", "senior"), ("junior1", "junior"), ("junior2", "junior"),
-                             ("adjudicator", "senior")):  # fmt: skip
+    for name, experience in (
+        ("senior", "senior"),
+        ("junior1", "junior"),
+        ("junior2", "junior"),
+        ("adjudicator", "senior"),
+    ):
         users[name] = ReaderFactory(username=f"dr-{name}", experience=experience).user
         project_member_add(project=project, user=users[name])
     for case_name, readers in READINGS.items():
         for reader, grades in readers.items():
             assignment = assignment_open(case=cases[case_name], reader=users[reader])
             for level, grade in zip(LEVELS, grades, strict=True):
-                level_annotation_save(assignment=assignment, level=level, user=users[reader], version=None,
-                                      grade=grade)  # fmt: skip
+                level_annotation_save(
+                    assignment=assignment, level=level, user=users[reader], version=None, grade=grade
+                )
             assignment_submit(assignment=assignment, user=users[reader], notify_learning=False)
     reference_labels_update(project=project)
     items = {i.case_id: i for i in AdjudicationItem.objects.filter(case__project=project)}
@@ -99,8 +104,10 @@ def test_each_reader_is_scored_against_the_others_or_another_adjudicator_never_t
     readers = {r["reader"].removeprefix("dr-"): r for r in scopes["all"]["readers"]}
     assert set(readers) == {"senior", "junior1", "junior2"}, "the adjudicator read nothing"
     assert {r: (e["levels"], e["cases"], e["own_reference_levels"]) for r, e in readers.items()} == {
-        "senior": (18, 3, 0), "junior1": (12, 2, 6), "junior2": (12, 2, 0),
-    }, "case B rests on junior1's grades alone: left out, not a perfect score"  # fmt: skip
+        "senior": (18, 3, 0),
+        "junior1": (12, 2, 6),
+        "junior2": (12, 2, 0),
+    }, "case B rests on junior1's grades alone: left out, not a perfect score"
     for reader, entry in readers.items():
         expected = expected_scores(reader, ["A", "B", "C", "D"])
         for task, scores in by_task(entry).items():
@@ -192,8 +199,10 @@ def test_the_dashboard_and_the_csv_give_the_same_figures_to_admins_only(study):
     elsewhere.force_authenticate(other_admin)
     member = APIClient()
     member.force_authenticate(users["junior1"])
-    for path in (f"/api/dashboard/projects/{project.slug}/reader-performance/",
-                 f"/api/exports/projects/{project.slug}/reader-performance.csv"):  # fmt: skip
+    for path in (
+        f"/api/dashboard/projects/{project.slug}/reader-performance/",
+        f"/api/exports/projects/{project.slug}/reader-performance.csv",
+    ):
         assert APIClient().get(path).status_code == 401
         assert member.get(path).status_code == 403, "a reader of the project"
         assert elsewhere.get(path).status_code == 404, "an admin of another project"
@@ -203,5 +212,6 @@ def test_a_project_without_reference_labels_answers_empty_scopes():
     project = project_create(name="Empty", slug="empty", blinded_share=0.0)
     body = reader_performance(project=project)
     assert [(s["scope"], s["reference_levels"], s["readers"], s["groups"]) for s in body["scopes"]] == [
-        ("all", 0, [], []), ("reference_set", 0, [], []),
-    ]  # fmt: skip
+        ("all", 0, [], []),
+        ("reference_set", 0, [], []),
+    ]

@@ -107,10 +107,15 @@ def test_a_stale_update_gets_409_and_overwrites_nothing(project):
 
 @pytest.mark.parametrize(
     ("payload", "code"),
-    [({"grade": 4}, "invalid_grade"), ({"grade": -1}, "invalid_grade"), ({"grade": "2"}, "invalid_grade"),
-     ({"box": [10, 10, 5, 20]}, "invalid_box"), ({"box": [1, 2, 3]}, "invalid_box"),
-     ({"box": ["a", 1, 2, 3]}, "invalid_box")],
-)  # fmt: skip
+    [
+        ({"grade": 4}, "invalid_grade"),
+        ({"grade": -1}, "invalid_grade"),
+        ({"grade": "2"}, "invalid_grade"),
+        ({"box": [10, 10, 5, 20]}, "invalid_box"),
+        ({"box": [1, 2, 3]}, "invalid_box"),
+        ({"box": ["a", 1, 2, 3]}, "invalid_box"),
+    ],
+)
 def test_bad_grades_and_boxes_are_refused(project, payload, code):
     client, _ = reader_client(project)
     response = client.put(
@@ -118,8 +123,12 @@ def test_bad_grades_and_boxes_are_refused(project, payload, code):
     )
     assert response.status_code == 400 and response.json()["error"]["code"] == code
     assert not LevelAnnotation.objects.exists()
-    assert client.put(f"/api/reading/cases/{Case.objects.first().pk}/levels/C9-9/", {"grade": 1},
-                      format="json").json()["error"]["code"] == "invalid_level"  # fmt: skip
+    assert (
+        client.put(
+            f"/api/reading/cases/{Case.objects.first().pk}/levels/C9-9/", {"grade": 1}, format="json"
+        ).json()["error"]["code"]
+        == "invalid_level"
+    )
 
 
 def test_every_change_is_kept_for_audit(project):
@@ -231,8 +240,11 @@ def test_an_admin_moves_many_cases_at_once_all_or_none(project):
     )
     assert unknown.status_code == 404 and unknown.json()["error"]["case_ids"] == [999999]
     assert Case.objects.get(pk=first_out).in_reference_set
-    for body in ({"case_ids": [], "in_reference_set": True}, {"case_ids": ["x"], "in_reference_set": True},
-                 {"case_ids": list(range(1, 1002)), "in_reference_set": True}):  # fmt: skip
+    for body in (
+        {"case_ids": [], "in_reference_set": True},
+        {"case_ids": ["x"], "in_reference_set": True},
+        {"case_ids": list(range(1, 1002)), "in_reference_set": True},
+    ):
         assert admin_client.post(url, body, format="json").status_code == 400
     assert (
         client.post(url, {"case_ids": [first_out], "in_reference_set": False}, format="json").status_code

@@ -30,20 +30,33 @@ def project(tmp_path):
     for k in range(3):
         F.write_series(tmp_path / f"ct{k}", 1, patient_id=f"P{k}", study_date=date(2025, 1, 1))
         F.write_series(tmp_path / f"mr{k}", 1, patient_id=f"P{k}", modality="MR", study_date=date(2025, 1, 5))
-    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
-                   paths=sorted(tmp_path.rglob("*.dcm")))  # fmt: skip
+    ingest_job_run(
+        job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+        paths=sorted(tmp_path.rglob("*.dcm")),
+    )
     return project
 
 
 def champion_with(project, grades: dict[int, dict[str, int]]) -> ModelVersion:
     """A champion whose suggestions are `grades` (case id -> level -> grade); other levels have none."""
     version = ModelVersion.objects.create(project=project, number=1, status=ModelVersion.Status.CHAMPION)
-    LevelPrediction.objects.bulk_create([
-        LevelPrediction(model_version=version, study=Case.objects.get(pk=case_id).pair.ct_study, level=level,
-                        grade=grade, box=[1, 2, 3, 4], box_score=0.9, probabilities=[0.25] * 4,
-                        binary_probability=0.5, entropy=1.0)
-        for case_id, levels in grades.items() for level, grade in levels.items()
-    ])  # fmt: skip
+    LevelPrediction.objects.bulk_create(
+        [
+            LevelPrediction(
+                model_version=version,
+                study=Case.objects.get(pk=case_id).pair.ct_study,
+                level=level,
+                grade=grade,
+                box=[1, 2, 3, 4],
+                box_score=0.9,
+                probabilities=[0.25] * 4,
+                binary_probability=0.5,
+                entropy=1.0,
+            )
+            for case_id, levels in grades.items()
+            for level, grade in levels.items()
+        ]
+    )
     return version
 
 
@@ -74,12 +87,16 @@ def test_the_level_records_shown_or_hidden_as_the_client_says_and_no_model_where
     assert put(client, case.pk, "C3-4", grade=2, display="hidden").json()["display"] == "hidden"
     assert put(client, case.pk, "C7-T1", grade=0, display="shown").json()["display"] == "no_model"
     assert put(client, case.pk, "C4-5", grade=0, display="no_model").json()["display"] == "no_model"
-    rows = {a.level: (a.display, a.model_version_shown, a.suggestion_shown) for a in
-            LevelAnnotation.objects.filter(assignment__reader=user)}  # fmt: skip
+    rows = {
+        a.level: (a.display, a.model_version_shown, a.suggestion_shown)
+        for a in LevelAnnotation.objects.filter(assignment__reader=user)
+    }
     assert rows == {
-        "C2/3": ("shown", "screen-v1", True), "C3/4": ("hidden", "screen-v1", False),
-        "C4/5": ("no_model", "", False), "C7/T1": ("no_model", "", False),
-    }  # fmt: skip
+        "C2/3": ("shown", "screen-v1", True),
+        "C3/4": ("hidden", "screen-v1", False),
+        "C4/5": ("no_model", "", False),
+        "C7/T1": ("no_model", "", False),
+    }
 
     # a box or a note leaves the record of the grade alone; a new grade records the screen anew
     assert (
@@ -154,8 +171,9 @@ def test_kappa_subsets_count_what_each_reader_had_on_screen_not_that_a_champion_
         "shown": 3,
         "hidden": 5,
     }
-    hidden_kappa = KappaSnapshot.objects.get(kind="model_group", rater_b="junior", subset="hidden", task="4grade",
-                                             weighting="none")  # fmt: skip
+    hidden_kappa = KappaSnapshot.objects.get(
+        kind="model_group", rater_b="junior", subset="hidden", task="4grade", weighting="none"
+    )
     assert hidden_kappa.n == 8
 
 
@@ -163,8 +181,9 @@ def test_old_rows_get_display_from_the_old_fields():
     migration = importlib.import_module("backend.reading.migrations.0004_level_display")
     data = seed_dashboard_project(slug="old-rows", cases=10, reads_per_case=1, readers=2)
     annotations = LevelAnnotation.objects.filter(assignment__case__project=data.project)
-    annotations.filter(assignment__case__blinded=False, level="C2/3").update(suggestion_shown=False,
-                                                                            model_version_shown="")  # fmt: skip
+    annotations.filter(assignment__case__blinded=False, level="C2/3").update(
+        suggestion_shown=False, model_version_shown=""
+    )
     annotations.filter(assignment__case__blinded=True).update(suggestion_shown=False, model_version_shown="")
     annotations.update(display="hidden")
     migration.display_from_old_fields(apps, None)

@@ -26,8 +26,10 @@ def project(tmp_path):
     for k in range(2):
         F.write_series(tmp_path / f"ct{k}", 2, patient_id=f"P{k}", study_date=date(2025, 1, 1))
         F.write_series(tmp_path / f"mr{k}", 2, patient_id=f"P{k}", modality="MR", study_date=date(2025, 1, 5))
-    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
-                   paths=sorted(tmp_path.rglob("*.dcm")))  # fmt: skip
+    ingest_job_run(
+        job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+        paths=sorted(tmp_path.rglob("*.dcm")),
+    )
     assert project.cases.count() == 2
     return project
 
@@ -63,8 +65,10 @@ def test_unpairing_a_pair_that_is_a_case_is_refused_and_the_worklist_stays_whole
 def test_a_pair_that_is_no_case_can_be_unpaired(tmp_path, admin):
     F.write_series(tmp_path / "ct", 1, patient_id="LONE", study_date=date(2025, 2, 1))
     F.write_series(tmp_path / "mr", 1, patient_id="LONE", modality="MR", study_date=date(2025, 2, 2))
-    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=None),
-                   paths=sorted(tmp_path.rglob("*.dcm")))  # fmt: skip
+    ingest_job_run(
+        job=ingest_job_create(source=IngestJob.Source.FOLDER, project=None),
+        paths=sorted(tmp_path.rglob("*.dcm")),
+    )
     pair = StudyPair.objects.get(patient__patient_id="LONE")
 
     response = admin.patch(f"/api/imaging/pairs/{pair.pk}/", {"mr_study_uid": None}, format="json")

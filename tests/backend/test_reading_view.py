@@ -99,8 +99,10 @@ def test_plain_single_image_series_get_positions_too(tmp_path):
     project = project_create(name="Plain", slug="plain", blinded_share=0.0)
     F.write_series(tmp_path / "ct", 10, patient_id="P1", study_date=date(2025, 1, 1))
     F.write_series(tmp_path / "mr", 3, patient_id="P1", modality="MR", study_date=date(2025, 1, 2))
-    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
-                   paths=sorted(tmp_path.rglob("*.dcm")))  # fmt: skip
+    ingest_job_run(
+        job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+        paths=sorted(tmp_path.rglob("*.dcm")),
+    )
     (case,) = project.cases.all()  # ingestion made it
     positions = selectors.case_level_positions(case=case)
     assert [p["ct_index"] for p in positions["levels"]] == [1, 3, 4, 5, 6, 8]
@@ -122,10 +124,13 @@ def test_the_case_api_runs_as_many_queries_for_many_images_as_for_few(tmp_path):
         project = project_create(name=f"Q{slices}", slug=f"q{slices}", blinded_share=0.0)
         patient = f"Q{slices}"
         F.write_series(tmp_path / patient / "ct", slices, patient_id=patient, study_date=date(2025, 1, 1))
-        F.write_series(tmp_path / patient / "mr", slices, patient_id=patient, modality="MR",
-                       study_date=date(2025, 1, 2))  # fmt: skip
-        ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
-                       paths=sorted((tmp_path / patient).rglob("*.dcm")))  # fmt: skip
+        F.write_series(
+            tmp_path / patient / "mr", slices, patient_id=patient, modality="MR", study_date=date(2025, 1, 2)
+        )
+        ingest_job_run(
+            job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+            paths=sorted((tmp_path / patient).rglob("*.dcm")),
+        )
         (case,) = project.cases.all()
         client = reader_client(project)
         with CaptureQueriesContext(connection) as captured:

@@ -64,8 +64,11 @@ def test_an_admin_rolls_back_to_any_earlier_champion(project, admin):
     response = admin.post(f"{BASE}/rollback/", {"number": 1}, format="json")
     assert response.status_code == 200 and response.json()["number"] == 1
     assert {v.number: v.status for v in project.model_versions.all()} == {
-        1: "champion", 2: "retired", 3: "retired", 4: "challenger",
-    }  # fmt: skip
+        1: "champion",
+        2: "retired",
+        3: "retired",
+        4: "challenger",
+    }
     assert admin.post(f"{BASE}/rollback/", {"number": 3}, format="json").json()["number"] == 3
     assert admin.post(f"{BASE}/rollback/").json()["number"] == 1, "the champion before v3 is now v1"
 
@@ -112,8 +115,12 @@ def test_the_migration_turns_past_promotions_into_history():
     Version = executor.loader.project_state(before).apps.get_model("learning", "ModelVersion")
     now = timezone.now()
     for number, status, promoted in ((1, "retired", 2), (2, "champion", 1), (3, "challenger", None)):
-        Version.objects.create(project_id=project.pk, number=number, status=status,
-                               promoted_at=None if promoted is None else now - timedelta(days=promoted))  # fmt: skip
+        Version.objects.create(
+            project_id=project.pk,
+            number=number,
+            status=status,
+            promoted_at=None if promoted is None else now - timedelta(days=promoted),
+        )
 
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
@@ -121,6 +128,7 @@ def test_the_migration_turns_past_promotions_into_history():
 
     rows = ModelPromotion.objects.filter(project__slug="old-reg").order_by("at")
     assert [(p.version.number, p.replaced.number if p.replaced else None, p.kind) for p in rows] == [
-        (1, None, "promote"), (2, 1, "promote"),
-    ]  # fmt: skip
+        (1, None, "promote"),
+        (2, 1, "promote"),
+    ]
     assert model_version_rollback(project=rows[0].project).number == 1

@@ -118,7 +118,12 @@ def test_a_version_without_reference_metrics_has_an_interval_of_two_nulls(world,
     ("role", "method", "url", "body"),
     [
         ("admin", "put", "/api/learning/projects/spine/reference-set/{case_id}/", {"in_reference_set": 0}),
-        ("admin", "post", "/api/learning/projects/spine/reference-set/", {"case_ids": [1], "in_reference_set": "yes"}),
+        (
+            "admin",
+            "post",
+            "/api/learning/projects/spine/reference-set/",
+            {"case_ids": [1], "in_reference_set": "yes"},
+        ),
         ("admin", "get", "/api/learning/projects/spine/kappa/?weighting=", None),
         ("admin", "get", "/api/dashboard/projects/spine/kappa-timeline/?subset=", None),
         ("admin", "get", "/api/projects/spine/audit/?offset=null", None),
@@ -127,7 +132,7 @@ def test_a_version_without_reference_metrics_has_an_interval_of_two_nulls(world,
         ("reader", "get", "/dicomweb/studies?limit=", None),
         ("reader", "get", "/dicomweb/studies?offset=-1", None),
     ],
-)  # fmt: skip
+)
 def test_input_the_schema_forbids_is_refused(world, rolled_back, role, method, url, body):
     """DRF took 0 and "yes" for true, an empty query value for the default, and junk paging for page one."""
     response = rolled_back(client_of(world, role), method, url.format(**world.ids), body)

@@ -33,8 +33,15 @@ CANVAS_INK = """(testId) => {
   for (let i = 3; i < data.length; i += 4) if (data[i] > 0) ink++;
   return ink / (data.length / 4);
 }"""
-CHARTS = ["chart-progress", "chart-readers", "chart-kappa-timeline", "chart-kappa-subsets", "chart-grades",
-          "chart-efficiency", "chart-reader-performance"]  # fmt: skip
+CHARTS = [
+    "chart-progress",
+    "chart-readers",
+    "chart-kappa-timeline",
+    "chart-kappa-subsets",
+    "chart-grades",
+    "chart-efficiency",
+    "chart-reader-performance",
+]
 SIMULATED = ("sim-senior-1", "sim-junior-1", "sim-junior-2")
 
 
@@ -50,10 +57,19 @@ def dashboard_cohort(tmp_path_factory) -> Path:
 def simulated_project(cohort: Path):
     """Six patients: two in the frozen reference set read by all three readers, four read once; a training
     every 6 new levels (from 3 cases on) (smoke preset), agreement after every reading; readings spread over three days."""
-    project = project_create(name="Dashboard run", slug="dash-run", reference_share=0.34, blinded_share=0.34,
-                             retrain_threshold=6, training_preset="smoke", kappa_every=1)  # fmt: skip
-    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
-                   paths=sorted(cohort.rglob("*.dcm")))  # fmt: skip
+    project = project_create(
+        name="Dashboard run",
+        slug="dash-run",
+        reference_share=0.34,
+        blinded_share=0.34,
+        retrain_threshold=6,
+        training_preset="smoke",
+        kappa_every=1,
+    )
+    ingest_job_run(
+        job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+        paths=sorted(cohort.rglob("*.dcm")),
+    )
     case_sync_for_project(project=project)
     panel = simulation_panel_ensure(project=project, seniors=1, juniors=2, seed=0)
     simulate_reading(project=project, cohort_dir=cohort, panel=panel, log=lambda _: None)
@@ -79,16 +95,26 @@ def test_an_admin_sees_the_simulated_run_on_the_dashboard_and_a_reader_gets_403(
     project = simulated_project(dashboard_cohort)
     versions = ModelVersion.objects.filter(project=project)
     levels = LevelAnnotation.objects.filter(assignment__status="submitted").count()
-    timeline = KappaSnapshot.objects.filter(project=project, kind__in=["model_group", "group_group"], task="4grade",
-                                            weighting="quadratic", subset="all")  # fmt: skip
+    timeline = KappaSnapshot.objects.filter(
+        project=project,
+        kind__in=["model_group", "group_group"],
+        task="4grade",
+        weighting="quadratic",
+        subset="all",
+    )
     assert versions.exists() and timeline.exists() and levels == 6 * Assignment.objects.count()
     pending = PreAnnotationRequest.objects.filter(study__projects=project, status="pending")
     for _ in range(100):  # the worker's pass after the last promotion, if it is still serving
         if not pending.exists():
             break
         time.sleep(0.2)
-    run = TrainingRun.objects.create(project=project, status="running", trigger="manual", labels_used=levels,
-                                     progress={"stage": "classifier", "epoch": 1, "epochs": 4, "loss": 0.9})  # fmt: skip
+    run = TrainingRun.objects.create(
+        project=project,
+        status="running",
+        trigger="manual",
+        labels_used=levels,
+        progress={"stage": "classifier", "epoch": 1, "epochs": 4, "loss": 0.9},
+    )
     ReaderFactory(username="dr-admin", role="admin", experience="senior")
 
     log_in(page, live_server, "dr-admin")
@@ -157,8 +183,10 @@ def test_an_admin_moves_unread_cases_into_the_reference_set_from_the_dashboard(l
     for k in range(3):
         F.write_series(tmp_path / f"ct{k}", 1, patient_id=f"P{k}", study_date=date(2025, 1, 1))
         F.write_series(tmp_path / f"mr{k}", 1, patient_id=f"P{k}", modality="MR", study_date=date(2025, 1, 5))
-    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
-                   paths=sorted(tmp_path.rglob("*.dcm")))  # fmt: skip
+    ingest_job_run(
+        job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+        paths=sorted(tmp_path.rglob("*.dcm")),
+    )
     member = Case.objects.get(project=project, in_reference_set=True)
     unread, read = Case.objects.filter(project=project, in_reference_set=False).order_by("pk")
     reader = ReaderFactory(username="ref-reader")
@@ -190,6 +218,7 @@ def test_an_admin_moves_unread_cases_into_the_reference_set_from_the_dashboard(l
     page.get_by_test_id("reference-add-shown").click()  # the member moved back in; the read case stays out
     page.get_by_test_id("reference-set-count").get_by_text("2 of 3").wait_for(timeout=10_000)
     assert set(Case.objects.filter(project=project, in_reference_set=True).values_list("pk", flat=True)) == {
-        unread.pk, member.pk
-    }  # fmt: skip
+        unread.pk,
+        member.pk,
+    }
     assert not page.page_errors

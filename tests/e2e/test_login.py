@@ -42,8 +42,10 @@ def test_the_worklist_lists_the_readers_cases_next_first(live_server, page, tmp_
         F.write_series(
             tmp_path / f"mr{k}", 1, patient_id=f"E2E-{k}", modality="MR", study_date=date(2025, 1, 2)
         )
-    ingest_job_run(job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
-                   paths=sorted(tmp_path.rglob("*.dcm")))  # fmt: skip
+    ingest_job_run(
+        job=ingest_job_create(source=IngestJob.Source.FOLDER, project=project),
+        paths=sorted(tmp_path.rglob("*.dcm")),
+    )
     case_sync_for_project(project=project)
     reader = ReaderFactory(username="dr-kim")
     project_member_add(project=project, user=reader.user)

@@ -50,6 +50,7 @@ def test_the_web_process_does_not_load_pytorch():
         "get_resolver().url_patterns\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                            cwd=ML_DIR.parent)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=ML_DIR.parent
+    )
     assert result.returncode == 0, result.stderr

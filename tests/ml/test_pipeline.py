@@ -291,8 +291,15 @@ def test_split_seed_keeps_the_split_while_the_seed_changes(tiny_cohort):
 def test_epoch_progress_counts_the_epochs_that_will_run(tiny_cohort, smoke_model, tmp_path):
     cohort, _ = tiny_cohort
     out, _ = smoke_model
-    config = preset("smoke", cohort=str(cohort), out=str(tmp_path), classifier_epochs=1, patience=None,
-                    min_classifier_steps=5, detector_checkpoint=str(out / "model.pt"))  # fmt: skip
+    config = preset(
+        "smoke",
+        cohort=str(cohort),
+        out=str(tmp_path),
+        classifier_epochs=1,
+        patience=None,
+        min_classifier_steps=5,
+        detector_checkpoint=str(out / "model.pt"),
+    )
     epochs = []
     train(config, progress=lambda info: epochs.append(info) if info["stage"] == "classifier_epoch" else None)
     # One training patient's 6 levels are one batch: 5 steps take 5 epochs, not the configured 1.
@@ -304,8 +311,16 @@ def test_the_whole_schedule_keeps_its_last_averaged_weights(tiny_cohort, smoke_m
     out, _ = smoke_model
     monkeypatch.setattr("ml.train.MIN_VAL_LEVELS_TO_SELECT", 1)  # let one validation patient pick an epoch
     for patience, name in ((None, "whole"), (1, "stopped")):
-        train(preset("smoke", cohort=str(cohort), out=str(tmp_path / name), classifier_epochs=4, patience=patience,
-                     detector_checkpoint=str(out / "model.pt")))  # fmt: skip
+        train(
+            preset(
+                "smoke",
+                cohort=str(cohort),
+                out=str(tmp_path / name),
+                classifier_epochs=4,
+                patience=patience,
+                detector_checkpoint=str(out / "model.pt"),
+            )
+        )
     whole = torch.load(tmp_path / "whole" / "model.pt", weights_only=False)["classifier"]
     last = torch.load(tmp_path / "whole" / "classifier_last.pt", weights_only=False)["ema"]
     assert len(whole["history"]) == 4
@@ -351,11 +366,30 @@ def test_cli_trains_a_real_cohort_layout_and_predicts(tiny_cohort, smoke_model, 
     labels = tmp_path / "labels.csv"
     write_real_layout(cohort, manifest, labels)
     run = subprocess.run(
-        [sys.executable, "-m", "ml", "train", "--cohort", str(cohort), "--labels-csv", str(labels),
-         "--out", str(tmp_path / "run"), "--preset", "smoke", "--classifier-epochs", "1", "--detector-epochs", "1",
-         "--json", str(tmp_path / "result.json")],
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "ml",
+            "train",
+            "--cohort",
+            str(cohort),
+            "--labels-csv",
+            str(labels),
+            "--out",
+            str(tmp_path / "run"),
+            "--preset",
+            "smoke",
+            "--classifier-epochs",
+            "1",
+            "--detector-epochs",
+            "1",
+            "--json",
+            str(tmp_path / "result.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     assert "reformat CT" in run.stderr, "progress on stderr"
     result = json.loads((tmp_path / "result.json").read_text())
@@ -364,10 +398,20 @@ def test_cli_trains_a_real_cohort_layout_and_predicts(tiny_cohort, smoke_model, 
 
     out, _ = smoke_model
     predicted = subprocess.run(
-        [sys.executable, "-m", "ml", "predict", "--checkpoint", str(out / "model.pt"),
-         "--study", str(cohort / manifest["patients"][1]["ct"]["path"])],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "ml",
+            "predict",
+            "--checkpoint",
+            str(out / "model.pt"),
+            "--study",
+            str(cohort / manifest["patients"][1]["ct"]["path"]),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     assert [lv["level"] for lv in json.loads(predicted.stdout)["levels"]] == list(LEVELS)
 

@@ -46,10 +46,21 @@ def test_every_file_is_valid_dicom_with_what_a_viewer_needs(tiny_cohort):
             ds = pydicom.dcmread(path)
             assert ds.file_meta.TransferSyntaxUID == pydicom.uid.ExplicitVRLittleEndian
             for keyword in (
-                "PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "FrameOfReferenceUID",
-                "ImagePositionPatient", "ImageOrientationPatient", "PixelSpacing", "SliceThickness", "StudyDate",
-                "Modality", "InstanceNumber", "Rows", "Columns",
-            ):  # fmt: skip
+                "PatientID",
+                "StudyInstanceUID",
+                "SeriesInstanceUID",
+                "SOPInstanceUID",
+                "FrameOfReferenceUID",
+                "ImagePositionPatient",
+                "ImageOrientationPatient",
+                "PixelSpacing",
+                "SliceThickness",
+                "StudyDate",
+                "Modality",
+                "InstanceNumber",
+                "Rows",
+                "Columns",
+            ):
                 assert keyword in ds, f"{path} lacks {keyword}"
             assert ds.PatientID == patient["patient_id"]
             assert ds.pixel_array.shape == (ds.Rows, ds.Columns)
@@ -202,8 +213,13 @@ def test_simulated_reader_agreement(population):
 
 def test_oracle_on_a_hand_made_cohort():
     def level(grade, ap):
-        return {"grade": grade, "canal_ap_mm": ap, "bony_canal_ap_mm": 17.0, "torg_pavlov": 1.0,
-                "occupying_ratio": 0.1}  # fmt: skip
+        return {
+            "grade": grade,
+            "canal_ap_mm": ap,
+            "bony_canal_ap_mm": 17.0,
+            "torg_pavlov": 1.0,
+            "occupying_ratio": 0.1,
+        }
 
     patients = [
         {
@@ -242,9 +258,20 @@ def test_cord_ceiling_gains_what_the_patients_cord_decides():
     def patient(i):
         cord = 7.5 if i % 2 else 8.5
         canals = [6.0, 7.0, 7.8, 8.2, 9.0, 10.0]
-        return {"patient_id": f"P{i:02d}", "cord_ap_mm": cord,
-                "levels": [{"grade": 2 if ap < cord else 0, "canal_ap_mm": ap, "bony_canal_ap_mm": 15.0,
-                            "torg_pavlov": 1.0, "occupying_ratio": 0.1} for ap in canals]}  # fmt: skip
+        return {
+            "patient_id": f"P{i:02d}",
+            "cord_ap_mm": cord,
+            "levels": [
+                {
+                    "grade": 2 if ap < cord else 0,
+                    "canal_ap_mm": ap,
+                    "bony_canal_ap_mm": 15.0,
+                    "torg_pavlov": 1.0,
+                    "occupying_ratio": 0.1,
+                }
+                for ap in canals
+            ],
+        }
 
     manifest = {"patients": [patient(i) for i in range(20)]}
     result = cord_ceiling(manifest, error_sds=[0.0, 3.0])
@@ -291,10 +318,27 @@ def test_same_seed_same_files_whatever_the_workers(tmp_path):
 def test_cli_with_a_shifted_scanner(tmp_path):
     out = tmp_path / "shifted"
     result = subprocess.run(
-        [sys.executable, "-m", "ml.synthetic", "--out", str(out), "--patients", "2", "--seed", "3",
-         "--image-size", "96", "--shift", "other", "--workers", "1"],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "ml.synthetic",
+            "--out",
+            str(out),
+            "--patients",
+            "2",
+            "--seed",
+            "3",
+            "--image-size",
+            "96",
+            "--shift",
+            "other",
+            "--workers",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     summary = json.loads(result.stdout)
     assert summary["patients"] == 2 and sum(summary["grade_counts"].values()) == 12
@@ -308,6 +352,8 @@ def test_cli_with_a_shifted_scanner(tmp_path):
 
     bad = subprocess.run(
         [sys.executable, "-m", "ml.synthetic", "--out", str(tmp_path / "x"), "--patients", "0"],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert bad.returncode == 2 and "at least one patient" in bad.stderr

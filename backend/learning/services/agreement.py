@@ -18,8 +18,17 @@ N_BOOT = 300
 MODEL = "model"  # the champion of the moment; each point names its version
 
 
-def _pairs_rows(*, project: Project, taken_at, trigger: str, version: ModelVersion | None, kind: str,
-                rater_a: str, rater_b: str, pairs: list[tuple[int, bool, int, int]]) -> list[KappaSnapshot]:  # fmt: skip
+def _pairs_rows(
+    *,
+    project: Project,
+    taken_at,
+    trigger: str,
+    version: ModelVersion | None,
+    kind: str,
+    rater_a: str,
+    rater_b: str,
+    pairs: list[tuple[int, bool, int, int]],
+) -> list[KappaSnapshot]:
     """Snapshots of one rater pair: pairs are (case, display, grade a, grade b), where display is what the
     reader had on screen (both readers, for two readers; None when theirs differed)."""
     rows = []
@@ -31,13 +40,27 @@ def _pairs_rows(*, project: Project, taken_at, trigger: str, version: ModelVersi
         for task, (labels, to_task) in TASKS.items():
             a, b = [to_task(p[2]) for p in chosen], [to_task(p[3]) for p in chosen]
             for weighting, weights in WEIGHTINGS.items():
-                value, low, high = ml_bridge.agreement(a=a, b=b, labels=labels, weights=weights, groups=groups,
-                                                       n_boot=N_BOOT)  # fmt: skip
-                rows.append(KappaSnapshot(
-                    project=project, taken_at=taken_at, trigger=trigger, model_version=version, kind=kind,
-                    rater_a=rater_a, rater_b=rater_b, task=task, weighting=weighting, subset=subset,
-                    kappa=_finite(value), ci_low=_finite(low), ci_high=_finite(high), n=len(chosen),
-                ))  # fmt: skip
+                value, low, high = ml_bridge.agreement(
+                    a=a, b=b, labels=labels, weights=weights, groups=groups, n_boot=N_BOOT
+                )
+                rows.append(
+                    KappaSnapshot(
+                        project=project,
+                        taken_at=taken_at,
+                        trigger=trigger,
+                        model_version=version,
+                        kind=kind,
+                        rater_a=rater_a,
+                        rater_b=rater_b,
+                        task=task,
+                        weighting=weighting,
+                        subset=subset,
+                        kappa=_finite(value),
+                        ci_low=_finite(low),
+                        ci_high=_finite(high),
+                        n=len(chosen),
+                    )
+                )
     return rows
 
 
@@ -51,9 +74,14 @@ def kappa_snapshot_take(*, project: Project, trigger: str, model_version: ModelV
     reads = LevelAnnotation.objects.filter(
         assignment__case__project=project, assignment__status=Assignment.Status.SUBMITTED, grade__isnull=False
     ).values_list(
-        "assignment__case_id", "assignment__case__pair__ct_study_id", "level", "assignment__reader__username",
-        "assignment__reader__reader_profile__experience", "grade", "display",
-    )  # fmt: skip
+        "assignment__case_id",
+        "assignment__case__pair__ct_study_id",
+        "level",
+        "assignment__reader__username",
+        "assignment__reader__reader_profile__experience",
+        "grade",
+        "display",
+    )
     by_level: dict[tuple[int, str], dict[str, int]] = defaultdict(dict)
     display: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
     study_of: dict[int, int] = {}
@@ -66,10 +94,11 @@ def kappa_snapshot_take(*, project: Project, trigger: str, model_version: ModelV
     model: dict[tuple[int, str], int] = {}
     if version is not None:
         model = {
-            (s, lv): g for s, lv, g in LevelPrediction.objects.filter(
+            (s, lv): g
+            for s, lv, g in LevelPrediction.objects.filter(
                 model_version=version, study_id__in=set(study_of.values())
             ).values_list("study_id", "level", "grade")
-        }  # fmt: skip
+        }
     now, rows = timezone.now(), []
     common = dict(project=project, taken_at=now, trigger=trigger, version=version)
 

@@ -9,8 +9,8 @@ from backend.accounts.models import Experience
 from backend.common.exceptions import ApplicationError
 from backend.learning.models import AdjudicationItem, LevelPrediction, ModelVersion, ReferenceLabel
 from backend.projects.models import Project
+from backend.reading.allocation import case_adjudicators_deal
 from backend.reading.models import Case, LevelAnnotation
-from backend.reading.services import case_adjudicators_deal
 
 DISAGREEMENT = 2  # grades apart before a senior must decide
 READERS, MODEL = AdjudicationItem.Reason.READERS_DISAGREE, AdjudicationItem.Reason.MODEL_SENIOR_DISAGREE
@@ -39,9 +39,13 @@ def reference_labels_update(*, project: Project) -> dict[str, int]:
     rows = LevelAnnotation.objects.filter(
         assignment__case__project=project, assignment__status="submitted", grade__isnull=False
     ).values_list(
-        "assignment__case_id", "level", "assignment__reader__username",
-        "assignment__reader__reader_profile__experience", "grade", "box",
-    )  # fmt: skip
+        "assignment__case_id",
+        "level",
+        "assignment__reader__username",
+        "assignment__reader__reader_profile__experience",
+        "grade",
+        "box",
+    )
     for case_id, level, reader, experience, grade, box in rows:
         readings[(case_id, level)].append((reader, experience, grade, box))
     cases = {
@@ -59,8 +63,9 @@ def reference_labels_update(*, project: Project) -> dict[str, int]:
         seniors = {r: g for r, e, g, _ in reads if e == Experience.SENIOR}
         level_items = items[(case_id, level)]
         if READERS not in level_items and max(grades) - min(grades) >= DISAGREEMENT:
-            level_items[READERS] = AdjudicationItem(case=case, level=level, reason=READERS,
-                                                    grades={r: g for r, _, g, _ in reads})  # fmt: skip
+            level_items[READERS] = AdjudicationItem(
+                case=case, level=level, reason=READERS, grades={r: g for r, _, g, _ in reads}
+            )
             new_items.append(level_items[READERS])
         model_grade = champion_grades.get((case.pair.ct_study_id, level))
         if (
@@ -83,11 +88,17 @@ def reference_labels_update(*, project: Project) -> dict[str, int]:
             grade, source = consensus_grade(list(seniors.values())), ReferenceLabel.Source.SENIOR
         else:
             grade, source = consensus_grade(grades), ReferenceLabel.Source.MAJORITY
-        labels.append(ReferenceLabel(
-            case=case, level=level, grade=grade, source=source, n_readers=len(grades),
-            box=_mean_box([b for *_, b in reads if b]),
-            frozen=case.in_reference_set,
-        ))  # fmt: skip
+        labels.append(
+            ReferenceLabel(
+                case=case,
+                level=level,
+                grade=grade,
+                source=source,
+                n_readers=len(grades),
+                box=_mean_box([b for *_, b in reads if b]),
+                frozen=case.in_reference_set,
+            )
+        )
     with transaction.atomic():
         AdjudicationItem.objects.bulk_create(new_items, ignore_conflicts=True)
         for disputed in new_items:
@@ -95,9 +106,11 @@ def reference_labels_update(*, project: Project) -> dict[str, int]:
                 ReferenceLabel.objects.filter(case=disputed.case, level=disputed.level).delete()
         case_adjudicators_deal(cases=[item.case for item in new_items if item.reason == READERS])
         ReferenceLabel.objects.bulk_create(
-            labels, update_conflicts=True, unique_fields=["case", "level"],
+            labels,
+            update_conflicts=True,
+            unique_fields=["case", "level"],
             update_fields=["grade", "box", "source", "n_readers", "frozen", "updated_at"],
-        )  # fmt: skip
+        )
     return {"labels": len(labels), "new_adjudications": len(new_items)}
 
 
@@ -138,8 +151,13 @@ def adjudication_resolve(*, item: AdjudicationItem, user, grade: int, note: str 
         assignment__case=case, assignment__status="submitted", level=item.level
     ).count()
     ReferenceLabel.objects.update_or_create(
-        case=case, level=item.level,
-        defaults={"grade": grade, "source": ReferenceLabel.Source.ADJUDICATED, "n_readers": n_readers,
-                  "frozen": case.in_reference_set},
-    )  # fmt: skip
+        case=case,
+        level=item.level,
+        defaults={
+            "grade": grade,
+            "source": ReferenceLabel.Source.ADJUDICATED,
+            "n_readers": n_readers,
+            "frozen": case.in_reference_set,
+        },
+    )
     return item

@@ -29,25 +29,38 @@ def reference_set_evaluate(*, version: ModelVersion) -> dict:
     for study_id in sorted(studies - have):
         study_preannotate(study=Study.objects.get(pk=study_id), version=version)
     predicted = {
-        (s, lv): g for s, lv, g in LevelPrediction.objects.filter(model_version=version, study_id__in=studies)
-        .values_list("study_id", "level", "grade")
-    }  # fmt: skip
+        (s, lv): g
+        for s, lv, g in LevelPrediction.objects.filter(
+            model_version=version, study_id__in=studies
+        ).values_list("study_id", "level", "grade")
+    }
     keys = sorted(k for k in labels if k in predicted)
     if not keys:
         return {"n": 0}
     truth, guess, groups = [labels[k] for k in keys], [predicted[k] for k in keys], [k[0] for k in keys]
     qwk, lo, hi = ml_bridge.agreement(a=truth, b=guess, labels=GRADES, weights="quadratic", groups=groups)
-    binary = ml_bridge.agreement(a=[int(g >= 2) for g in truth], b=[int(g >= 2) for g in guess], labels=[0, 1],
-                                 weights=None, groups=groups, n_boot=0)  # fmt: skip
+    binary = ml_bridge.agreement(
+        a=[int(g >= 2) for g in truth],
+        b=[int(g >= 2) for g in guess],
+        labels=[0, 1],
+        weights=None,
+        groups=groups,
+        n_boot=0,
+    )
     confusion = [[0] * 4 for _ in range(4)]
     for t, p in zip(truth, guess, strict=True):
         confusion[t][p] += 1
-    return ml_bridge.json_safe({
-        "n": len(keys), "studies": len({k[0] for k in keys}),
-        "kappa_quadratic": round(qwk, 4), "kappa_quadratic_ci95": [round(lo, 4), round(hi, 4)],
-        "accuracy": round(sum(t == p for t, p in zip(truth, guess, strict=True)) / len(keys), 4),
-        "binary_kappa": round(binary[0], 4), "confusion_matrix": confusion,
-    })  # fmt: skip
+    return ml_bridge.json_safe(
+        {
+            "n": len(keys),
+            "studies": len({k[0] for k in keys}),
+            "kappa_quadratic": round(qwk, 4),
+            "kappa_quadratic_ci95": [round(lo, 4), round(hi, 4)],
+            "accuracy": round(sum(t == p for t, p in zip(truth, guess, strict=True)) / len(keys), 4),
+            "binary_kappa": round(binary[0], 4),
+            "confusion_matrix": confusion,
+        }
+    )
 
 
 def model_version_gate(*, version: ModelVersion) -> dict:
@@ -67,8 +80,8 @@ def model_version_gate(*, version: ModelVersion) -> dict:
         decision.update(
             promoted=promoted,
             reason=f"reference kappa {mine['kappa_quadratic']:.3f} vs champion {theirs['kappa_quadratic']:.3f}"
-                   f" (margin {project.gate_margin:g})",
-        )  # fmt: skip
+            f" (margin {project.gate_margin:g})",
+        )
     with transaction.atomic():
         version.refresh_from_db()
         version.metrics = {

@@ -32,11 +32,18 @@ def model_version_import(
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
         version = ModelVersion.objects.create(
-            project=project, number=number, status=ModelVersion.Status.CHALLENGER, checkpoint=str(target),
-            config=summary["config"], metrics=summary["metrics"],
-            training_snapshot={"imported_from": str(source.resolve()), "imported_at": timezone.now().isoformat(),
-                               "note": note},
-        )  # fmt: skip
+            project=project,
+            number=number,
+            status=ModelVersion.Status.CHALLENGER,
+            checkpoint=str(target),
+            config=summary["config"],
+            metrics=summary["metrics"],
+            training_snapshot={
+                "imported_from": str(source.resolve()),
+                "imported_at": timezone.now().isoformat(),
+                "note": note,
+            },
+        )
     if promote:
         return model_version_promote(version=version)
     if gate:

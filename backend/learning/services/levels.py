@@ -74,8 +74,9 @@ def study_levels_from_predictions(*, study: Study, version: ModelVersion, predic
     """
     if not detector_places_levels(version=version):
         return 0
-    if LevelPosition.objects.filter(study=study, source=LevelPosition.Source.MODEL,
-                                    model_version=version.label).exists():  # fmt: skip
+    if LevelPosition.objects.filter(
+        study=study, source=LevelPosition.Source.MODEL, model_version=version.label
+    ).exists():
         return 0
     finder = {
         p.level: p
@@ -94,8 +95,15 @@ def study_levels_from_predictions(*, study: Study, version: ModelVersion, predic
         else:
             offset, normal = [0.0, -MODEL_CANAL_TO_DISC_MM, 0.0], [0.0, 0.0, 1.0]
         centre = [c + o for c, o in zip(prediction.canal, offset, strict=True)]
-        levels.append({"level": prediction.level, "centre": centre, "normal": normal, "canal": prediction.canal,
-                       "confidence": prediction.box_score})  # fmt: skip
+        levels.append(
+            {
+                "level": prediction.level,
+                "centre": centre,
+                "normal": normal,
+                "canal": prediction.canal,
+                "confidence": prediction.box_score,
+            }
+        )
     level_positions_record_finding(
         study=study, levels=levels, source=LevelPosition.Source.MODEL, model_version=version.label
     )

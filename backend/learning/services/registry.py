@@ -39,13 +39,20 @@ def model_version_number_next(*, project: Project) -> int:
 
 
 @transaction.atomic
-def model_version_register(*, project: Project, checkpoint: str,
-                           status: str = ModelVersion.Status.CHALLENGER) -> ModelVersion:  # fmt: skip
+def model_version_register(
+    *, project: Project, checkpoint: str, status: str = ModelVersion.Status.CHALLENGER
+) -> ModelVersion:
     """Record a trained checkpoint as the project's next version (a challenger by default)."""
     summary = checkpoint_summary_or_error(checkpoint=checkpoint)
     number = model_version_number_next(project=project)
-    return ModelVersion.objects.create(project=project, number=number, status=status, checkpoint=checkpoint,
-                                       config=summary["config"], metrics=summary["metrics"])  # fmt: skip
+    return ModelVersion.objects.create(
+        project=project,
+        number=number,
+        status=status,
+        checkpoint=checkpoint,
+        config=summary["config"],
+        metrics=summary["metrics"],
+    )
 
 
 def _champion_change(*, version: ModelVersion, kind: str, actor) -> ModelVersion:
@@ -57,12 +64,22 @@ def _champion_change(*, version: ModelVersion, kind: str, actor) -> ModelVersion
     champions.update(status=ModelVersion.Status.RETIRED)
     version.status, version.promoted_at = ModelVersion.Status.CHAMPION, timezone.now()
     version.save(update_fields=["status", "promoted_at"])
-    ModelPromotion.objects.create(project=version.project, version=version, replaced=former, kind=kind,
-                                  by=actor if actor is not None and actor.is_authenticated else None,
-                                  at=version.promoted_at)  # fmt: skip
+    ModelPromotion.objects.create(
+        project=version.project,
+        version=version,
+        replaced=former,
+        kind=kind,
+        by=actor if actor is not None and actor.is_authenticated else None,
+        at=version.promoted_at,
+    )
     action = AuditAction.MODEL_PROMOTE if kind == ModelPromotion.Kind.PROMOTE else AuditAction.MODEL_ROLLBACK
-    audit_record(actor=actor, action=action, project=version.project, target=version,
-                 details={"version": version.label, "replaced": former.label if former else None})  # fmt: skip
+    audit_record(
+        actor=actor,
+        action=action,
+        project=version.project,
+        target=version,
+        details={"version": version.label, "replaced": former.label if former else None},
+    )
     return version
 
 
@@ -151,11 +168,20 @@ def study_preannotate(*, study: Study, version: ModelVersion) -> list[LevelPredi
     with transaction.atomic():
         LevelPrediction.objects.filter(model_version=version, study=study).delete()
         for p in predictions:
-            rows.append(LevelPrediction(
-                model_version=version, study=study, level=p.level, box=p.box, box_score=p.box_score,
-                probabilities=p.probabilities, grade=p.grade, binary_probability=p.binary_probability,
-                entropy=p.entropy, mutual_information=p.mutual_information,
-            ))  # fmt: skip
+            rows.append(
+                LevelPrediction(
+                    model_version=version,
+                    study=study,
+                    level=p.level,
+                    box=p.box,
+                    box_score=p.box_score,
+                    probabilities=p.probabilities,
+                    grade=p.grade,
+                    binary_probability=p.binary_probability,
+                    entropy=p.entropy,
+                    mutual_information=p.mutual_information,
+                )
+            )
         LevelPrediction.objects.bulk_create(rows)
         study_levels_from_predictions(study=study, version=version, predictions=predictions)
     return rows

@@ -53,16 +53,23 @@ def training_run_start(
         raise ApplicationError(f"Unknown trigger {trigger!r}.", code="invalid_trigger")
     try:
         with transaction.atomic():
-            run = TrainingRun.objects.create(project=project, trigger=trigger, retry_of=retry_of,
-                                             labels_used=training_labels_count(project=project))  # fmt: skip
+            run = TrainingRun.objects.create(
+                project=project,
+                trigger=trigger,
+                retry_of=retry_of,
+                labels_used=training_labels_count(project=project),
+            )
     except IntegrityError:
         raise ApplicationError(
             "A training of this project is queued or running already.", code="training_active", status=409
         ) from None
     audit_record(
-        actor=actor, action=AuditAction.TRAINING_RETRY if retry_of else AuditAction.TRAINING_START,
-        project=project, target=run, details={"trigger": trigger, "retry_of": retry_of.pk if retry_of else None},
-    )  # fmt: skip
+        actor=actor,
+        action=AuditAction.TRAINING_RETRY if retry_of else AuditAction.TRAINING_START,
+        project=project,
+        target=run,
+        details={"trigger": trigger, "retry_of": retry_of.pk if retry_of else None},
+    )
 
     def send() -> None:
         if not _training_run_send(run=run):
@@ -157,8 +164,13 @@ class _Progress:
         state = dict(self.run.progress)
         if stage in ("detector_epoch", "classifier_epoch"):
             kind = stage.split("_")[0]
-            state.update(stage=kind, epoch=info.get("epoch"), epochs=info.get("epochs"), loss=info.get("loss"),
-                         history=[*state.get("history", []), {**info, "stage": kind}][-200:])  # fmt: skip
+            state.update(
+                stage=kind,
+                epoch=info.get("epoch"),
+                epochs=info.get("epochs"),
+                loss=info.get("loss"),
+                history=[*state.get("history", []), {**info, "stage": kind}][-200:],
+            )
         elif stage == "load":
             state.update(stage="load", done=info.get("done"), total=info.get("total"))
         else:
@@ -196,8 +208,9 @@ def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
         if len(studies) < MIN_TRAINING_STUDIES:
             raise ApplicationError(
                 f"Training needs at least {MIN_TRAINING_STUDIES} read studies outside the reference set; "
-                f"there are {len(studies)}.", code="too_few_labels",
-            )  # fmt: skip
+                f"there are {len(studies)}.",
+                code="too_few_labels",
+            )
         champion = project.model_versions.filter(status=ModelVersion.Status.CHAMPION).first()
         # Without a box at every level the champion's detector is reused; before any champion the
         # detector learns from the boxes and corrected positions there are (or the finder's).
@@ -205,10 +218,14 @@ def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
         progress = _Progress(run)
         out = Path(settings.MODELS_DIR) / project.slug / f"v{number}"
         result = ml_bridge.train_on_studies(
-            studies=studies, out=str(out), preset_name=project.training_preset, seed=number,
+            studies=studies,
+            out=str(out),
+            preset_name=project.training_preset,
+            seed=number,
             detector_checkpoint=None if all_boxes else champion.checkpoint,
-            init_from=champion.checkpoint if champion else None, progress=progress,
-        )  # fmt: skip
+            init_from=champion.checkpoint if champion else None,
+            progress=progress,
+        )
         summary = ml_bridge.checkpoint_summary(checkpoint=result["checkpoint"])
         with transaction.atomic():
             version.checkpoint, version.config, version.metrics = (
@@ -217,12 +234,14 @@ def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
                 summary["metrics"],
             )
             version.training_snapshot = {
-                "labels": sum(len(s["grades"]) for s in studies), "studies": [s["key"] for s in studies],
+                "labels": sum(len(s["grades"]) for s in studies),
+                "studies": [s["key"] for s in studies],
                 "grades": {s["key"]: s["grades"] for s in studies},  # the reference labels exactly as used
-                "trained_at": timezone.now().isoformat(), "detector_reused": not all_boxes,
+                "trained_at": timezone.now().isoformat(),
+                "detector_reused": not all_boxes,
                 "roi_sources": result.get("roi_sources", {}),  # reader box / position / finder, per label
                 "warm_start": champion.label if champion else None,
-            }  # fmt: skip
+            }
             version.status = ModelVersion.Status.CHALLENGER
             version.save()
             run.progress = {**run.progress, "stage": "gate"}

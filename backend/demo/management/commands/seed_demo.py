@@ -11,9 +11,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("--patients", type=int, default=12, help="synthetic patients (0: accounts only)")
         parser.add_argument(
-            "--simulated-share", type=float, default=0.5,
+            "--simulated-share",
+            type=float,
+            default=0.5,
             help="share of the non-reference cases read by simulated readers (0: none, no model)",
-        )  # fmt: skip
+        )
         parser.add_argument("--cohort-dir", type=Path, default=None)
 
     def handle(

@@ -43,18 +43,21 @@ class Command(BaseCommand):
             "--max-labels", type=int, default=None, help="stop after this many training labels"
         )
         parser.add_argument(
-            "--stop-at-kappa", type=float, default=None,
+            "--stop-at-kappa",
+            type=float,
+            default=None,
             help="stop once a new version's quadratic kappa on the reference set reaches this",
-        )  # fmt: skip
+        )
         parser.add_argument("--cohort-dir", type=Path, default=None)
         parser.add_argument(
             "--image-size", type=int, default=None, help="synthetic image size (smaller: faster)"
         )
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument(
-            "--no-boxes", action="store_true",
+            "--no-boxes",
+            action="store_true",
             help="readers grade by keyboard only and draw no ROI box (crops come from level positions)",
-        )  # fmt: skip
+        )
         parser.add_argument("--json", type=Path, default=None, help="write the learning curve here")
 
     def handle(self, *args, **o) -> None:
@@ -67,10 +70,14 @@ class Command(BaseCommand):
         project = Project.objects.filter(slug=o["project"]).first()
         if project is None:
             project = project_create(
-                name=f"Simulation ({o['strategy']})", slug=o["project"], acquisition_strategy=o["strategy"],
-                blinded_share=o["blinded_share"], reference_share=o["reference_share"],
-                retrain_threshold=o["retrain_every"], training_preset=o["preset"],
-            )  # fmt: skip
+                name=f"Simulation ({o['strategy']})",
+                slug=o["project"],
+                acquisition_strategy=o["strategy"],
+                blinded_share=o["blinded_share"],
+                reference_share=o["reference_share"],
+                retrain_threshold=o["retrain_every"],
+                training_preset=o["preset"],
+            )
         elif project.cases.filter(assignments__status="submitted").exists():
             raise CommandError(f"Project {project.slug!r} has readings already; choose another --project.")
         job = ingest_job_run(
@@ -90,10 +97,16 @@ class Command(BaseCommand):
         )
         self.stdout.write(f"Readers: {', '.join(m.user.username for m in panel)}; reading ...")
         curve = simulate_reading(
-            project=project, cohort_dir=cohort_dir, panel=panel, reads_per_case=o["reads_per_case"],
-            max_labels=o["max_labels"], stop_at_kappa=o["stop_at_kappa"], seed=o["seed"], log=self.stdout.write,
+            project=project,
+            cohort_dir=cohort_dir,
+            panel=panel,
+            reads_per_case=o["reads_per_case"],
+            max_labels=o["max_labels"],
+            stop_at_kappa=o["stop_at_kappa"],
+            seed=o["seed"],
+            log=self.stdout.write,
             boxes=not o["no_boxes"],
-        )  # fmt: skip
+        )
         summary = {"project": project.slug, "strategy": project.acquisition_strategy, "curve": curve}
         if o["json"]:
             o["json"].parent.mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--note", default="", help="where it comes from, kept with the version")
 
-    def handle(self, *args, project: str, checkpoint: Path, no_gate: bool, promote: bool, note: str,
-               **options) -> None:  # fmt: skip
+    def handle(
+        self, *args, project: str, checkpoint: Path, no_gate: bool, promote: bool, note: str, **options
+    ) -> None:
         found = Project.objects.filter(slug=project).first()
         if found is None:
             raise CommandError(f"No project {project!r}.")
