@@ -141,9 +141,14 @@ def test_promote_and_rollback_through_the_api(project, checkpoint):
 def only_this_tests_passes(monkeypatch):
     """No pre-annotation pass runs but the test's own. Ingest and promotion queue one on commit, and a
     real worker (in CI) runs it, or one an earlier test queued, whenever it gets to it."""
-    from backend.learning.tasks import preannotate_pending
+    from backend.learning.services import registry
 
-    monkeypatch.setattr(preannotate_pending, "apply_async", lambda *args, **kwargs: None)
+    sent = registry.task_send
+    monkeypatch.setattr(
+        registry,
+        "task_send",
+        lambda task, *a, **kw: task == "learning.preannotate_pending" or sent(task, *a, **kw),
+    )
     celery_worker_idle_wait()
 
 

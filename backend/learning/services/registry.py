@@ -111,9 +111,7 @@ def model_version_promote(*, version: ModelVersion, actor=None) -> ModelVersion:
 
 def preannotation_wake() -> None:
     """Pre-annotate pending studies now rather than at the next scheduled pass."""
-    from backend.learning.tasks import preannotate_pending
-
-    task_send(preannotate_pending)
+    task_send("learning.preannotate_pending")
 
 
 @transaction.atomic

@@ -81,9 +81,7 @@ def training_run_start(
 
 
 def _training_run_send(*, run: TrainingRun) -> bool:
-    from backend.learning.tasks import train_model
-
-    if not task_send(train_model, run.pk, queue=settings.TRAINING_QUEUE):
+    if not task_send("learning.train_model", run.pk, queue=settings.TRAINING_QUEUE):
         return False
     TrainingRun.objects.filter(pk=run.pk).update(sent_at=timezone.now())
     return True
