@@ -8,9 +8,15 @@ class LearningConfig(AppConfig):
     def ready(self) -> None:
         from backend.imaging.models import IngestJob
         from backend.imaging.signals import ingest_finished
-        from backend.learning import receivers
+        from backend.learning import receivers, selectors
         from backend.reading.models import Assignment
         from backend.reading.signals import assignment_submitted
+        from backend.reading.suggestions import suggestions_provider_register
+
+        suggestions_provider_register(
+            study_suggestions=selectors.study_suggestions,
+            suggestion_label=selectors.champion_suggestion_label,
+        )
 
         ingest_finished.connect(
             receivers.preannotation_wake_after_ingest,

@@ -8,11 +8,11 @@ from backend.accounts.models import Role
 from backend.common.exceptions import ApplicationError
 from backend.common.geometry import distance_to_plane, image_plane
 from backend.common.levels import LEVELS
-from backend.learning.selectors import champion_suggestion_label, study_suggestions
 from backend.projects.models import Allocation, Project
 from backend.projects.selectors import project_get_for_user
 from backend.reading.level_positions import level_positions_for_reader
 from backend.reading.models import Assignment, Case, CaseAllocation
+from backend.reading.suggestions import study_suggestions, suggestion_label
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,7 @@ def case_model_version_shown(*, case: Case, level: str) -> str:
     blinded case, before any champion and while the champion has not read the study."""
     if case.blinded:
         return ""
-    return champion_suggestion_label(project=case.project, study_id=case.pair.ct_study_id, level=level)
+    return suggestion_label(project=case.project, study_id=case.pair.ct_study_id, level=level)
 
 
 def case_suggestions(*, case: Case) -> dict:
