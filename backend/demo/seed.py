@@ -105,8 +105,15 @@ def _demo_simulated_reading(*, project: Project, cohort_dir: Path, share: float,
     pool = [c for c in project.cases.select_related("pair__ct_study") if not c.in_reference_set]
     to_read = round(len(pool) * share)
     log(
-        f"Simulated readers read the reference set and {to_read} of {len(pool)} other cases; the model learns ..."
+        f"Simulated readers read the reference set and {to_read} of {len(pool)} other cases; the first model"
+        " trains on the worker once `make run` starts it (its progress: the dashboard)"
     )
     simulate_reading(
-        project=project, cohort_dir=cohort_dir, panel=panel, max_labels=6 * to_read, seed=2026, log=log
+        project=project,
+        cohort_dir=cohort_dir,
+        panel=panel,
+        max_labels=6 * to_read,
+        seed=2026,
+        log=log,
+        train_on_worker=True,  # the platform answers at once; the worker trains the first model meanwhile
     )

@@ -148,9 +148,12 @@ def simulate_reading(
     seed: int = 0,
     log: Callable[[str], None] = print,
     boxes: bool = True,
+    train_on_worker: bool = False,
 ) -> list[dict]:
     """Run the loop until every case is read, max_labels training labels are in, or a new version's
-    reference kappa reaches stop_at_kappa; returns the learning curve."""
+    reference kappa reaches stop_at_kappa; returns the learning curve. With `train_on_worker` the
+    trainings the labels start are queued for the Celery worker, as readers' would be, and the
+    reading does not wait for them (nor records a curve)."""
     truth_by_patient = manifest_levels(cohort_dir=cohort_dir)
     curve: list[dict] = []
     turn = 0
@@ -165,15 +168,17 @@ def simulate_reading(
         turn += 0 if frozen else 1
         for member in readers:
             case_read_simulated(case=case, member=member, truth=truth, seed=seed, boxes=boxes)
-        outcome = project_labels_submitted(project=project, queue_training=False)
+        outcome = project_labels_submitted(project=project, queue_training=train_on_worker)
         truth_of = lambda c: truth_by_patient[c.pair.patient.patient_id]  # noqa: E731
         if _adjudicate(project=project, panel=panel, truth_of=truth_of, seed=seed):
             again = project_labels_submitted(
-                project=project, queue_training=False
+                project=project, queue_training=train_on_worker
             )  # the adjudicated grades join the labels
             outcome["training_run"] = outcome["training_run"] or again["training_run"]
         labels = ReferenceLabel.objects.filter(case__project=project, frozen=False).count()
-        if outcome["training_run"]:
+        if outcome["training_run"] and train_on_worker:
+            log(f"  {labels} labels: training run {outcome['training_run']} queued for the worker")
+        elif outcome["training_run"]:
             run = training_run_execute(run_id=outcome["training_run"], worker="simulation")
             preannotation_cycle()
             version = ModelVersion.objects.get(pk=run.model_version_id) if run.model_version_id else None

@@ -158,3 +158,16 @@ def test_the_demo_reference_set_holds_the_cases_with_pathology(tmp_path):
     reference = {c.pair.patient.patient_id for c in cases if c.in_reference_set}
     assert len(reference) == 2
     assert min(worst[p] for p in reference) >= max(worst[p] for p in worst if p not in reference), worst
+
+
+def test_the_demos_first_training_waits_for_the_worker_instead_of_holding_the_terminal(tmp_path):
+    from django.core.management import call_command
+
+    from backend.learning.models import ModelVersion, TrainingRun
+
+    call_command(
+        "seed_demo", "--patients", "6", "--simulated-share", "1", "--cohort-dir", str(tmp_path / "c")
+    )
+    runs = TrainingRun.objects.filter(project__slug="demo")
+    assert [run.status for run in runs] == ["queued"], "one training, queued for the worker"
+    assert runs.get().started_at is None and not ModelVersion.objects.filter(project__slug="demo").exists()
