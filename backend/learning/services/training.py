@@ -210,14 +210,9 @@ def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
                 code="too_few_labels",
             )
         champion = project.model_versions.filter(status=ModelVersion.Status.CHAMPION).first()
-        # The detector trains again when every study has a box at every level, or when no reader drew
-        # a box or moved a level anywhere (it then learns from the finder's positions, more of them
-        # with every retraining); with boxes at some levels only, the champion's detector is reused.
-        all_boxes = all(len(s["boxes"]) == len(LEVELS) for s in studies)
-        no_reader_boxes = not any(
-            s["boxes"] or any(source == "reader" for _, source in s["positions"].values()) for s in studies
-        )
-        retrain_detector = champion is None or all_boxes or no_reader_boxes
+        # Without a box at every level the champion's detector is reused; before any champion the
+        # detector learns from the boxes and corrected positions there are (or the finder's).
+        all_boxes = all(len(s["boxes"]) == len(LEVELS) for s in studies) or champion is None
         progress = _Progress(run)
         out = Path(settings.MODELS_DIR) / project.slug / f"v{number}"
         result = ml_bridge.train_on_studies(
@@ -225,7 +220,7 @@ def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
             out=str(out),
             preset_name=project.training_preset,
             seed=number,
-            detector_checkpoint=None if retrain_detector else champion.checkpoint,
+            detector_checkpoint=None if all_boxes else champion.checkpoint,
             init_from=champion.checkpoint if champion else None,
             progress=progress,
         )
@@ -241,7 +236,7 @@ def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
                 "studies": [s["key"] for s in studies],
                 "grades": {s["key"]: s["grades"] for s in studies},  # the reference labels exactly as used
                 "trained_at": timezone.now().isoformat(),
-                "detector_reused": not retrain_detector,
+                "detector_reused": not all_boxes,
                 "roi_sources": result.get("roi_sources", {}),  # reader box / position / finder, per label
                 "warm_start": champion.label if champion else None,
             }
