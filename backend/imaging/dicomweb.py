@@ -9,7 +9,6 @@ import pydicom
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from PIL import Image
 from rest_framework import serializers
 from rest_framework.renderers import BaseRenderer
 from rest_framework.request import Request
@@ -19,9 +18,8 @@ from backend.common.exceptions import ApplicationError
 from backend.common.inputs import PAGE_MAX, QueryInput
 from backend.common.schema import errors
 from backend.imaging import selectors, services
-from backend.imaging.dicom_json import dicom_element, instance_json, series_json, study_json
-from backend.imaging.models import IngestJob, Instance
-from backend.imaging.multipart import (
+from backend.imaging.dicom import render
+from backend.imaging.dicom.multipart import (
     MultipartError,
     boundary_of,
     file_chunks,
@@ -29,6 +27,8 @@ from backend.imaging.multipart import (
     new_boundary,
     split_parts,
 )
+from backend.imaging.dicom_json import dicom_element, instance_json, series_json, study_json
+from backend.imaging.models import IngestJob, Instance
 from backend.projects.permissions import IsProjectAdmin
 
 DICOM_JSON = "application/dicom+json"
@@ -233,31 +233,15 @@ class RenderedView(DicomwebView):
         )
         number = _frame_numbers(frames, found.number_of_frames)[0] if frames else 1
         ds = pydicom.dcmread(found.file.path)
-        pixels = ds.pixel_array if found.number_of_frames == 1 else ds.pixel_array[number - 1]
-        pixels = pixels.astype(np.float32) * float(ds.get("RescaleSlope", 1)) + float(
-            ds.get("RescaleIntercept", 0)
-        )
-        center, width = _window(request.query_params.get("window"), ds, pixels)
-        image = np.clip((pixels - (center - width / 2)) / width * 255, 0, 255).astype(np.uint8)
-        accept = request.META.get("HTTP_ACCEPT", "")
-        fmt, content_type = ("JPEG", "image/jpeg") if "image/jpeg" in accept else ("PNG", "image/png")
-        buffer = io.BytesIO()
-        Image.fromarray(image).save(buffer, format=fmt)
-        return HttpResponse(buffer.getvalue(), content_type=content_type)
-
-
-def _window(param: str | None, ds, pixels: np.ndarray) -> tuple[float, float]:
-    if param:
+        values = render.frame_values(ds, number=number, frames=found.number_of_frames)
         try:
-            center, width = (float(v) for v in param.split(",")[:2])
-            return center, max(width, 1.0)
-        except ValueError:
-            raise ApplicationError("window must be 'center,width'", code="bad_window") from None
-    if "WindowCenter" in ds and "WindowWidth" in ds:
-        first = lambda v: float(v[0]) if isinstance(v, pydicom.multival.MultiValue) else float(v)  # noqa: E731
-        return first(ds.WindowCenter), max(first(ds.WindowWidth), 1.0)
-    low, high = float(pixels.min()), float(pixels.max())
-    return (low + high) / 2, max(high - low, 1.0)
+            center, width = render.window_of(request.query_params.get("window"), ds, values)
+        except render.WindowError as error:
+            raise ApplicationError(str(error), code="bad_window") from None
+        body, content_type = render.encode(
+            values, center=center, width=width, jpeg="image/jpeg" in request.META.get("HTTP_ACCEPT", "")
+        )
+        return HttpResponse(body, content_type=content_type)
 
 
 def _frame_numbers(text: str, count: int) -> list[int]:

@@ -18,15 +18,21 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import FileSystemStorage, default_storage
 from django.db import IntegrityError, transaction
 
-from backend.imaging.deidentify import deidentify
-from backend.imaging.dicom import DicomHeader, DicomRejected, check_dicom, geometry_mismatch, read_dicom
-from backend.imaging.ingest_files import (
+from backend.imaging.dicom.deidentify import deidentify
+from backend.imaging.dicom.files import (
     PreparedFile,
     check_content,
     create_exclusive,
     prepare_files,
     read_bytes,
     stored_name,
+)
+from backend.imaging.dicom.header import (
+    DicomHeader,
+    DicomRejected,
+    check_dicom,
+    geometry_mismatch,
+    read_dicom,
 )
 from backend.imaging.models import Instance, Patient, PreAnnotationRequest, PseudonymEntry, Series, Study
 from backend.projects.models import Project
@@ -99,7 +105,7 @@ class Ingester:
 
     def _ingest_in_processes(self, files: Iterable[tuple[Path, str]]) -> Iterator[IngestOutcome]:
         context = multiprocessing.get_context("forkserver")  # workers share no DB connection with us
-        context.set_forkserver_preload(["backend.imaging.ingest_files"])
+        context.set_forkserver_preload(["backend.imaging.dicom.files"])
         media_root = str(default_storage.location)
         batches = _chunks(files, self.batch_size)
         pending: deque[tuple[list, list[Future]]] = deque()

@@ -5,7 +5,7 @@ from django.db.models import Count, Q, QuerySet
 from backend.accounts.models import Role
 from backend.accounts.selectors import user_is_platform_admin
 from backend.common.exceptions import ApplicationError
-from backend.imaging.dicom import parse_dicom_date
+from backend.imaging.dicom.header import parse_dicom_date
 from backend.imaging.models import IngestJob, Instance, Series, Study, StudyPair
 from backend.projects.models import Project
 from backend.projects.selectors import project_get_for_user, project_list_for_user

@@ -11,8 +11,8 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from backend.accounts.services import user_token_get_or_create
+from backend.imaging.dicom.multipart import MultipartError, boundary_of, multipart_stream, split_parts
 from backend.imaging.models import IngestJob, Instance
-from backend.imaging.multipart import MultipartError, boundary_of, multipart_stream, split_parts
 from backend.imaging.services import ingest_job_create, ingest_job_run
 from backend.projects.services import project_create, project_member_add
 from tests.backend import dicom_files as F
@@ -86,6 +86,12 @@ def test_wado_metadata_frames_rendered_and_instances(stored):
     rendered = client.get(f"{base}/rendered", HTTP_ACCEPT="image/png")
     assert rendered["Content-Type"] == "image/png"
     assert Image.open(io.BytesIO(rendered.content)).size == (ds.Columns, ds.Rows)
+    # a window in HU: everything above centre + width / 2 is white, below centre - width / 2 black
+    bone = client.get(f"{base}/rendered", {"window": "-2000,10"}, HTTP_ACCEPT="image/jpeg")
+    assert bone["Content-Type"] == "image/jpeg"
+    assert np.asarray(Image.open(io.BytesIO(bone.content))).min() > 240, "every pixel is above -1995 HU"
+    refused = client.get(f"{base}/rendered", {"window": "wide"})
+    assert refused.status_code == 400 and refused.json()["error"]["code"] == "bad_window"
 
     whole = client.get(
         f"/dicomweb/studies/{ds.StudyInstanceUID}", HTTP_ACCEPT='multipart/related; type="application/dicom"'

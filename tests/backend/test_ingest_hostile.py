@@ -11,8 +11,8 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
-from backend.imaging.dicom import uid_valid
-from backend.imaging.ingest_files import uid_key
+from backend.imaging.dicom.files import uid_key
+from backend.imaging.dicom.header import uid_valid
 from backend.imaging.models import IngestJob, Instance
 from tests.backend import dicom_files as F
 from tests.backend.factories import ReaderFactory

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 from django.core.files.storage import default_storage
 
+from backend.imaging.dicom.files import check_content, stored_name, uid_key
 from backend.imaging.ingest import Ingester
-from backend.imaging.ingest_files import check_content, stored_name, uid_key
 from backend.imaging.models import IngestJob, Instance
 from tests.backend import dicom_files as F
 from tests.backend.test_imaging import run_folder

@@ -31,7 +31,7 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from pydicom.uid import generate_uid
 from rest_framework.test import APIClient
 
-from backend.imaging.multipart import multipart_stream
+from backend.imaging.dicom.multipart import multipart_stream
 from backend.reading.models import AnnotationEvent
 from tests.backend import dicom_files as F
 from tests.backend.permission_data import PASSWORD, ROLES, World, world_fixture  # noqa: F401 (the world fixture)

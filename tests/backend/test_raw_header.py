@@ -9,8 +9,8 @@ from pydicom.data import get_testdata_file
 from pydicom.sequence import Sequence
 from pydicom.uid import ImplicitVRLittleEndian
 
-from backend.imaging.dicom import DicomRejected, check_dicom, read_dicom
-from backend.imaging.raw_header import read_raw_header
+from backend.imaging.dicom.header import DicomRejected, check_dicom, read_dicom
+from backend.imaging.dicom.raw_header import read_raw_header
 from ml.synthetic import CohortConfig, generate_cohort
 from tests.backend import dicom_files as F
 

@@ -7,7 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.imaging.dicom import DicomHeader, DicomRejected, check_dicom, read_header
+from backend.imaging.dicom.header import DicomHeader, DicomRejected, check_dicom, read_header
 
 
 def uid_key(uid: str) -> str:

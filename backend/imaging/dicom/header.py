@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import UID
 
-from backend.imaging.raw_header import RawHeader, read_raw_header
+from backend.imaging.dicom.raw_header import RawHeader, read_raw_header
 
 SUPPORTED_MODALITIES = ("CT", "MR")
 REQUIRED_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID", "SOPClassUID")
