@@ -287,6 +287,14 @@ INGEST_PROCESSES = int(os.environ.get("INGEST_PROCESSES", str(min(4, os.cpu_coun
 INGEST_PROCESSES_MIN_FILES = int(os.environ.get("INGEST_PROCESSES_MIN_FILES", "400"))
 # The zips of one upload expand to at most this many bytes, in this many files, and to at most this
 # many times their compressed size; a zip bomb is refused (413/400) before it fills the disk.
+# The DICOM C-STORE SCP (`manage.py dicom_scp --project SLUG`): a PACS or modality sends to this AE.
+DICOM_SCP_AE = os.environ.get("DICOM_SCP_AE", "SPINE")
+DICOM_SCP_HOST = os.environ.get("DICOM_SCP_HOST", "127.0.0.1")
+DICOM_SCP_PORT = int(os.environ.get("DICOM_SCP_PORT", "11112"))
+# Calling AE titles allowed to associate (comma-separated); empty: any.
+DICOM_SCP_ALLOWED_AES = [
+    a.strip() for a in os.environ.get("DICOM_SCP_ALLOWED_AES", "").split(",") if a.strip()
+]
 INGEST_ZIP_MAX_BYTES = int(os.environ.get("INGEST_ZIP_MAX_BYTES", str(20 * 1024**3)))
 INGEST_ZIP_MAX_MEMBERS = int(os.environ.get("INGEST_ZIP_MAX_MEMBERS", "100000"))
 INGEST_ZIP_MAX_RATIO = float(os.environ.get("INGEST_ZIP_MAX_RATIO", "100"))

@@ -103,6 +103,7 @@ class IngestJob(models.Model):
         FOLDER = "folder", "Folder"
         UPLOAD = "upload", "Upload"
         STOW = "stow", "STOW-RS"
+        DIMSE = "dimse", "DICOM C-STORE"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

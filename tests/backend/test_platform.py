@@ -141,9 +141,9 @@ def test_compose_file_parses_and_names_real_commands():
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
     assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
-    app_services = [services[name] for name in ("web", "worker", "beat")]
+    app_services = [services[name] for name in ("web", "worker", "beat", "dicom")]
     images = {(s.get("image"), str(s.get("build"))) for s in app_services}
-    assert len(images) == 1, "web, worker and beat must run from one image"
+    assert len(images) == 1, "web, worker, beat and the DICOM SCP must run from one image"
     for name, service in services.items():
         assert "healthcheck" in service or name == "beat", f"{name} has no healthcheck"
     assert {"postgres-data", "media"} <= set(compose["volumes"])
@@ -157,6 +157,9 @@ def test_compose_file_parses_and_names_real_commands():
         requirement = {"gunicorn": "gunicorn", "celery": "celery"}.get(executable)
         if requirement:
             assert re.search(rf"^{requirement}==", (ROOT / "requirements.txt").read_text(), re.M)
+        if command[1] == "manage.py":  # a management command of one of the apps
+            assert list(ROOT.glob(f"backend/*/management/commands/{command[2]}.py")), command[2]
+            continue
         target = command[command.index("-A") + 1] if "-A" in command else command[1].split(":")[0]
         module = target.replace(".", "/")
         assert (ROOT / f"{module}.py").exists() or (ROOT / module / "__init__.py").exists(), target
@@ -166,12 +169,12 @@ def test_compose_file_parses_and_names_real_commands():
             assert (ROOT / path).exists(), f"Dockerfile copies {path}, which does not exist"
 
 
-def test_procfile_runs_web_worker_and_beat():
+def test_procfile_runs_web_worker_beat_and_the_dicom_scp():
     procfile = dict(
         line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()
     )
-    assert set(procfile) == {"web", "worker", "beat"}
-    assert "backend.config.wsgi" in procfile["web"]
+    assert set(procfile) == {"web", "worker", "beat", "dicom"}
+    assert "backend.config.wsgi" in procfile["web"] and "dicom_scp" in procfile["dicom"]
     assert "worker" in procfile["worker"] and "beat" in procfile["beat"]
 
 
