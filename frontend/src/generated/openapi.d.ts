@@ -1428,9 +1428,10 @@ export interface components {
          * @description * `folder` - Folder
          *     * `upload` - Upload
          *     * `stow` - STOW-RS
+         *     * `dimse` - DICOM C-STORE
          * @enum {string}
          */
-        IngestJobOutputSourceEnum: "folder" | "upload" | "stow";
+        IngestJobOutputSourceEnum: "folder" | "upload" | "stow" | "dimse";
         /**
          * @description * `queued` - Queued
          *     * `running` - Running
