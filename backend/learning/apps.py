@@ -9,8 +9,9 @@ class LearningConfig(AppConfig):
         from backend.imaging.models import IngestJob
         from backend.imaging.signals import ingest_finished
         from backend.learning import receivers, selectors
+        from backend.projects.models import Project
         from backend.reading.models import Assignment
-        from backend.reading.signals import assignment_submitted
+        from backend.reading.signals import assignment_submitted, labels_imported
         from backend.reading.suggestions import suggestions_provider_register
 
         suggestions_provider_register(
@@ -27,6 +28,11 @@ class LearningConfig(AppConfig):
             receivers.levels_find_after_ingest,
             sender=IngestJob,
             dispatch_uid="learning.levels_find_after_ingest",
+        )
+        labels_imported.connect(
+            receivers.labels_submitted_queue_after_import,
+            sender=Project,
+            dispatch_uid="learning.labels_submitted_queue_after_import",
         )
         assignment_submitted.connect(
             receivers.labels_submitted_queue,

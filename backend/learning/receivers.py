@@ -22,6 +22,11 @@ def labels_submitted_queue(*, assignment: Assignment, **kwargs) -> None:
     transaction.on_commit(lambda: task_send(labels_submitted, project_id))
 
 
+def labels_submitted_queue_after_import(*, project, **kwargs) -> None:
+    """Imported readings: the same consensus, agreement and maybe a training, after commit."""
+    transaction.on_commit(lambda: task_send(labels_submitted, project.pk))
+
+
 def levels_find_after_ingest(*, job: IngestJob, **kwargs) -> None:
     """New studies get their levels placed by the model-free finder as part of their ingest (a tenth of
     a second per study; a study it cannot read is logged, never fails the job): readers see level

@@ -93,6 +93,7 @@ class AuditAction(models.TextChoices):
     PAIR_OVERRIDE = "pair.override", "CT-MR pair changed"
     EXPORT_DOWNLOAD = "export.download", "Export downloaded"
     ALLOCATION_SET = "allocation.set", "Reader allocation changed"
+    LABELS_IMPORT = "labels.import", "Labels imported"
 
 
 class AuditEntry(models.Model):

@@ -1,16 +1,18 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field, inline_serializer
 from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from backend.accounts.models import Role
+from backend.common.exceptions import ApplicationError
 from backend.common.levels import LEVELS
 from backend.common.schema import MAX_COUNT, errors
 from backend.projects.models import Allocation
 from backend.projects.permissions import IsProjectAdmin
 from backend.projects.selectors import project_get_for_user
-from backend.reading import allocation, selectors, services
+from backend.reading import allocation, label_import, selectors, services
 from backend.reading.level_positions import level_position_correct, level_positions_history
 from backend.reading.models import LevelAnnotation
 
@@ -342,3 +344,53 @@ class LevelPositionHistoryApi(APIView):
         case = selectors.case_get_for_admin(admin=request.user, case_id=case_id)
         studies = [s for s in (case.pair.ct_study_id, case.pair.mr_study_id) if s]
         return Response(PlacementOutput(level_positions_history(study_ids=studies), many=True).data)
+
+
+class LabelImportError(serializers.Serializer):
+    line = serializers.IntegerField()
+    message = serializers.CharField()
+
+
+class LabelImportOutput(serializers.Serializer):
+    rows = serializers.IntegerField()
+    created = serializers.IntegerField()
+    updated = serializers.IntegerField()
+    unchanged = serializers.IntegerField()
+    rejected = serializers.IntegerField()
+    readers_created = serializers.ListField(child=serializers.CharField())
+    errors = LabelImportError(many=True, help_text="the first 200 rows refused, by line number")
+
+
+MAX_LABELS_FILE_BYTES = 50 * 1024 * 1024
+
+
+class LabelImportApi(APIView):
+    """Import grades a team already has (admins of the project): a CSV in the `ml` real-cohort
+    layout (patient_id, level, grade, reader, reader_experience, optional x0, y0, x1, y1) or the
+    platform's own annotations export. Each row becomes a submitted reading of the named reader
+    (made when unknown), marked imported; rows that cannot be used are reported by line number and
+    the others kept; the same file imported again changes nothing."""
+
+    permission_classes = [IsProjectAdmin]
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="reading_labels_import",
+        request={
+            "multipart/form-data": inline_serializer(
+                name="LabelImportInput", fields={"file": serializers.FileField(help_text="the labels CSV")}
+            )
+        },
+        responses={200: LabelImportOutput, **errors(404, 413)},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        project = project_get_for_user(slug=slug, user=request.user, role=Role.ADMIN)
+        upload = request.FILES.get("file")
+        if upload is None:
+            raise ApplicationError("Send the labels CSV in the 'file' field.", code="no_file")
+        if upload.size > MAX_LABELS_FILE_BYTES:
+            raise ApplicationError(
+                f"The labels file is over {MAX_LABELS_FILE_BYTES // 2**20} MiB.", code="too_large", status=413
+            )
+        report = label_import.labels_import(project=project, content=upload.read(), actor=request.user)
+        return Response(LabelImportOutput(report).data)

@@ -76,6 +76,7 @@ class LevelAnnotation(models.Model):
         BLINDED = "blinded", "Blinded case"
         SHOWN = "shown", "Suggestion shown"
         HIDDEN = "hidden", "Suggestion hidden by the reader"
+        IMPORTED = "imported", "Imported from an earlier reading outside the platform"
 
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="levels")
     level = models.CharField(max_length=8, choices=LEVEL_CHOICES)

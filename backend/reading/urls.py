@@ -18,4 +18,5 @@ urlpatterns = [
     ),
     path("cases/<int:case_id>/submit/", apis.SubmitApi.as_view(), name="reading-submit"),
     path("projects/<slug:slug>/allocation/", apis.AllocationApi.as_view(), name="reading-allocation"),
+    path("projects/<slug:slug>/labels/import/", apis.LabelImportApi.as_view(), name="reading-labels-import"),
 ]

@@ -105,6 +105,11 @@ def _upload(world: World, role: str, tmp: Path):
     return {"files": [upload], "project": "spine"}, "multipart"
 
 
+def _labels_csv(world: World, role: str, tmp: Path):
+    content = b"patient_id,level,grade,reader,reader_experience\nNOBODY,C2/3,1,dr_x,senior\n"
+    return {"file": SimpleUploadedFile("labels.csv", content, content_type="text/csv")}, "multipart"
+
+
 def _stow(study: bool) -> Callable:
     def body(world: World, role: str, tmp: Path):
         kwargs = {"study_uid": world.ids["study"], "patient_id": world.ids["patient_id"]} if study else {}
@@ -176,6 +181,7 @@ MATRIX: dict[str, list[Call]] = {
         Call("get", project_admins(200)),
         Call("put", project_admins(200), body={"allocation": "round_robin", "reads_per_case": 1}),
     ],
+    "reading-labels-import": [Call("post", project_admins(200), body=_labels_csv)],
     # Learning: the registry, trainings, the reference set and kappa for admins; adjudication for
     # admins and seniors (on cases they have read).
     "learning-versions": [Call("get", project_members(200))],

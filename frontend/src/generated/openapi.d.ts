@@ -896,6 +896,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/reading/projects/{slug}/labels/import/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Import grades a team already has (admins of the project): a CSV in the `ml` real-cohort
+         *     layout (patient_id, level, grade, reader, reader_experience, optional x0, y0, x1, y1) or the
+         *     platform's own annotations export. Each row becomes a submitted reading of the named reader
+         *     (made when unknown), marked imported; rows that cannot be used are reported by line number and
+         *     the others kept; the same file imported again changes nothing.
+         */
+        post: operations["reading_labels_import"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/reading/worklist/": {
         parameters: {
             query?: never;
@@ -1123,9 +1146,10 @@ export interface components {
          *     * `pair.override` - CT-MR pair changed
          *     * `export.download` - Export downloaded
          *     * `allocation.set` - Reader allocation changed
+         *     * `labels.import` - Labels imported
          * @enum {string}
          */
-        ActionEnum: "member.add" | "member.role" | "member.remove" | "model.promote" | "model.rollback" | "training.start" | "training.retry" | "reference_set.move" | "pair.override" | "export.download" | "allocation.set";
+        ActionEnum: "member.add" | "member.role" | "member.remove" | "model.promote" | "model.rollback" | "training.start" | "training.retry" | "reference_set.move" | "pair.override" | "export.download" | "allocation.set" | "labels.import";
         ActiveTrainingOutput: {
             id: number;
             status: string;
@@ -1212,6 +1236,7 @@ export interface components {
              *     * `blinded` - Blinded case
              *     * `shown` - Suggestion shown
              *     * `hidden` - Suggestion hidden by the reader
+             *     * `imported` - Imported from an earlier reading outside the platform
              */
             display: components["schemas"]["AnnotationOutputDisplayEnum"];
             /** Format: date-time */
@@ -1222,9 +1247,10 @@ export interface components {
          *     * `blinded` - Blinded case
          *     * `shown` - Suggestion shown
          *     * `hidden` - Suggestion hidden by the reader
+         *     * `imported` - Imported from an earlier reading outside the platform
          * @enum {string}
          */
-        AnnotationOutputDisplayEnum: "no_model" | "blinded" | "shown" | "hidden";
+        AnnotationOutputDisplayEnum: "no_model" | "blinded" | "shown" | "hidden" | "imported";
         AuditEntryOutput: {
             readonly id: number;
             /** Format: date-time */
@@ -1489,6 +1515,27 @@ export interface components {
             project_points: components["schemas"]["ProjectEfficiencyPointOutput"][];
             benchmark: components["schemas"]["BenchmarkStrategyOutput"][];
             benchmark_note: string;
+        };
+        LabelImportError: {
+            line: number;
+            message: string;
+        };
+        LabelImportInputRequest: {
+            /**
+             * Format: binary
+             * @description the labels CSV
+             */
+            file: string;
+        };
+        LabelImportOutput: {
+            rows: number;
+            created: number;
+            updated: number;
+            unchanged: number;
+            rejected: number;
+            readers_created: string[];
+            /** @description the first 200 rows refused, by line number */
+            errors: components["schemas"]["LabelImportError"][];
         };
         LabelingProgressOutput: {
             total_cases: number;
@@ -3136,7 +3183,7 @@ export interface operations {
     exports_audit_csv: {
         parameters: {
             query?: {
-                action?: "allocation.set" | "export.download" | "member.add" | "member.remove" | "member.role" | "model.promote" | "model.rollback" | "pair.override" | "reference_set.move" | "training.retry" | "training.start";
+                action?: "allocation.set" | "export.download" | "labels.import" | "member.add" | "member.remove" | "member.role" | "model.promote" | "model.rollback" | "pair.override" | "reference_set.move" | "training.retry" | "training.start";
             };
             header?: never;
             path: {
@@ -4710,8 +4757,9 @@ export interface operations {
                  *     * `pair.override` - CT-MR pair changed
                  *     * `export.download` - Export downloaded
                  *     * `allocation.set` - Reader allocation changed
+                 *     * `labels.import` - Labels imported
                  */
-                action?: "member.add" | "member.role" | "member.remove" | "model.promote" | "model.rollback" | "training.start" | "training.retry" | "reference_set.move" | "pair.override" | "export.download" | "allocation.set";
+                action?: "member.add" | "member.role" | "member.remove" | "model.promote" | "model.rollback" | "training.start" | "training.retry" | "reference_set.move" | "pair.override" | "export.download" | "allocation.set" | "labels.import";
                 /** @description Number of results to return per page. */
                 limit?: number;
                 /** @description The initial index from which to return the results. */
@@ -5481,6 +5529,85 @@ export interface operations {
             };
             /** @description No such object, or not in your projects. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description The body's media type is not one this operation reads. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+        };
+    };
+    reading_labels_import: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["LabelImportInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LabelImportOutput"];
+                };
+            };
+            /** @description The request is not valid: `fields` says what is wrong with which field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description Not signed in, or the token is wrong or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description Signed in, without the role this needs (or a session request without its CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description No such object, or not in your projects. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description The upload is too large. */
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };
