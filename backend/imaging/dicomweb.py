@@ -1,12 +1,14 @@
 """DICOMweb under /dicomweb/: QIDO-RS search, WADO-RS retrieve (instances, metadata, frames,
 rendered) and STOW-RS store, enough for Cornerstone3D's loader, OHIF and dicomweb-client."""
 
+import hashlib
 import io
 import json
 
 import numpy as np
 import pydicom
-from django.http import HttpResponse, StreamingHttpResponse
+from django.core.cache import cache
+from django.http import HttpResponse, HttpResponseNotModified, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -189,9 +191,11 @@ class MetadataView(DicomwebView):
             instances = Instance.objects.filter(
                 series__study=selectors.study_get(user=request.user, study_uid=study)
             )
-        return _json_response(
-            [_metadata(i) for i in instances.order_by("series__series_number", "instance_number")]
-        )
+        ordered = list(instances.order_by("series__series_number", "instance_number"))
+        etag = _etag_of_many(ordered, "metadata")
+        if _fresh(request, etag):
+            return _not_modified(etag)
+        return _immutable(_json_response([_metadata(i) for i in ordered]), etag)
 
 
 class InstanceView(DicomwebView):
@@ -210,6 +214,9 @@ class FramesView(DicomwebView):
             user=request.user, study_uid=study, series_uid=series, sop_uid=instance
         )
         numbers = _frame_numbers(frames, found.number_of_frames)
+        etag = _etag(found, "frames", frames)
+        if _fresh(request, etag):
+            return _not_modified(etag)
         data = _frames(found, numbers)
         boundary = new_boundary()
         body = b"".join(
@@ -217,9 +224,12 @@ class FramesView(DicomwebView):
                 ((f"application/octet-stream; transfer-syntax={UNCOMPRESSED}", [d]) for d in data), boundary
             )
         )
-        return HttpResponse(
-            body,
-            content_type=f'multipart/related; type="application/octet-stream"; boundary={boundary}',
+        return _immutable(
+            HttpResponse(
+                body,
+                content_type=f'multipart/related; type="application/octet-stream"; boundary={boundary}',
+            ),
+            etag,
         )
 
 
@@ -232,16 +242,18 @@ class RenderedView(DicomwebView):
             user=request.user, study_uid=study, series_uid=series, sop_uid=instance
         )
         number = _frame_numbers(frames, found.number_of_frames)[0] if frames else 1
+        jpeg = "image/jpeg" in request.META.get("HTTP_ACCEPT", "")
+        etag = _etag(found, "rendered", number, request.query_params.get("window", ""), jpeg)
+        if _fresh(request, etag):
+            return _not_modified(etag)
         ds = pydicom.dcmread(found.file.path)
         values = render.frame_values(ds, number=number, frames=found.number_of_frames)
         try:
             center, width = render.window_of(request.query_params.get("window"), ds, values)
         except render.WindowError as error:
             raise ApplicationError(str(error), code="bad_window") from None
-        body, content_type = render.encode(
-            values, center=center, width=width, jpeg="image/jpeg" in request.META.get("HTTP_ACCEPT", "")
-        )
-        return HttpResponse(body, content_type=content_type)
+        body, content_type = render.encode(values, center=center, width=width, jpeg=jpeg)
+        return _immutable(HttpResponse(body, content_type=content_type), etag)
 
 
 def _frame_numbers(text: str, count: int) -> list[int]:
@@ -271,10 +283,50 @@ def _frames(instance: Instance, numbers: list[int]) -> list[bytes]:
 
 
 def _metadata(instance: Instance) -> dict:
-    ds = pydicom.dcmread(instance.file.path, stop_before_pixels=True)
-    payload = ds.to_json_dict(bulk_data_threshold=1 << 20, bulk_data_element_handler=lambda element: "")
-    payload["00020010"] = dicom_element("UI", instance.transfer_syntax_uid)
+    """An instance's header as DICOM JSON; a stored instance never changes, so it is kept in the cache
+    under its UID, size and stored file and read from disk once."""
+    key = "dicomweb:metadata:" + _etag(instance, instance.file.name).strip('"')
+    payload = cache.get(key)
+    if payload is None:
+        ds = pydicom.dcmread(instance.file.path, stop_before_pixels=True)
+        payload = ds.to_json_dict(bulk_data_threshold=1 << 20, bulk_data_element_handler=lambda element: "")
+        payload["00020010"] = dicom_element("UI", instance.transfer_syntax_uid)
+        cache.set(key, payload, timeout=METADATA_CACHE_S)
     return payload
+
+
+# A stored instance never changes: its frames, rendering and header may be kept by the browser
+# (private: never by a shared cache) and revalidated with If-None-Match for a 304.
+IMMUTABLE = "private, max-age=31536000, immutable"
+METADATA_CACHE_S = 24 * 3600
+
+
+def _etag(instance: Instance, *parts) -> str:
+    token = ":".join(str(p) for p in (instance.sop_uid, instance.size_bytes, *parts))
+    return f'"{hashlib.sha256(token.encode()).hexdigest()[:32]}"'
+
+
+def _etag_of_many(instances: list[Instance], kind: str) -> str:
+    digest = hashlib.sha256(kind.encode())
+    for instance in instances:
+        digest.update(f"{instance.sop_uid}:{instance.size_bytes};".encode())
+    return f'"{digest.hexdigest()[:32]}"'
+
+
+def _fresh(request: Request, etag: str) -> bool:
+    sent = request.META.get("HTTP_IF_NONE_MATCH", "")
+    return etag in {tag.strip() for tag in sent.split(",")} or sent.strip() == "*"
+
+
+def _not_modified(etag: str) -> HttpResponse:
+    response = HttpResponseNotModified()
+    response["ETag"], response["Cache-Control"] = etag, IMMUTABLE
+    return response
+
+
+def _immutable(response: HttpResponse, etag: str) -> HttpResponse:
+    response["ETag"], response["Cache-Control"] = etag, IMMUTABLE
+    return response
 
 
 def _retrieve(instances) -> StreamingHttpResponse:

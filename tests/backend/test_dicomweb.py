@@ -194,3 +194,35 @@ def test_dicomweb_client_round_trip(live_server, tmp_path):
         series[0].StudyInstanceUID, series[0].SeriesInstanceUID, series[2].SOPInstanceUID
     )
     assert instance.SOPInstanceUID == series[2].SOPInstanceUID
+
+
+def test_an_instance_is_fetched_once_then_revalidated_for_a_304(stored, monkeypatch):
+    client, ds = stored["client"], stored["ct"][1]
+    series = f"/dicomweb/studies/{ds.StudyInstanceUID}/series/{ds.SeriesInstanceUID}"
+    base = f"{series}/instances/{ds.SOPInstanceUID}"
+    for url in (f"{base}/frames/1", f"{base}/rendered", f"{base}/metadata", f"{series}/metadata"):
+        first = client.get(url)
+        assert first.status_code == 200, url
+        etag = first["ETag"]
+        assert "private" in first["Cache-Control"] and "immutable" in first["Cache-Control"], url
+        monkeypatch.setattr(pydicom, "dcmread", lambda *a, **k: pytest.fail("the file was read again"))
+        again = client.get(url, HTTP_IF_NONE_MATCH=etag)
+        assert again.status_code == 304 and again["ETag"] == etag and not again.content, url
+        monkeypatch.undo()
+    assert (
+        client.get(f"{base}/rendered", {"window": "40,400"})["ETag"] != client.get(f"{base}/rendered")["ETag"]
+    )
+
+    # the header is read from disk once; the cache answers the next request for it
+    from django.core.cache import cache
+
+    cache.clear()
+    assert client.get(f"{series}/metadata").status_code == 200
+    monkeypatch.setattr(pydicom, "dcmread", lambda *a, **k: pytest.fail("metadata read from disk again"))
+    assert client.get(f"{series}/metadata").status_code == 200
+    monkeypatch.undo()
+
+    # someone without access gets no 304 either: the permission check comes first
+    other = APIClient()
+    other.force_authenticate(ReaderFactory().user)
+    assert other.get(f"{base}/frames/1", HTTP_IF_NONE_MATCH=etag).status_code == 404
