@@ -22,7 +22,8 @@ DESCRIPTIONS = {
     409: "The object's state does not allow this now (the error's code says why).",
     413: "The upload is too large.",
     415: "The body's media type is not one this operation reads.",
-    429: "Too many failed logins for this username: locked out for a while.",
+    429: "Too many requests: failed logins for this username (locked out for a while), or a rate limit.",
+    503: "A part the answer needs cannot run now (the error's code says which).",
 }
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 MAX_ID = 2**63 - 1  # the largest primary key (a bigint): a larger id in a body is refused, not a server error

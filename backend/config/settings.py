@@ -188,6 +188,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "backend.common.inputs.StrictLimitOffsetPagination",
     "URL_FORMAT_OVERRIDE": None,  # no ?format=: the Accept header chooses (exports: JSON errors, files)
     "PAGE_SIZE": 50,
+    # The prediction API, per user (token): outside callers share the server with the readers.
+    "DEFAULT_THROTTLE_RATES": {"predict": os.environ.get("PREDICT_RATE", "120/hour")},
 }
 
 SPECTACULAR_SETTINGS = {

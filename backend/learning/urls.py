@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backend.learning import apis
+from backend.learning import apis, predict_apis
 
 urlpatterns = [
     path(
@@ -51,4 +51,7 @@ urlpatterns += [
         apis.AdjudicationResolveApi.as_view(),
         name="learning-adjudication-resolve",
     ),
+]
+urlpatterns += [
+    path("projects/<slug:slug>/predict/", predict_apis.PredictionApi.as_view(), name="learning-predict"),
 ]

@@ -182,6 +182,14 @@ MATRIX: dict[str, list[Call]] = {
         Call("put", project_admins(200), body={"allocation": "round_robin", "reads_per_case": 1}),
     ],
     "reading-labels-import": [Call("post", project_admins(200), body=_labels_csv)],
+    # the world's champion (v2, promoted over v1) has no checkpoint: the model cannot run (503)
+    "learning-predict": [
+        Call(
+            "post",
+            project_admins(503),
+            body=lambda world, role, tmp: ({"study_uid": world.ids["study"]}, "json"),
+        )
+    ],
     # Learning: the registry, trainings, the reference set and kappa for admins; adjudication for
     # admins and seniors (on cases they have read).
     "learning-versions": [Call("get", project_members(200))],

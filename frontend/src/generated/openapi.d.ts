@@ -584,6 +584,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/learning/projects/{slug}/predict/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description The project's champion on one CT study, for outside callers (admins of the project, by token):
+         *     a StudyInstanceUID already stored in the project (JSON `{"study_uid": ...}`), or the study's DICOM
+         *     files or zips (multipart `files`), stored in the project first as an upload is. Synchronous;
+         *     rate-limited per user (`PREDICT_RATE`, default 120/hour).
+         */
+        post: operations["learning_predict"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/learning/projects/{slug}/promotions/": {
         parameters: {
             query?: never;
@@ -1772,6 +1794,45 @@ export interface components {
             author: string | null;
             case_id: number | null;
         };
+        PredictStudyInputRequest: {
+            study_uid: string;
+        };
+        PredictUploadInputRequest: {
+            files: string[];
+        };
+        PredictedLevelOutput: {
+            level: string;
+            /** @description Kang grade 0-3, the most probable */
+            grade: number;
+            /** @description grades 0-3 */
+            probabilities: number[];
+            /**
+             * Format: double
+             * @description P(grade >= 2)
+             */
+            binary_probability: number;
+            /**
+             * Format: double
+             * @description uncertainty of the four-grade distribution (nats)
+             */
+            entropy: number;
+            /** @description [x0, y0, x1, y1], CT sagittal reformat */
+            box: number[];
+            /**
+             * Format: double
+             * @description 0 when the box was interpolated from its neighbours
+             */
+            box_score: number;
+        };
+        PredictionOutput: {
+            model_version: string;
+            study_uid: string;
+            /** @description false: the champion had read this study already */
+            computed: boolean;
+            /** Format: double */
+            seconds: number;
+            levels: components["schemas"]["PredictedLevelOutput"][];
+        };
         ProgressDayOutput: {
             /** Format: date */
             day: string;
@@ -2144,7 +2205,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOutput"];
                 };
             };
-            /** @description Too many failed logins for this username: locked out for a while. */
+            /** @description Too many requests: failed logins for this username (locked out for a while), or a rate limit. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -2294,7 +2355,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorOutput"];
                 };
             };
-            /** @description Too many failed logins for this username: locked out for a while. */
+            /** @description Too many requests: failed logins for this username (locked out for a while), or a rate limit. */
             429: {
                 headers: {
                     [name: string]: unknown;
@@ -4087,6 +4148,113 @@ export interface operations {
             };
             /** @description The object's state does not allow this now (the error's code says why). */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+        };
+    };
+    learning_predict: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PredictStudyInputRequest"];
+                "multipart/form-data": components["schemas"]["PredictUploadInputRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PredictionOutput"];
+                };
+            };
+            /** @description The request is not valid: `fields` says what is wrong with which field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description Not signed in, or the token is wrong or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description Signed in, without the role this needs (or a session request without its CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description No such object, or not in your projects. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description The object's state does not allow this now (the error's code says why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description The upload is too large. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description The body's media type is not one this operation reads. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description Too many requests: failed logins for this username (locked out for a while), or a rate limit. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description A part the answer needs cannot run now (the error's code says which). */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
