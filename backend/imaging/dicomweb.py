@@ -193,9 +193,11 @@ class MetadataView(DicomwebView):
             )
         ordered = list(instances.order_by("series__series_number", "instance_number"))
         etag = _etag_of_many(ordered, "metadata")
+        # One instance never changes; a series or a study may gain instances: revalidate each time.
+        policy = IMMUTABLE if instance else REVALIDATE
         if _fresh(request, etag):
-            return _not_modified(etag)
-        return _immutable(_json_response([_metadata(i) for i in ordered]), etag)
+            return _not_modified(etag, policy)
+        return _cacheable(_json_response([_metadata(i) for i in ordered]), etag, policy)
 
 
 class InstanceView(DicomwebView):
@@ -298,6 +300,7 @@ def _metadata(instance: Instance) -> dict:
 # A stored instance never changes: its frames, rendering and header may be kept by the browser
 # (private: never by a shared cache) and revalidated with If-None-Match for a 304.
 IMMUTABLE = "private, max-age=31536000, immutable"
+REVALIDATE = "private, no-cache"
 METADATA_CACHE_S = 24 * 3600
 
 
@@ -318,15 +321,17 @@ def _fresh(request: Request, etag: str) -> bool:
     return etag in {tag.strip() for tag in sent.split(",")} or sent.strip() == "*"
 
 
-def _not_modified(etag: str) -> HttpResponse:
-    response = HttpResponseNotModified()
-    response["ETag"], response["Cache-Control"] = etag, IMMUTABLE
+def _not_modified(etag: str, policy: str = IMMUTABLE) -> HttpResponse:
+    return _cacheable(HttpResponseNotModified(), etag, policy)
+
+
+def _cacheable(response: HttpResponse, etag: str, policy: str) -> HttpResponse:
+    response["ETag"], response["Cache-Control"] = etag, policy
     return response
 
 
 def _immutable(response: HttpResponse, etag: str) -> HttpResponse:
-    response["ETag"], response["Cache-Control"] = etag, IMMUTABLE
-    return response
+    return _cacheable(response, etag, IMMUTABLE)
 
 
 def _retrieve(instances) -> StreamingHttpResponse:

@@ -37,7 +37,15 @@ def stored(tmp_path):
     project_member_add(project=spine, user=reader.user)
     client = APIClient()
     client.force_authenticate(reader.user)
-    return {"ct": ct, "mr": mr, "hidden": hidden, "client": client, "reader": reader}
+    return {
+        "ct": ct,
+        "mr": mr,
+        "hidden": hidden,
+        "client": client,
+        "reader": reader,
+        "tmp": tmp_path,
+        "project": spine,
+    }
 
 
 def tag(item: dict, key: str):
@@ -204,7 +212,8 @@ def test_an_instance_is_fetched_once_then_revalidated_for_a_304(stored, monkeypa
         first = client.get(url)
         assert first.status_code == 200, url
         etag = first["ETag"]
-        assert "private" in first["Cache-Control"] and "immutable" in first["Cache-Control"], url
+        policy = "private, no-cache" if url.endswith(f"{series}/metadata") else "immutable"
+        assert "private" in first["Cache-Control"] and policy in first["Cache-Control"], url
         monkeypatch.setattr(pydicom, "dcmread", lambda *a, **k: pytest.fail("the file was read again"))
         again = client.get(url, HTTP_IF_NONE_MATCH=etag)
         assert again.status_code == 304 and again["ETag"] == etag and not again.content, url
@@ -212,6 +221,24 @@ def test_an_instance_is_fetched_once_then_revalidated_for_a_304(stored, monkeypa
     assert (
         client.get(f"{base}/rendered", {"window": "40,400"})["ETag"] != client.get(f"{base}/rendered")["ETag"]
     )
+
+    # a series may gain an instance: its metadata's ETag changes, so a revalidation gets the new list
+    before = client.get(f"{series}/metadata")["ETag"]
+    extra = F.write_image(
+        stored["tmp"] / "extra.dcm",
+        patient_id=ds.PatientID,
+        study_uid=ds.StudyInstanceUID,
+        series_uid=ds.SeriesInstanceUID,
+        instance=9,
+        z=-30.0,
+    )
+    ingest_job_run(
+        job=ingest_job_create(source=IngestJob.Source.FOLDER, project=stored["project"]),
+        paths=[stored["tmp"] / "extra.dcm"],
+    )
+    changed = client.get(f"{series}/metadata", HTTP_IF_NONE_MATCH=before)
+    assert changed.status_code == 200 and changed["ETag"] != before and len(changed.json()) == 4
+    assert extra.SOPInstanceUID in changed.content.decode()
 
     # the header is read from disk once; the cache answers the next request for it
     from django.core.cache import cache
