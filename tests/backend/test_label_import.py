@@ -25,9 +25,12 @@ def project():
     project = project_create(name="Import", slug="import", blinded_share=0.0, reference_share=0.0)
     patients = Patient.objects.bulk_create([Patient(patient_id=f"P{k:03d}") for k in range(CASES)])
     studies = Study.objects.bulk_create(
-        [Study(study_uid=f"1.2.3.{k}.{m}", patient=p, modality=mod) for k, p in enumerate(patients)
-         for m, mod in enumerate(("CT", "MR"))]
-    )  # fmt: skip
+        [
+            Study(study_uid=f"1.2.3.{k}.{m}", patient=p, modality=mod)
+            for k, p in enumerate(patients)
+            for m, mod in enumerate(("CT", "MR"))
+        ]
+    )
     pairs = StudyPair.objects.bulk_create(
         [
             StudyPair(patient=p, ct_study=studies[2 * k], mr_study=studies[2 * k + 1])
@@ -60,8 +63,13 @@ def _rows() -> list[dict]:
     for k in range(CASES):
         for j, level in enumerate(LEVELS):
             for reader, experience in (("dr_senior", "senior"), ("dr_junior", "junior")):
-                row = {"patient_id": f"P{k:03d}", "level": level, "grade": (k + j) % 4, "reader": reader,
-                       "reader_experience": experience}  # fmt: skip
+                row = {
+                    "patient_id": f"P{k:03d}",
+                    "level": level,
+                    "grade": (k + j) % 4,
+                    "reader": reader,
+                    "reader_experience": experience,
+                }
                 if k % 10 == 0:
                     row.update(x0=10, y0=20 + 30 * j, x1=60, y1=45 + 30 * j)
                 rows.append(row)
@@ -79,10 +87,28 @@ def _import(client, content: bytes, slug: str = "import"):
 def test_a_thousand_levels_import_once_bad_rows_are_named_by_line_and_the_rest_kept(project, admin):
     rows = _rows()
     bad = [
-        {"patient_id": "NOBODY", "level": "C3/4", "grade": 1, "reader": "dr_senior", "reader_experience": "senior"},
-        {"patient_id": "P001", "level": "C3/4", "grade": 7, "reader": "dr_senior", "reader_experience": "senior"},
-        {"patient_id": "P001", "level": "C9/10", "grade": 1, "reader": "dr_senior", "reader_experience": "senior"},
-    ]  # fmt: skip
+        {
+            "patient_id": "NOBODY",
+            "level": "C3/4",
+            "grade": 1,
+            "reader": "dr_senior",
+            "reader_experience": "senior",
+        },
+        {
+            "patient_id": "P001",
+            "level": "C3/4",
+            "grade": 7,
+            "reader": "dr_senior",
+            "reader_experience": "senior",
+        },
+        {
+            "patient_id": "P001",
+            "level": "C9/10",
+            "grade": 1,
+            "reader": "dr_senior",
+            "reader_experience": "senior",
+        },
+    ]
     content = _csv([*rows[:500], *bad, *rows[500:]])  # header is line 1: the bad rows are lines 502-504
     first = _import(admin, content)
     assert first.status_code == 200, first.content
@@ -97,8 +123,11 @@ def test_a_thousand_levels_import_once_bad_rows_are_named_by_line_and_the_rest_k
     imported = LevelAnnotation.objects.filter(assignment__case__project=project)
     assert imported.count() == 1008 and set(imported.values_list("display", flat=True)) == {"imported"}
     assert AnnotationEvent.objects.filter(action="import").count() == 1008
-    boxed = imported.get(assignment__reader__username="dr_senior", assignment__case__pair__patient__patient_id="P000",
-                         level="C2/3")  # fmt: skip
+    boxed = imported.get(
+        assignment__reader__username="dr_senior",
+        assignment__case__pair__patient__patient_id="P000",
+        level="C2/3",
+    )
     assert boxed.box == [10.0, 20.0, 60.0, 45.0] and boxed.grade == 0
     assert AuditEntry.objects.filter(project=project, action="labels.import").count() == 1
     from backend.learning.models import ReferenceLabel
