@@ -8,7 +8,9 @@ nothing else. Everything in it is plain (tensors, numbers, strings, lists, dicts
 """
 
 import logging
+import math
 import pickle
+import time
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +60,17 @@ def resume_load(path: Path, config: dict) -> dict | None:
     return state if state["config"] == plain(config) else None
 
 
-def resume_save(path: Path, config: dict, **state) -> None:
+RESUME_EVERY_S = 30.0  # a killed training loses at most this much; a short one is not slowed by writes
+_resume_saved_at: dict[str, float] = {}
+
+
+def resume_save(path: Path, config: dict, *, last: bool = False, **state) -> None:
+    """Write a stage's state after an epoch: the first time, then at most every RESUME_EVERY_S, and
+    always after its last epoch (a detector is tens of MB; a short run has hundreds of epochs)."""
+    now = time.monotonic()
+    if not last and now - _resume_saved_at.get(str(path), -math.inf) < RESUME_EVERY_S:
+        return
+    _resume_saved_at[str(path)] = now
     torch.save(
         {"config": plain(config), **{k: plain(v) if k == "history" else v for k, v in state.items()}}, path
     )

@@ -206,6 +206,7 @@ def _train_detector(config, data: Reformats, split, device, amp, out: Path, prog
         resume_save(
             resume,
             config.as_dict(),
+            last=epoch == epochs - 1,
             epoch=epoch + 1,
             model=model.state_dict(),
             optimizer=optimizer.state_dict(),
@@ -308,9 +309,15 @@ def _train_classifier(config, data: Reformats, split, device, amp, out: Path, pr
             best_state = {k: v.detach().cpu().clone() for k, v in kept.state_dict().items()}
         else:
             stale += 1
+        stopping = (
+            config.patience is not None
+            and stale >= config.patience
+            and (epoch + 1) * len(loader) >= config.min_classifier_steps
+        )
         resume_save(
             resume,
             config.as_dict(),
+            last=epoch == epochs - 1 or stopping,
             epoch=epoch + 1,
             model=model.state_dict(),
             optimizer=optimizer.state_dict(),

@@ -464,3 +464,22 @@ def test_a_checkpoint_from_before_plain_bundles_still_loads(tmp_path, caplog):
         {"format": CHECKPOINT_FORMAT, "metrics": {np.str_("C2/3"): np.float64(0.7)}}, tmp_path / "new.pt"
     )
     assert torch.load(tmp_path / "new.pt", weights_only=True)["metrics"] == {"C2/3": 0.7}
+
+
+def test_resume_files_are_written_first_then_at_most_every_30_s_and_after_the_last_epoch(
+    tmp_path, monkeypatch
+):
+    from ml import checkpoint
+
+    saves = []
+    real = torch.save
+    monkeypatch.setattr(
+        checkpoint.torch, "save", lambda obj, path: saves.append(obj["epoch"]) or real(obj, path)
+    )
+    for epoch in range(1, 6):
+        checkpoint.resume_save(tmp_path / "stage_last.pt", {"seed": 0}, last=epoch == 5, epoch=epoch)
+    assert saves == [1, 5], "a short stage is not slowed by a write per epoch"
+    assert checkpoint.resume_load(tmp_path / "stage_last.pt", {"seed": 0})["epoch"] == 5
+    assert checkpoint.resume_load(tmp_path / "stage_last.pt", {"seed": 1}) is None, (
+        "another config starts over"
+    )
