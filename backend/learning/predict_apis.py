@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.common.exceptions import ApplicationError
 from backend.common.schema import errors
+from backend.imaging.dicom.header import uid_valid
 from backend.imaging.models import Study
 from backend.learning.services.prediction import study_predict, upload_predict
 from backend.projects.permissions import IsProjectAdmin
@@ -68,7 +69,12 @@ class PredictionApi(APIView):
             uid = request.data.get("study_uid") if isinstance(request.data, dict) else None
             if not isinstance(uid, str) or not uid.strip():
                 raise ApplicationError("Send a study_uid (JSON) or the study's files (multipart 'files').")
-            study = Study.objects.filter(study_uid=uid.strip()[:64], projects=project).first()
+            if not uid_valid(uid.strip()):
+                raise ApplicationError(
+                    "study_uid is not a DICOM UID (digits and dots, at most 64 characters).",
+                    code="invalid_uid",
+                )
+            study = Study.objects.filter(study_uid=uid.strip(), projects=project).first()
             if study is None:
                 raise ApplicationError(
                     f"No study {uid[:64]!r} in this project.", code="not_found", status=404

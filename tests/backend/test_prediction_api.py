@@ -77,6 +77,8 @@ def test_the_champion_grades_a_stored_study_and_an_uploaded_one(project, admin, 
     mr = project.studies.filter(modality="MR").first().study_uid
     assert admin.post(url, {"study_uid": mr}, format="json").json()["error"]["code"] == "not_ct"
     assert admin.post(url, {"study_uid": "1.2.3.404"}, format="json").status_code == 404
+    nul = admin.post(url, {"study_uid": "1.2\u0000.3"}, format="json")
+    assert nul.status_code == 400 and nul.json()["error"]["code"] == "invalid_uid"
 
 
 def test_only_the_projects_admins_may_ask_and_each_caller_is_rate_limited(project, admin, monkeypatch):
