@@ -4,11 +4,13 @@ rendered) and STOW-RS store, enough for Cornerstone3D's loader, OHIF and dicomwe
 import hashlib
 import io
 import json
+from collections.abc import Callable
 
 import numpy as np
 import pydicom
 from django.core.cache import cache
-from django.http import HttpResponse, HttpResponseNotModified, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
+from django.utils.cache import get_conditional_response
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
@@ -194,10 +196,12 @@ class MetadataView(DicomwebView):
         ordered = list(instances.order_by("series__series_number", "instance_number"))
         etag = _etag_of_many(ordered, "metadata")
         # One instance never changes; a series or a study may gain instances: revalidate each time.
-        policy = IMMUTABLE if instance else REVALIDATE
-        if _fresh(request, etag):
-            return _not_modified(etag, policy)
-        return _cacheable(_json_response([_metadata(i) for i in ordered]), etag, policy)
+        return _conditional(
+            request,
+            etag,
+            lambda: _json_response([_metadata(i) for i in ordered]),
+            policy=IMMUTABLE if instance else REVALIDATE,
+        )
 
 
 class InstanceView(DicomwebView):
@@ -216,23 +220,19 @@ class FramesView(DicomwebView):
             user=request.user, study_uid=study, series_uid=series, sop_uid=instance
         )
         numbers = _frame_numbers(frames, found.number_of_frames)
-        etag = _etag(found, "frames", frames)
-        if _fresh(request, etag):
-            return _not_modified(etag)
-        data = _frames(found, numbers)
-        boundary = new_boundary()
-        body = b"".join(
-            multipart_stream(
-                ((f"application/octet-stream; transfer-syntax={UNCOMPRESSED}", [d]) for d in data), boundary
+
+        def build() -> HttpResponse:
+            boundary = new_boundary()
+            parts = (
+                (f"application/octet-stream; transfer-syntax={UNCOMPRESSED}", [d])
+                for d in _frames(found, numbers)
             )
-        )
-        return _immutable(
-            HttpResponse(
-                body,
+            return HttpResponse(
+                b"".join(multipart_stream(parts, boundary)),
                 content_type=f'multipart/related; type="application/octet-stream"; boundary={boundary}',
-            ),
-            etag,
-        )
+            )
+
+        return _conditional(request, _etag(found, "frames", frames), build)
 
 
 class RenderedView(DicomwebView):
@@ -245,17 +245,19 @@ class RenderedView(DicomwebView):
         )
         number = _frame_numbers(frames, found.number_of_frames)[0] if frames else 1
         jpeg = "image/jpeg" in request.META.get("HTTP_ACCEPT", "")
-        etag = _etag(found, "rendered", number, request.query_params.get("window", ""), jpeg)
-        if _fresh(request, etag):
-            return _not_modified(etag)
-        ds = pydicom.dcmread(found.file.path)
-        values = render.frame_values(ds, number=number, frames=found.number_of_frames)
-        try:
-            center, width = render.window_of(request.query_params.get("window"), ds, values)
-        except render.WindowError as error:
-            raise ApplicationError(str(error), code="bad_window") from None
-        body, content_type = render.encode(values, center=center, width=width, jpeg=jpeg)
-        return _immutable(HttpResponse(body, content_type=content_type), etag)
+        window = request.query_params.get("window")
+
+        def build() -> HttpResponse:
+            ds = pydicom.dcmread(found.file.path)
+            values = render.frame_values(ds, number=number, frames=found.number_of_frames)
+            try:
+                center, width = render.window_of(window, ds, values)
+            except render.WindowError as error:
+                raise ApplicationError(str(error), code="bad_window") from None
+            body, content_type = render.encode(values, center=center, width=width, jpeg=jpeg)
+            return HttpResponse(body, content_type=content_type)
+
+        return _conditional(request, _etag(found, "rendered", number, window or "", jpeg), build)
 
 
 def _frame_numbers(text: str, count: int) -> list[int]:
@@ -316,22 +318,14 @@ def _etag_of_many(instances: list[Instance], kind: str) -> str:
     return f'"{digest.hexdigest()[:32]}"'
 
 
-def _fresh(request: Request, etag: str) -> bool:
-    sent = request.META.get("HTTP_IF_NONE_MATCH", "")
-    return etag in {tag.strip() for tag in sent.split(",")} or sent.strip() == "*"
-
-
-def _not_modified(etag: str, policy: str = IMMUTABLE) -> HttpResponse:
-    return _cacheable(HttpResponseNotModified(), etag, policy)
-
-
-def _cacheable(response: HttpResponse, etag: str, policy: str) -> HttpResponse:
+def _conditional(
+    request: Request, etag: str, build: Callable[[], HttpResponse], *, policy: str = IMMUTABLE
+) -> HttpResponse:
+    """Django's conditional answer (304 when the client holds this version) or the response `build`
+    makes; either way with the ETag and the cache policy. The permission check came before."""
+    response = get_conditional_response(request, etag=etag) or build()
     response["ETag"], response["Cache-Control"] = etag, policy
     return response
-
-
-def _immutable(response: HttpResponse, etag: str) -> HttpResponse:
-    return _cacheable(response, etag, IMMUTABLE)
 
 
 def _retrieve(instances) -> StreamingHttpResponse:
