@@ -19,6 +19,7 @@ from scipy.ndimage import (
 )
 
 from ml.imaging import BONE_HU
+from ml.level_profile import true_runs
 
 MR_BODY_AP_MM = 16.0  # T2 shows no bone edge to measure it by when no marrow run is found
 MR_DEPARTURE_CLIP = 0.35
@@ -65,9 +66,7 @@ def ct_column(image: np.ndarray, px: float) -> Column | None:
     min_run = int(round(6.0 / px))
     rows, starts, lengths = [], [], []
     for r in range(bone.shape[0]):
-        line = bone[r]
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], line.view(np.int8), [0]])))
-        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        for start, stop in true_runs(bone[r]):
             if stop - start >= min_run:
                 rows.append(r)
                 starts.append(start)
@@ -169,18 +168,14 @@ def _marrow_runs(
     rr = rows[:, None] + depth[None, :] * (slope / norm)[:, None]
     cc = line.col(rows)[:, None] - depth[None, :] / norm[:, None]
     lines = gaussian_filter1d(map_coordinates(image, [rr, cc], order=1, mode="nearest"), 0.7, axis=1)
-    if near_start_mm is not None:
-        zero = int(-depth_mm[0] / px)
-        marrow = float(np.median(lines[:, zero + int(3.0 / px) : zero + int(8.0 / px)]))
-    else:
-        zero = int(-depth_mm[0] / px)
-        marrow = float(np.median(lines[:, zero - int(3.0 / px) : zero + int(3.0 / px)]))
+    zero = int(-depth_mm[0] / px)  # the column of depth 0: the line itself
+    # The marrow's level: just in front of the CSF's front, or around a centre line already found.
+    near = (3.0, 8.0) if near_start_mm is not None else (-3.0, 3.0)
+    marrow = float(np.median(lines[:, zero + int(near[0] / px) : zero + int(near[1] / px)]))
     mids, lengths, kept = [], [], []
     for r, profile in zip(rows, lines, strict=True):
-        inside = (profile > 0.6 * marrow) & (profile < 1.45 * marrow)
-        edges = np.flatnonzero(np.diff(np.concatenate([[0], inside.view(np.int8), [0]])))
         best, best_score = None, None
-        for start, stop in zip(edges[::2], edges[1::2], strict=True):
+        for start, stop in true_runs((profile > 0.6 * marrow) & (profile < 1.45 * marrow)):
             if start == 0 or stop == len(profile) or not 8.0 <= (stop - start) * px <= 28.0:
                 continue
             middle = (depth[start] + depth[stop - 1]) / 2

@@ -53,16 +53,20 @@ def plateau_centre(signal: np.ndarray, row: int) -> float:
     return float(np.sum(np.arange(start, stop + 1) * weights) / max(weights.sum(), 1e-9))
 
 
+def true_runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """(start, stop) of each run of True in a 1-D boolean array, stop exclusive."""
+    edges = np.flatnonzero(np.diff(np.concatenate([[0], mask.view(np.int8), [0]])))
+    return list(zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True))
+
+
 def dip_discs(signal: np.ndarray, px: float) -> list[Disc]:
     """Discs as runs where `signal` (discs high) rises above halfway between bodies and discs."""
     body, disc = float(np.percentile(signal, 40)), float(np.percentile(signal, 99))
     if disc - body <= 1e-6:
         return []
     threshold = (body + disc) / 2
-    above = signal > threshold
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], above.view(np.int8), [0]])))
     found = []
-    for start, stop in zip(edges[::2], edges[1::2], strict=True):
+    for start, stop in true_runs(signal > threshold):
         height = (stop - start) * px
         if start == 0 or stop == len(signal):
             continue  # cut by the image's edge: its centre is unknown
