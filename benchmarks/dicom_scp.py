@@ -13,7 +13,6 @@ Prints instances per second for both.
 """
 
 import argparse
-import os
 import socket
 import subprocess
 import sys
@@ -23,22 +22,14 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-
-def _env(tmp: Path) -> dict:
-    return dict(
-        os.environ,
-        DJANGO_SETTINGS_MODULE="backend.config.settings",
-        DEBUG="1",
-        DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
-        MEDIA_ROOT=str(tmp / "media"),
-        VAR_DIR=str(tmp / "var"),
-    )
+from throwaway import throwaway_django, throwaway_env  # noqa: E402
 
 
 def folder_ingest(cohort: Path, files: int) -> float:
     tmp = Path(tempfile.mkdtemp(prefix="scp-bench-folder-"))
-    env = _env(tmp)
+    env = throwaway_env(tmp)
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
     started = time.perf_counter()
     subprocess.run(
@@ -77,19 +68,12 @@ def _wait(server, count: int) -> None:
 
 
 def network_ingest(cohort: Path, paths: list[Path]) -> float:
-    tmp = Path(tempfile.mkdtemp(prefix="scp-bench-net-"))
-    os.environ.update(_env(tmp))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
+    tmp = throwaway_django("scp-bench-net-")
     from backend.imaging.models import IngestJob, Instance
     from backend.imaging.scp import ScpConfig, StoreScp
     from backend.projects.services import project_create
     from tests.backend import dicom_files as F
 
-    call_command("migrate", verbosity=0)
     project = project_create(name="Bench", slug="bench", blinded_share=0.0, reference_share=0.0)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

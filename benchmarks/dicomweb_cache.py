@@ -11,15 +11,16 @@ so nothing is read from disk). Prints the median frame latency of both viewings 
 """
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from throwaway import throwaway_django  # noqa: E402
 
 
 def timed(call) -> tuple[float, object]:
@@ -37,19 +38,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
 
-    tmp = Path(tempfile.mkdtemp(prefix="dicomweb-bench-"))
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="backend.config.settings",
-        DEBUG="1",
-        DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
-        MEDIA_ROOT=str(tmp / "media"),
-        VAR_DIR=str(tmp / "var"),
-        ALLOWED_HOSTS="testserver",
-    )
-    import django
-
-    django.setup()
-    from django.core.management import call_command
+    tmp = throwaway_django("dicomweb-bench-")
     from django.test import Client
 
     from backend.accounts.services import reader_ensure
@@ -58,7 +47,6 @@ def main() -> None:
     from backend.projects.services import project_create, project_member_add
     from tests.backend import dicom_files as F
 
-    call_command("migrate", verbosity=0)
     project = project_create(name="Bench", slug="bench", blinded_share=0.0, reference_share=0.0)
     written = F.write_series(tmp / "ct", args.instances, patient_id="BENCH", size=args.size)
     ingest_job_run(

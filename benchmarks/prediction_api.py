@@ -12,15 +12,16 @@ whole Django stack (test client, token-less admin session):
 """
 
 import argparse
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from throwaway import throwaway_django  # noqa: E402
 
 
 def main() -> None:
@@ -30,21 +31,8 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="predict-bench-"))
-    os.environ.update(
-        DJANGO_SETTINGS_MODULE="backend.config.settings",
-        DEBUG="1",
-        DATABASE_URL=f"sqlite:///{tmp / 'db.sqlite3'}",
-        MEDIA_ROOT=str(tmp / "media"),
-        VAR_DIR=str(tmp / "var"),
-        PREDICT_RATE="10000/hour",
-        ALLOWED_HOSTS="testserver",
-    )
-    import django
-
-    django.setup()
+    tmp = throwaway_django("predict-bench-", PREDICT_RATE="10000/hour")
     from django.core.files.uploadedfile import SimpleUploadedFile
-    from django.core.management import call_command
     from django.test import Client
 
     from backend.accounts.services import reader_ensure
@@ -57,7 +45,6 @@ def main() -> None:
     from ml.synthetic import CohortConfig, generate_cohort
     from ml.train import train
 
-    call_command("migrate", verbosity=0)
     cohort = tmp / "cohort"
     generate_cohort(CohortConfig(out=cohort, patients=args.patients, seed=11))
     train(preset("smoke", cohort=str(cohort), out=str(tmp / "model"), classifier_epochs=1, detector_epochs=1))
