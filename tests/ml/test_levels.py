@@ -1,8 +1,6 @@
 """The model-free level finder, its bad inputs, and training from grades without boxes."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pydicom
@@ -14,7 +12,7 @@ from ml.imaging import ImagingError, load_ct_volume
 from ml.level_eval import evaluate_levels
 from ml.levels import find_ct_levels, find_ct_levels_in_files, find_mr_levels_in_files
 from ml.reformats import Reformats
-from tests.ml.test_pipeline import write_real_layout
+from tests.ml.test_pipeline import ml_cli, ml_cli_smoke_train, write_real_layout
 
 
 def _ct_files(cohort, patient):
@@ -43,21 +41,7 @@ def test_the_ct_finder_places_the_levels_near_the_truth_without_a_model(tiny_coh
 
 def test_the_cli_scores_the_finder_against_the_manifest(tiny_cohort, tmp_path):
     cohort, _ = tiny_cohort
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ml",
-            "levels",
-            "--cohort",
-            str(cohort),
-            "--json",
-            str(tmp_path / "levels.json"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    run = ml_cli("levels", "--cohort", cohort, "--json", tmp_path / "levels.json")
     assert run.returncode == 0, run.stderr[-2000:]
     summary = json.loads(run.stdout)
     for key in ("ct_within_3mm", "mr_within_3mm", "ct_median_seconds", "mr_median_seconds"):
@@ -168,70 +152,18 @@ def test_the_cli_trains_evaluates_and_predicts_from_a_grade_only_labels_csv(tiny
     cohort, manifest = tiny_cohort
     labels = tmp_path / "labels.csv"
     write_real_layout(cohort, manifest, labels, with_boxes=False)
-    train = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ml",
-            "train",
-            "--cohort",
-            str(cohort),
-            "--labels-csv",
-            str(labels),
-            "--out",
-            str(tmp_path / "run"),
-            "--preset",
-            "smoke",
-            "--classifier-epochs",
-            "1",
-            "--detector-epochs",
-            "1",
-            "--json",
-            str(tmp_path / "result.json"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    train = ml_cli_smoke_train(cohort, labels, tmp_path)
     assert train.returncode == 0, train.stderr[-2000:]
     result = json.loads((tmp_path / "result.json").read_text())
     assert result["detector"]["labels"] == "finder"
     assert result["roi_sources"]["finder"] > 0 and result["roi_sources"]["reader_box"] == 0
     checkpoint = tmp_path / "run" / "model.pt"
-    evaluated = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ml",
-            "evaluate",
-            "--checkpoint",
-            str(checkpoint),
-            "--cohort",
-            str(cohort),
-            "--labels-csv",
-            str(labels),
-            "--split",
-            "all",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    evaluated = ml_cli(
+        "evaluate", "--checkpoint", checkpoint, "--cohort", cohort, "--labels-csv", labels, "--split", "all"
     )
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
-    predicted = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ml",
-            "predict",
-            "--checkpoint",
-            str(checkpoint),
-            "--study",
-            str(cohort / manifest["patients"][0]["ct"]["path"]),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    predicted = ml_cli(
+        "predict", "--checkpoint", checkpoint, "--study", cohort / manifest["patients"][0]["ct"]["path"]
     )
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     assert [lv["level"] for lv in json.loads(predicted.stdout)["levels"]] == list(LEVELS)

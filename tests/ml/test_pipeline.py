@@ -204,6 +204,29 @@ def test_reference_grade_is_the_seniors_median():
     assert reference_grades(readers, experience) == {"C2/3": 3, "C3/4": 1}
 
 
+def ml_cli(*args, timeout: int = 300) -> subprocess.CompletedProcess:
+    """`python -m ml ARGS...` in a process of its own, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "ml", *map(str, args)], capture_output=True, text=True, timeout=timeout
+    )
+
+
+def ml_cli_smoke_train(cohort, labels, tmp_path) -> subprocess.CompletedProcess:
+    """`ml train` on a real-layout cohort with the smoke preset, one epoch a stage, into tmp_path/run."""
+    smoke = "--preset smoke --classifier-epochs 1 --detector-epochs 1".split()
+    paths = [
+        "--cohort",
+        cohort,
+        "--labels-csv",
+        labels,
+        "--out",
+        tmp_path / "run",
+        "--json",
+        tmp_path / "result.json",
+    ]
+    return ml_cli("train", *paths, *smoke, timeout=600)
+
+
 def write_real_layout(cohort, manifest, path, *, with_boxes=True, bad_row=None):
     """The documented real-cohort layout: <root>/<patient>/CT/*.dcm plus labels.csv."""
     columns = ["patient_id", "level", "grade", "reader", "reader_experience"] + (
@@ -365,31 +388,7 @@ def test_cli_trains_a_real_cohort_layout_and_predicts(tiny_cohort, smoke_model, 
     cohort, manifest = tiny_cohort
     labels = tmp_path / "labels.csv"
     write_real_layout(cohort, manifest, labels)
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ml",
-            "train",
-            "--cohort",
-            str(cohort),
-            "--labels-csv",
-            str(labels),
-            "--out",
-            str(tmp_path / "run"),
-            "--preset",
-            "smoke",
-            "--classifier-epochs",
-            "1",
-            "--detector-epochs",
-            "1",
-            "--json",
-            str(tmp_path / "result.json"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    run = ml_cli_smoke_train(cohort, labels, tmp_path)
     assert run.returncode == 0, run.stderr[-2000:]
     assert "reformat CT" in run.stderr, "progress on stderr"
     result = json.loads((tmp_path / "result.json").read_text())
@@ -397,20 +396,8 @@ def test_cli_trains_a_real_cohort_layout_and_predicts(tiny_cohort, smoke_model, 
     assert {"junior", "senior"} <= set(result["test"]["reader_agreement"])
 
     out, _ = smoke_model
-    predicted = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "ml",
-            "predict",
-            "--checkpoint",
-            str(out / "model.pt"),
-            "--study",
-            str(cohort / manifest["patients"][1]["ct"]["path"]),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
+    predicted = ml_cli(
+        "predict", "--checkpoint", out / "model.pt", "--study", cohort / manifest["patients"][1]["ct"]["path"]
     )
     assert predicted.returncode == 0, predicted.stderr[-2000:]
     assert [lv["level"] for lv in json.loads(predicted.stdout)["levels"]] == list(LEVELS)
