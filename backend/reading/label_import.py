@@ -108,7 +108,7 @@ def labels_import(*, project: Project, content: bytes, actor) -> dict:
         )
     report = ImportReport()
     by_patient, by_study = _cases_by_key(project)
-    grouped: dict[tuple[str, str], list[_Label]] = defaultdict(list)
+    grouped: dict[tuple[str, int], list[_Label]] = defaultdict(list)
     experience: dict[str, str] = {}
     for line, row in _rows(reader):
         report.rows += 1
@@ -120,7 +120,7 @@ def labels_import(*, project: Project, content: bytes, actor) -> dict:
         if known != row["reader_experience"].strip():
             report.error(line, f"reader {name!r} is {known} on an earlier line")
             continue
-        grouped[(name, str(label.case.pk))].append(label)
+        grouped[(name, label.case.pk)].append(label)
     with transaction.atomic():
         readers = _readers(experience, report)
         for (name, _), labels in grouped.items():
