@@ -20,6 +20,7 @@ from torch.utils.data import Dataset
 
 from ml import LEVELS
 from ml.imaging import (
+    REFORMAT_SPACING_MM,
     CTVolume,
     SagittalReformat,
     load_ct_volume,
@@ -36,6 +37,9 @@ DETECTOR_WINDOWS = ((400.0, 1800.0), (40.0, 400.0), (20.0, 160.0))
 # (~20-30 HU) differ, so that whether any CSF is left around the cord shows.
 ROI_WINDOWS = ((400.0, 1800.0), (20.0, 160.0), (18.0, 60.0))
 CROP_SIZE = (48, 64)  # rows (cranio-caudal) x cols (antero-posterior)
+# The training shift of a physical crop's centre (SD, mm; cranio-caudal, antero-posterior): 6% of a
+# reader's mean ROI (14.8 x 25.5 mm), as box crops shift by 6% of their own box.
+PHYSICAL_JITTER_SD_MM = (0.9, 1.5)
 # How a level's box becomes the classifier's crop. "physical": CROP_SIZE of the reformat's own
 # pixels (24 x 32 mm) centred on the box, so that a millimetre of canal is the same number of
 # pixels in every crop (stenosis is absolute: the canal against a cord of ~8 mm); "box": the box
@@ -298,12 +302,15 @@ def crop_hu(
         w, h = x1 - x0, y1 - y0
     else:
         h, w = CROP_SIZE[0] - 1, CROP_SIZE[1] - 1
-    if jitter is not None:
+    if jitter is not None and crop == "box":
         cx += jitter.normal(0, 0.06 * (x1 - x0))
         cy += jitter.normal(0, 0.06 * (y1 - y0))
-        if crop == "box":  # a physical crop keeps its scale: millimetres are what is graded
-            scale = jitter.uniform(0.92, 1.08)
-            w, h = w * scale, h * scale
+        scale = jitter.uniform(0.92, 1.08)
+        w, h = w * scale, h * scale
+    elif jitter is not None:  # a physical crop keeps its scale (millimetres are what is graded) and
+        # shifts by the same millimetres whoever drew the box, a reader's or one placed around a point
+        cx += jitter.normal(0, PHYSICAL_JITTER_SD_MM[1] / REFORMAT_SPACING_MM)
+        cy += jitter.normal(0, PHYSICAL_JITTER_SD_MM[0] / REFORMAT_SPACING_MM)
     rows = np.linspace(cy - h / 2, cy + h / 2, CROP_SIZE[0])
     cols = np.linspace(cx - w / 2, cx + w / 2, CROP_SIZE[1])
     rr, cc = np.meshgrid(rows, cols, indexing="ij")

@@ -141,6 +141,10 @@ def test_physical_crops_keep_millimetres_and_box_crops_stretch_them():
     rng = np.random.default_rng(0)
     jittered = {_band_width(crop_hu(hu, narrow, jitter=rng)) for _ in range(20)}
     assert jittered <= {15, 16, 17}, "augmentation shifts a physical crop but never rescales it"
+    hu[::7] = 300.0  # rows that show where a crop was cut
+    shifted = [crop_hu(hu, box, jitter=np.random.default_rng(3)) for box in (narrow, wide)]
+    assert np.array_equal(*shifted), "a physical crop shifts by millimetres, not by a share of its box"
+    assert not np.array_equal(shifted[0], crop_hu(hu, narrow))
     with pytest.raises(ValueError, match="unknown roi_crop"):
         crop_hu(hu, narrow, crop="square")
 
