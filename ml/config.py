@@ -50,9 +50,16 @@ class TrainConfig:
 
 PRESETS: dict[str, dict] = {
     "smoke": dict(max_patients=12, detector_epochs=2, classifier_epochs=3, patience=3, classifier_batch=32),
-    # The platform's loop: a few minutes on CPU whatever the number of labels, warm-started from the champion.
+    # The platform's loop: a few minutes on CPU whatever the number of labels, warm-started from the
+    # champion. The frozen reference set judges it, so its own validation and test splits are small
+    # (one study each of 20; they pick an epoch only from MIN_VAL_LEVELS_TO_SELECT levels up).
     "fast": dict(
-        detector_epochs=4, classifier_epochs=12, patience=5, min_detector_steps=200, min_classifier_steps=300
+        detector_epochs=4,
+        classifier_epochs=12,
+        patience=5,
+        min_detector_steps=200,
+        min_classifier_steps=300,
+        split_ratios=(18, 1, 1),
     ),
     "default": {},
     "paper": dict(classifier="efficientnet_b0", classifier_lr=1e-3, classifier_epochs=60, patience=12),
