@@ -17,6 +17,7 @@ class LearningConfig(AppConfig):
         suggestions_provider_register(
             study_suggestions=selectors.study_suggestions,
             suggestion_label=selectors.champion_suggestion_label,
+            champion_label=selectors.champion_label,
         )
 
         ingest_finished.connect(

@@ -10,11 +10,13 @@ import math
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import Q
 
 from backend.common.exceptions import ApplicationError
 from backend.common.levels import LEVELS
 from backend.imaging.models import Study
 from backend.reading.models import Case, LevelPosition
+from backend.reading.suggestions import champion_label
 
 MODALITIES = ("CT", "MR")
 MAX_COORDINATE_MM = 5000.0
@@ -107,10 +109,15 @@ def _as_dict(row: LevelPosition) -> dict:
 
 
 def level_positions_for_reader(*, case: Case, reader) -> dict[str, dict[str, dict]]:
-    """Per modality and level, the best position this reader may see on this case."""
+    """Per modality and level, the best position this reader may see on this case: their own
+    correction, then the current champion's (never on a blinded case; a retired version's rows stay
+    as history but are not shown), then the finder's."""
     studies = {"CT": case.pair.ct_study_id, "MR": case.pair.mr_study_id}
-    sources = [LevelPosition.Source.FINDER] + ([] if case.blinded else [LevelPosition.Source.MODEL])
-    rows = LevelPosition.objects.filter(study_id__in=[s for s in studies.values() if s], source__in=sources)
+    placed = Q(source=LevelPosition.Source.FINDER)
+    champion = "" if case.blinded else champion_label(project=case.project)
+    if champion:
+        placed |= Q(source=LevelPosition.Source.MODEL, model_version=champion)
+    rows = LevelPosition.objects.filter(placed, study_id__in=[s for s in studies.values() if s])
     if reader is not None:
         rows = rows | LevelPosition.objects.filter(
             case=case, author=reader, source=LevelPosition.Source.READER
@@ -128,15 +135,17 @@ def level_positions_for_reader(*, case: Case, reader) -> dict[str, dict[str, dic
 
 
 def level_positions_for_training(
-    *, study_ids: Iterable[int]
+    *, study_ids: Iterable[int], model_version: str = ""
 ) -> dict[int, dict[str, tuple[list[float], str]]]:
-    """Per CT study: level -> (canal centre, source) from readers' corrections, else the model's; the
-    finder's are left to the ml package, which places the rest itself."""
+    """Per CT study: level -> (canal centre, source) from readers' corrections, else those of the
+    model named (the champion; none without one); the finder's are left to the ml package, which
+    places the rest itself."""
     found: dict[int, dict[str, tuple]] = {}
     rank = {LevelPosition.Source.READER: 0, LevelPosition.Source.MODEL: 1}
-    rows = LevelPosition.objects.filter(
-        study_id__in=list(study_ids), source__in=list(rank), canal__isnull=False
-    )
+    placed = Q(source=LevelPosition.Source.READER)
+    if model_version:
+        placed |= Q(source=LevelPosition.Source.MODEL, model_version=model_version)
+    rows = LevelPosition.objects.filter(placed, study_id__in=list(study_ids), canal__isnull=False)
     for row in rows.order_by("created_at", "pk"):
         current = found.setdefault(row.study_id, {}).get(row.level)
         if current is None or rank[row.source] <= rank[current[1]]:

@@ -12,10 +12,15 @@ NO_SUGGESTIONS = {"model_version": None, "levels": [], "message": "No model sugg
 _providers: dict[str, Callable] = {}
 
 
-def suggestions_provider_register(*, study_suggestions: Callable, suggestion_label: Callable) -> None:
+def suggestions_provider_register(
+    *, study_suggestions: Callable, suggestion_label: Callable, champion_label: Callable
+) -> None:
     """study_suggestions(project=, study_id=) -> {"model_version", "levels", "message"};
-    suggestion_label(project=, study_id=, level=) -> the version whose suggestion is offered, or ""."""
-    _providers.update(study_suggestions=study_suggestions, suggestion_label=suggestion_label)
+    suggestion_label(project=, study_id=, level=) -> the version whose suggestion is offered, or "";
+    champion_label(project=) -> the project's current model (whose level positions are shown), or ""."""
+    _providers.update(
+        study_suggestions=study_suggestions, suggestion_label=suggestion_label, champion_label=champion_label
+    )
 
 
 def study_suggestions(*, project, study_id: int) -> dict:
@@ -26,3 +31,8 @@ def study_suggestions(*, project, study_id: int) -> dict:
 def suggestion_label(*, project, study_id: int, level: str) -> str:
     provider = _providers.get("suggestion_label")
     return provider(project=project, study_id=study_id, level=level) if provider else ""
+
+
+def champion_label(*, project) -> str:
+    provider = _providers.get("champion_label")
+    return provider(project=project) if provider else ""

@@ -20,6 +20,7 @@ from backend.learning.services import (
     preannotation_requests_process,
 )
 from backend.projects.services import project_create, project_member_add
+from backend.reading.level_positions import level_positions_for_training
 from backend.reading.models import Case, LevelAnnotation, LevelPosition
 from backend.reading.services import case_sync_for_project
 from ml.config import preset
@@ -267,3 +268,15 @@ def test_a_trusted_champion_places_level_lines_over_the_finder_but_not_on_blinde
     case.save()
     shown = client.get(f"/api/reading/cases/{case.pk}/").json()["level_positions"]["levels"]
     assert all((p.get("ct_position") or {}).get("source") != "model" for p in shown)
+
+    # Once the poor version is champion again, the retired one's lines are history, not shown nor trained on.
+    case.blinded = False
+    case.save()
+    poor.refresh_from_db()
+    model_version_rollback(project=project, version=poor)
+    shown = client.get(f"/api/reading/cases/{case.pk}/").json()["level_positions"]["levels"]
+    assert all((p.get("ct_position") or {}).get("source") != "model" for p in shown)
+    assert placed.count() >= 1, "the retired version's rows stay as history"
+    assert level_positions_for_training(study_ids=[ct.pk], model_version=poor.label) == {}
+    trained_on = level_positions_for_training(study_ids=[ct.pk], model_version=trusted.label)
+    assert trained_on[ct.pk][level][1] == "model"

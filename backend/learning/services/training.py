@@ -144,7 +144,10 @@ def _training_studies(*, project: Project) -> list[dict]:
         "series__study_id", "file"
     ):
         files[study_id].append(str(Path(settings.MEDIA_ROOT) / path))
-    positions = level_positions_for_training(study_ids=list(by_study))
+    champion = project.model_versions.filter(status=ModelVersion.Status.CHAMPION).first()
+    positions = level_positions_for_training(
+        study_ids=list(by_study), model_version=champion.label if champion else ""
+    )
     return [
         {"key": f"study-{sid}", "ct_files": sorted(files[sid]), "positions": positions.get(sid, {}), **v}
         for sid, v in sorted(by_study.items())
