@@ -65,8 +65,11 @@ def media_root(tmp_path_factory):
         yield root
 
 
-def start_celery_worker(*, hostname: str, queues: str, log_path: Path, env: dict) -> subprocess.Popen:
-    """A real `celery worker` process (solo pool) on the configured broker; returns once it is ready."""
+def start_celery_worker(
+    *, hostname: str, queues: str, log_path: Path, env: dict, pool: str = "solo"
+) -> subprocess.Popen:
+    """A real `celery worker` process (one task at a time, in-process unless `pool` is prefork) on the
+    configured broker; returns once it is ready."""
     log = log_path.open("w")
     process = subprocess.Popen(
         [
@@ -75,7 +78,7 @@ def start_celery_worker(*, hostname: str, queues: str, log_path: Path, env: dict
             "tests.celery_worker",
             "worker",
             "--pool",
-            "solo",
+            pool,
             "--concurrency",
             "1",
             "--loglevel",

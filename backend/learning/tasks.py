@@ -6,13 +6,13 @@ from backend.learning import services
 from backend.projects.models import Project
 
 
-@shared_task(name="learning.preannotate_pending", acks_late=True)
+@shared_task(name="learning.preannotate_pending")
 def preannotate_pending() -> dict:
     """Suggestions for new CT studies (and for all of a project's after a promotion), then new priorities."""
     return services.preannotation_cycle()
 
 
-@shared_task(name="learning.labels_submitted", acks_late=True)
+@shared_task(name="learning.labels_submitted")
 def labels_submitted(project_id: int) -> dict:
     """After a reader submits: consensus, adjudication queue, agreement snapshot, maybe a training."""
     return services.project_labels_submitted(project=Project.objects.get(pk=project_id))

@@ -169,15 +169,6 @@ def test_compose_file_parses_and_names_real_commands():
             assert (ROOT / path).exists(), f"Dockerfile copies {path}, which does not exist"
 
 
-def test_procfile_runs_web_worker_beat_and_the_dicom_scp():
-    procfile = dict(
-        line.split(":", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip()
-    )
-    assert set(procfile) == {"web", "worker", "beat", "dicom"}
-    assert "backend.config.wsgi" in procfile["web"] and "dicom_scp" in procfile["dicom"]
-    assert "worker" in procfile["worker"] and "beat" in procfile["beat"]
-
-
 def test_spa_shell_is_served_for_app_routes(client):
     for route in ("/", "/login", "/worklist"):
         response = client.get(route)
