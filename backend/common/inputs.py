@@ -37,11 +37,13 @@ PAGE_MAX = 10**9  # beyond any table here, and within what a database takes as L
 
 class StrictLimitOffsetPagination(LimitOffsetPagination):
     """`?limit=&offset=`, refused (400) unless whole numbers, a limit from 1 and an offset from 0 (to
-    PAGE_MAX); DRF's answers the first page for anything it cannot read."""
+    PAGE_MAX); DRF's answers the first page for anything it cannot read. A limit above `max_limit`
+    (when a list sets one) is cut to it."""
 
     def get_limit(self, request):
         if self.limit_query_param in request.query_params:
-            return _number(request, self.limit_query_param, minimum=1)
+            limit = _number(request, self.limit_query_param, minimum=1)
+            return min(limit, self.max_limit) if self.max_limit else limit
         return self.default_limit
 
     def get_offset(self, request):

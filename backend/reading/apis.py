@@ -7,12 +7,13 @@ from rest_framework.views import APIView
 
 from backend.accounts.models import Role
 from backend.common.exceptions import ApplicationError
+from backend.common.inputs import QueryInput, StrictLimitOffsetPagination
 from backend.common.levels import LEVELS
 from backend.common.schema import MAX_COUNT, errors
 from backend.projects.models import Allocation
 from backend.projects.permissions import IsProjectAdmin
 from backend.projects.selectors import project_get_for_user
-from backend.reading import allocation, label_import, selectors, services
+from backend.reading import allocation, label_import, selectors, services, worklist
 from backend.reading.level_positions import level_position_correct, level_positions_history
 from backend.reading.models import LevelAnnotation
 
@@ -72,18 +73,54 @@ class LevelPositionsOutput(serializers.Serializer):
 
 
 class CaseSummaryOutput(serializers.Serializer):
-    id = serializers.IntegerField(source="case.pk")
-    project = serializers.CharField(source="case.project.slug")
-    patient_id = serializers.CharField(source="case.pair.patient.patient_id")
-    ct_study_uid = serializers.CharField(source="case.pair.ct_study.study_uid")
-    mr_study_uid = serializers.CharField(source="case.pair.mr_study.study_uid")
-    priority = serializers.FloatField(source="case.priority")
-    status = serializers.CharField()
+    id = serializers.IntegerField(source="pk")
+    project = serializers.CharField(source="project.slug")
+    patient_id = serializers.CharField(source="pair.patient.patient_id")
+    ct_study_uid = serializers.CharField(source="pair.ct_study.study_uid")
+    mr_study_uid = serializers.CharField(source="pair.mr_study.study_uid")
+    priority = serializers.SerializerMethodField(
+        help_text="the model's reading priority; null on a blinded case (it would hint at the model's doubt)"
+    )
+    status = serializers.ChoiceField(choices=worklist.STATUSES, source="my_status")
+    in_reference_set = serializers.BooleanField()
+    created_at = serializers.DateTimeField()
+    disagreement = serializers.IntegerField(
+        allow_null=True,
+        help_text="the largest spread of submitted grades at one level; only once this reader has submitted",
+    )
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_priority(self, case) -> float | None:
+        return None if case.blinded else case.priority
+
+
+class WorklistQuery(QueryInput):
+    project = serializers.SlugField(required=False, max_length=64)
+    status = serializers.ChoiceField(choices=worklist.STATUSES, required=False)
+    reference = serializers.BooleanField(required=False, allow_null=True, default=None)
+    search = serializers.CharField(
+        required=False, max_length=64, default="", help_text="part of a patient id"
+    )
+    disagreement = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=3,
+        help_text="submitted cases whose reads differ by this many grades",
+    )
+    sort = serializers.ChoiceField(choices=list(worklist.SORTS), default="priority")
+
+
+class WorklistPagination(StrictLimitOffsetPagination):
+    max_limit = 200
 
 
 class WorklistApi(APIView):
+    """The reader's cases, a page at a time (`?limit=`, default 50, at most 200; `?offset=`), with
+    filters and sorts; `done`, `remaining` and `next_case` are over all their cases (of `?project=`)."""
+
     @extend_schema(
         operation_id="reading_worklist",
+        parameters=[WorklistQuery],
         responses={
             200: inline_serializer(
                 name="Worklist",
@@ -91,22 +128,31 @@ class WorklistApi(APIView):
                     "done": serializers.IntegerField(),
                     "remaining": serializers.IntegerField(),
                     "next_case": serializers.IntegerField(allow_null=True),
+                    "count": serializers.IntegerField(help_text="cases that match the filters"),
+                    "limit": serializers.IntegerField(),
+                    "offset": serializers.IntegerField(),
                     "cases": CaseSummaryOutput(many=True),
                 },
             )
         },
     )
     def get(self, request: Request) -> Response:
-        project = request.query_params.get("project")
-        entries = selectors.worklist_for_reader(reader=request.user, project_slug=project)
-        upcoming = selectors.worklist_next(reader=request.user, project_slug=project)
-        done = sum(1 for e in entries if e.status == "submitted")
+        query = WorklistQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        filters = worklist.WorklistFilters(**query.validated_data)
+        paginator = WorklistPagination()
+        page = paginator.paginate_queryset(
+            worklist.worklist_cases(reader=request.user, filters=filters), request, view=self
+        )
+        upcoming = selectors.worklist_next(reader=request.user, project_slug=filters.project)
         return Response(
             {
-                "done": done,
-                "remaining": len(entries) - done,
+                **worklist.worklist_counts(reader=request.user, project=filters.project),
                 "next_case": upcoming.pk if upcoming else None,
-                "cases": CaseSummaryOutput(entries, many=True).data,
+                "count": paginator.count,
+                "limit": paginator.limit,
+                "offset": paginator.offset,
+                "cases": CaseSummaryOutput(page, many=True).data,
             }
         )
 

@@ -1,7 +1,5 @@
 """Reads of the reading app. A reader only ever sees their own annotations."""
 
-from dataclasses import dataclass
-
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from backend.accounts.models import Role
@@ -15,13 +13,7 @@ from backend.reading.models import Assignment, Case, CaseAllocation
 from backend.reading.suggestions import study_suggestions, suggestion_label
 
 
-@dataclass(frozen=True)
-class WorklistEntry:
-    case: Case
-    status: str  # new | draft | submitted
-
-
-def _readable_cases(*, reader) -> QuerySet[Case]:
+def cases_readable(*, reader) -> QuerySet[Case]:
     """The cases of the reader's projects that can be read (their pair has both studies) and are
     theirs to read: all of them, or in a project that deals its cases, those dealt to them."""
     dealt = CaseAllocation.objects.filter(case=OuterRef("pk"), reader=reader)
@@ -65,25 +57,12 @@ def project_allocation_summary(*, project: Project) -> dict:
     return summary
 
 
-def worklist_for_reader(*, reader, project_slug: str | None = None) -> list[WorklistEntry]:
-    """The reader's cases: unread ones by priority (the next case first), then drafts, then submitted."""
-    cases = _readable_cases(reader=reader).select_related(
-        "project", "pair__ct_study", "pair__mr_study", "pair__patient"
-    )
-    if project_slug:
-        cases = cases.filter(project__slug=project_slug)
-    mine = {a.case_id: a.status for a in Assignment.objects.filter(reader=reader, case__in=cases)}
-    entries = [WorklistEntry(case, mine.get(case.pk, "new")) for case in cases.order_by("-priority", "pk")]
-    rank = {"draft": 0, "new": 1, "submitted": 2}
-    return sorted(entries, key=lambda e: rank[e.status])  # stable: priority order within each status
-
-
 def worklist_next(*, reader, project_slug: str | None = None) -> Case | None:
     """The highest-priority case this reader has not submitted."""
     submitted = Assignment.objects.filter(
         reader=reader, case=OuterRef("pk"), status=Assignment.Status.SUBMITTED
     )
-    cases = _readable_cases(reader=reader).exclude(Exists(submitted))
+    cases = cases_readable(reader=reader).exclude(Exists(submitted))
     if project_slug:
         cases = cases.filter(project__slug=project_slug)
     return cases.order_by("-priority", "pk").first()
@@ -91,7 +70,7 @@ def worklist_next(*, reader, project_slug: str | None = None) -> Case | None:
 
 def case_get_for_reader(*, reader, case_id: int) -> Case:
     case = (
-        _readable_cases(reader=reader)
+        cases_readable(reader=reader)
         .filter(pk=case_id)
         .select_related("project", "pair__ct_study", "pair__mr_study", "pair__patient")
         .first()

@@ -1,5 +1,7 @@
 // Thin client for the platform's REST API: session cookie + CSRF header, one error shape.
 
+import type { components } from "./generated/openapi";
+
 export interface Me {
   id: number;
   username: string;
@@ -58,21 +60,26 @@ export interface MyProject {
 // The user's projects and their role in each (a project admin runs only the projects they admin).
 export const fetchMyProjects = () => api<MyProject[]>("/api/projects/");
 
-export interface CaseSummary {
-  id: number;
-  project: string;
-  patient_id: string;
-  ct_study_uid: string;
-  mr_study_uid: string;
-  priority: number;
-  status: "new" | "draft" | "submitted";
+export type CaseSummary = components["schemas"]["CaseSummaryOutput"];
+export type Worklist = components["schemas"]["Worklist"];
+
+/** The worklist's filters, sort and page; each left out is not sent (the server's default). */
+export interface WorklistQuery {
+  project?: string;
+  status?: "new" | "draft" | "submitted";
+  reference?: "true" | "false";
+  search?: string;
+  disagreement?: string;
+  sort?: "priority" | "date" | "-date";
+  limit?: number;
+  offset?: number;
 }
 
-export interface Worklist {
-  done: number;
-  remaining: number;
-  next_case: number | null;
-  cases: CaseSummary[];
-}
-
-export const fetchWorklist = () => api<Worklist>("/api/reading/worklist/");
+export const fetchWorklist = (query: WorklistQuery = {}) => {
+  const params = new URLSearchParams();
+  for (const [key, value] of Object.entries(query)) {
+    if (value !== undefined && value !== "") params.set(key, String(value));
+  }
+  const suffix = params.size ? `?${params}` : "";
+  return api<Worklist>(`/api/reading/worklist/${suffix}`);
+};

@@ -61,4 +61,19 @@ def test_the_worklist_lists_the_readers_cases_next_first(live_server, page, tmp_
     first = Case.objects.order_by("-priority").first()
     assert rows.nth(0).locator("td").nth(0).inner_text() == str(first.pk)
     assert "(next)" in rows.nth(0).inner_text()
+    assert page.get_by_test_id("page-range").inner_text() == "1-2 of 2"
+
+    # Search by patient and filter by status; the filters live in the address, so a reload keeps them.
+    page.get_by_test_id("search").fill("e2e-1")
+    page.get_by_role("button", name="Search").click()
+    page.wait_for_url("**/worklist?search=e2e-1")
+    page.get_by_test_id("page-range").filter(has_text="1-1 of 1").wait_for()
+    assert "E2E-1" in rows.nth(0).inner_text()
+    page.get_by_test_id("filter-status").select_option("submitted")
+    page.get_by_test_id("worklist-empty").wait_for()
+    assert page.get_by_test_id("worklist-empty").inner_text() == "No case matches these filters."
+    page.reload()
+    page.get_by_test_id("worklist-empty").wait_for()
+    assert page.get_by_test_id("filter-status").input_value() == "submitted"
+    assert page.get_by_test_id("worklist-counts").inner_text() == "0 done, 2 remaining"
     assert not page.page_errors

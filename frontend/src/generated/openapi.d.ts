@@ -948,6 +948,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
+        /**
+         * @description The reader's cases, a page at a time (`?limit=`, default 50, at most 200; `?offset=`), with
+         *     filters and sorts; `done`, `remaining` and `next_case` are over all their cases (of `?project=`).
+         */
         get: operations["reading_worklist"];
         put?: never;
         post?: never;
@@ -1316,10 +1320,25 @@ export interface components {
             patient_id: string;
             ct_study_uid: string;
             mr_study_uid: string;
-            /** Format: double */
-            priority: number;
-            status: string;
+            /**
+             * Format: double
+             * @description the model's reading priority; null on a blinded case (it would hint at the model's doubt)
+             */
+            readonly priority: number | null;
+            status: components["schemas"]["CaseSummaryOutputStatusEnum"];
+            in_reference_set: boolean;
+            /** Format: date-time */
+            created_at: string;
+            /** @description the largest spread of submitted grades at one level; only once this reader has submitted */
+            disagreement: number | null;
         };
+        /**
+         * @description * `new` - new
+         *     * `draft` - draft
+         *     * `submitted` - submitted
+         * @enum {string}
+         */
+        CaseSummaryOutputStatusEnum: "new" | "draft" | "submitted";
         ChampionSummaryOutput: {
             model_version: string;
             /** Format: date-time */
@@ -2101,6 +2120,10 @@ export interface components {
             done: number;
             remaining: number;
             next_case: number | null;
+            /** @description cases that match the filters */
+            count: number;
+            limit: number;
+            offset: number;
             cases: components["schemas"]["CaseSummaryOutput"][];
         };
     };
@@ -5796,7 +5819,26 @@ export interface operations {
     };
     reading_worklist: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description submitted cases whose reads differ by this many grades */
+                disagreement?: number;
+                project?: string;
+                reference?: boolean | null;
+                /** @description part of a patient id */
+                search?: string;
+                /**
+                 * @description * `priority` - priority
+                 *     * `date` - date
+                 *     * `-date` - -date
+                 */
+                sort?: "priority" | "date" | "-date";
+                /**
+                 * @description * `new` - new
+                 *     * `draft` - draft
+                 *     * `submitted` - submitted
+                 */
+                status?: "new" | "draft" | "submitted";
+            };
             header?: never;
             path?: never;
             cookie?: never;
