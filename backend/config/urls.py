@@ -23,5 +23,5 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("dicomweb/", include("backend.imaging.dicomweb_urls")),
     path("", spa_index, name="spa-root"),
-    re_path(r"^(?P<route>login|worklist|read|dashboard)(?:/.*)?$", spa_index, name="spa"),
+    re_path(r"^(?P<route>login|worklist|read|dashboard|cases|adjudication)(?:/.*)?$", spa_index, name="spa"),
 ]

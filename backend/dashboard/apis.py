@@ -11,10 +11,12 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.common.inputs import QueryInput
 from backend.dashboard import model_selectors, outputs, selectors, worker_selectors
+from backend.dashboard.case_history import case_history
 from backend.learning import performance_selectors
 from backend.learning.models import KappaSnapshot
 from backend.projects.permissions import IsProjectAdmin
 from backend.projects.selectors import project_get_for_user
+from backend.reading.selectors import case_get_for_admin
 
 
 class DashboardApi(APIView):
@@ -152,3 +154,15 @@ class WorkersHealthApi(DashboardApi):
     )
     def get(self, request: Request) -> Response:
         return Response(worker_selectors.workers_health())
+
+
+class CaseHistoryApi(DashboardApi):
+    @extend_schema(
+        operation_id="dashboard_case_history",
+        responses={200: outputs.CaseHistoryEntryOutput(many=True)},
+        description="Every change to a case, oldest first: who, when, what (before and after) and from "
+        "which view; admins of the case's project.",
+    )
+    def get(self, request: Request, case_id: int) -> Response:
+        case = case_get_for_admin(admin=request.user, case_id=case_id)
+        return Response(outputs.CaseHistoryEntryOutput(case_history(case=case), many=True).data)

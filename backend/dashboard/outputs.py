@@ -299,3 +299,24 @@ class WorkersHealthOutput(serializers.Serializer):
     workers = serializers.ListField(child=serializers.CharField())
     queues = QueueOutput(many=True)
     queue_error = serializers.CharField()
+
+
+class CaseHistoryEntryOutput(serializers.Serializer):
+    at = serializers.DateTimeField()
+    kind = serializers.ChoiceField(choices=["annotation", "reading", "level_position", "adjudication"])
+    action = serializers.CharField(
+        help_text="annotation: create, update or submit; reading: open or submit; level_position: its "
+        "source (finder, model, reader); adjudication: open or resolve"
+    )
+    actor = serializers.CharField(
+        allow_null=True, help_text="the user, or the model version that placed a level"
+    )
+    level = serializers.CharField(allow_null=True)
+    view = serializers.CharField(
+        help_text="annotation: what the reader had on screen (LevelAnnotation.display); level_position: "
+        "the study's modality"
+    )
+    changes = serializers.DictField(
+        child=serializers.ListField(child=serializers.JSONField(allow_null=True), min_length=2, max_length=2),
+        help_text="field -> [before, after]",
+    )

@@ -7,6 +7,7 @@ PROJECT = "projects/<slug:slug>/"
 urlpatterns = [
     path("projects/", apis.ProjectListApi.as_view(), name="dashboard-projects"),
     path("workers/", apis.WorkersHealthApi.as_view(), name="dashboard-workers"),
+    path("cases/<int:case_id>/history/", apis.CaseHistoryApi.as_view(), name="dashboard-case-history"),
     path(f"{PROJECT}summary/", apis.SummaryApi.as_view(), name="dashboard-summary"),
     path(
         f"{PROJECT}labeling-progress/", apis.LabelingProgressApi.as_view(), name="dashboard-labeling-progress"

@@ -301,6 +301,17 @@ class KappaSeriesApi(APIView):
 class AdjudicationOutput(serializers.ModelSerializer):
     case = serializers.IntegerField(source="case_id")
     resolved_by = serializers.CharField(source="resolved_by.username", allow_null=True, default=None)
+    model_grade = serializers.IntegerField(
+        allow_null=True,
+        default=None,
+        help_text="the champion's suggestion for the level (none on a blinded case)",
+    )
+    model_version = serializers.CharField(allow_null=True, default=None)
+    reference_grade = serializers.IntegerField(
+        allow_null=True,
+        default=None,
+        help_text="the level's reference label now (after a resolve: the decision)",
+    )
 
     class Meta:
         model = AdjudicationItem
@@ -316,6 +327,9 @@ class AdjudicationOutput(serializers.ModelSerializer):
             "note",
             "created_at",
             "resolved_at",
+            "model_grade",
+            "model_version",
+            "reference_grade",
         ]
 
 
@@ -360,10 +374,9 @@ class AdjudicationResolveApi(APIView):
         responses={200: AdjudicationOutput},
     )
     def post(self, request: Request, slug: str, item_id: int) -> Response:
+        project = _project(request, slug, role=Role.READER)
         item = (
-            selectors.adjudication_queue_for_user(
-                project=_project(request, slug, role=Role.READER), user=request.user
-            )
+            selectors.adjudication_queue_for_user(project=project, user=request.user)
             .filter(pk=item_id)
             .first()
         )
@@ -371,5 +384,8 @@ class AdjudicationResolveApi(APIView):
             raise ApplicationError(f"No open adjudication {item_id}.", code="not_found", status=404)
         data = AdjudicationResolveInput(data=request.data)
         data.is_valid(raise_exception=True)
-        item = services.adjudication_resolve(item=item, user=request.user, **data.validated_data)
-        return Response(AdjudicationOutput(item).data)
+        services.adjudication_resolve(item=item, user=request.user, **data.validated_data)
+        (resolved,) = selectors.adjudication_list_for_user(
+            project=project, user=request.user, status=AdjudicationItem.Status.RESOLVED, item_id=item_id
+        )
+        return Response(AdjudicationOutput(resolved).data)

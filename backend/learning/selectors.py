@@ -1,9 +1,15 @@
 from collections.abc import Sequence
 
-from django.db.models import Count, Q
+from django.db.models import Count, OuterRef, Q, Subquery
 
 from backend.accounts.models import Role
-from backend.learning.models import AdjudicationItem, LevelPrediction, ModelPromotion, ModelVersion
+from backend.learning.models import (
+    AdjudicationItem,
+    LevelPrediction,
+    ModelPromotion,
+    ModelVersion,
+    ReferenceLabel,
+)
 from backend.projects.models import Project
 from backend.projects.selectors import project_role_for_user
 from backend.reading.models import Assignment
@@ -148,11 +154,32 @@ def adjudication_queue_for_user(*, project: Project, user, status: str = Adjudic
 
 
 def adjudication_list_for_user(
-    *, project: Project, user, status: str = AdjudicationItem.Status.OPEN, limit: int = 500
+    *,
+    project: Project,
+    user,
+    status: str = AdjudicationItem.Status.OPEN,
+    limit: int = 500,
+    item_id: int | None = None,
 ) -> list[AdjudicationItem]:
-    """`adjudication_queue_for_user`, where a non-admin's copy of a blinded case's item leaves out
-    the model's grade (in memory only: nothing is saved)."""
-    items = list(adjudication_queue_for_user(project=project, user=user, status=status)[:limit])
+    """`adjudication_queue_for_user`, each item with the champion's suggestion for its level
+    (`model_grade`, `model_version`) and the level's reference label (`reference_grade`); a
+    non-admin's copy of a blinded case's item leaves out every grade of a model (in memory only)."""
+    champion = champion_get(project=project)
+    suggested = LevelPrediction.objects.filter(
+        model_version=champion, study_id=OuterRef("case__pair__ct_study_id"), level=OuterRef("level")
+    )
+    reference = ReferenceLabel.objects.filter(case_id=OuterRef("case_id"), level=OuterRef("level"))
+    queue = adjudication_queue_for_user(project=project, user=user, status=status)
+    if item_id is not None:
+        queue = queue.filter(pk=item_id)
+    items = list(
+        queue.annotate(
+            model_grade=Subquery(suggested.values("grade")[:1]),
+            reference_grade=Subquery(reference.values("grade")[:1]),
+        )[:limit]
+    )
+    for item in items:
+        item.model_version = champion.label if champion and item.model_grade is not None else None
     if project_role_for_user(project=project, user=user) == Role.ADMIN:
         return items
     numbers = project.model_versions.values_list("number", flat=True)
@@ -160,4 +187,5 @@ def adjudication_list_for_user(
     for item in items:
         if item.case.blinded:
             item.grades = {rater: grade for rater, grade in item.grades.items() if rater not in model_labels}
+            item.model_grade = item.model_version = None
     return items

@@ -13,6 +13,8 @@ const ReadingPage = lazy(loadReadingPage);
 if (window.location.pathname.startsWith("/read/")) void loadReadingPage();
 // The dashboard carries Chart.js: its own chunk, fetched only when a dashboard URL is opened.
 const DashboardPage = lazy(() => import("./pages/DashboardPage").then((m) => ({ default: m.DashboardPage })));
+const AdjudicationPage = lazy(() => import("./pages/AdjudicationPage").then((m) => ({ default: m.AdjudicationPage })));
+const CaseHistoryPage = lazy(() => import("./pages/CaseHistoryPage").then((m) => ({ default: m.CaseHistoryPage })));
 
 export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
@@ -55,6 +57,11 @@ export function App() {
           <span className="brand">Cervical stenosis reading</span>
           <nav className="topnav">
             <Link to="/worklist">Worklist</Link>
+            {(me.experience === "senior" || me.role === "admin" || adminOfAProject) && (
+              <Link to="/adjudication" data-testid="adjudication-link">
+                Adjudication
+              </Link>
+            )}
             {(me.role === "admin" || adminOfAProject) && (
               <Link to="/dashboard" data-testid="dashboard-link">
                 Dashboard
@@ -88,6 +95,30 @@ export function App() {
             me ? (
               <Suspense fallback={<p className="loading">Loading the dashboard…</p>}>
                 <DashboardPage />
+              </Suspense>
+            ) : (
+              <Navigate to="/login" />
+            )
+          }
+        />
+        <Route
+          path="/adjudication"
+          element={
+            me ? (
+              <Suspense fallback={<p className="loading">Loading the adjudication queue…</p>}>
+                <AdjudicationPage />
+              </Suspense>
+            ) : (
+              <Navigate to="/login" />
+            )
+          }
+        />
+        <Route
+          path="/cases/:id/history"
+          element={
+            me ? (
+              <Suspense fallback={<p className="loading">Loading the history…</p>}>
+                <CaseHistoryPage />
               </Suspense>
             ) : (
               <Navigate to="/login" />

@@ -83,3 +83,8 @@ export const fetchWorklist = (query: WorklistQuery = {}) => {
   const suffix = params.size ? `?${params}` : "";
   return api<Worklist>(`/api/reading/worklist/${suffix}`);
 };
+
+export type CaseHistoryEntry = components["schemas"]["CaseHistoryEntryOutput"];
+
+// A case's history (admins of its project).
+export const fetchCaseHistory = (caseId: number) => api<CaseHistoryEntry[]>(`/api/dashboard/cases/${caseId}/history/`);

@@ -91,6 +91,10 @@ def test_a_senior_sees_and_resolves_only_items_on_cases_they_read_and_never_a_bl
     for item in items:
         expected = {senior.user.username: 0} | ({} if item["case"] == blinded.pk else {version.label: 3})
         assert item["grades"] == expected, "the model's grade stays hidden on a blinded case"
+        hidden = item["case"] == blinded.pk
+        assert (item["model_grade"], item["model_version"]) == (
+            (None, None) if hidden else (3, version.label)
+        )
     assert len(_client(admin).get(LIST).json()) == 18
     admin_view = [i for i in _client(admin).get(LIST).json() if i["case"] == blinded.pk]
     assert all(i["grades"][version.label] == 3 for i in admin_view), "admins keep the full view"
@@ -101,7 +105,9 @@ def test_a_senior_sees_and_resolves_only_items_on_cases_they_read_and_never_a_bl
     assert response.status_code == 404 and response.json()["error"]["code"] == "not_found"
     unread_item.refresh_from_db()
     assert unread_item.status == "open"
-    assert _client(other_senior).post(url, {"grade": 1}, format="json").json()["status"] == "resolved"
+    resolved = _client(other_senior).post(url, {"grade": 1, "note": "no cord contact"}, format="json").json()
+    assert (resolved["status"], resolved["resolved_grade"], resolved["reference_grade"]) == ("resolved", 1, 1)
+    assert resolved["resolved_by"] == other_senior.user.username and resolved["note"] == "no cord contact"
 
 
 def test_readers_who_disagree_open_their_item_even_when_the_model_and_a_senior_already_have_one(project):

@@ -232,6 +232,9 @@ MATRIX: dict[str, list[Call]] = {
     # The dashboard: admins of a project; the list and the workers for an admin of any project.
     "dashboard-projects": [Call("get", by_role(401, 403, 403, 403, 200, 200, 200))],
     "dashboard-workers": [Call("get", by_role(401, 403, 403, 403, 200, 200, 200))],
+    "dashboard-case-history": [
+        Call("get", by_role(401, 403, 403, 403, 404, 200, 200), params={"case_id": "read_case_id"}),
+    ],
     **{
         name: [Call("get", project_admins(200))]
         for name in (

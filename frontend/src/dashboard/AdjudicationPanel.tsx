@@ -1,3 +1,5 @@
+import { Link } from "react-router-dom";
+
 import { type AdjudicationItem, type AdjudicationSummary, fetchAdjudicationSummary, fetchOpenAdjudications } from "./api";
 import { Panel } from "./Panel";
 import { useLoad } from "./useLoad";
@@ -32,7 +34,7 @@ export function AdjudicationPanel({ slug, refresh }: { slug: string; refresh: nu
           <tbody>
             {items.data.slice(0, 10).map((item) => (
               <tr key={item.id}>
-                <td>{item.case}</td><td>{item.level}</td><td>{REASONS[item.reason] ?? item.reason}</td>
+                <td><Link to={`/cases/${item.case}/history`}>{item.case}</Link></td><td>{item.level}</td><td>{REASONS[item.reason] ?? item.reason}</td>
                 <td>{Object.entries(item.grades).map(([who, g]) => `${who}: ${g}`).join(", ")}</td>
                 <td>{item.created_at.slice(0, 10)}</td>
               </tr>

@@ -136,3 +136,8 @@ export const moveReferenceCases = (slug: string, caseIds: number[], inReferenceS
     method: "POST",
     body: JSON.stringify({ case_ids: caseIds, in_reference_set: inReferenceSet }),
   });
+export const resolveAdjudication = (slug: string, id: number, grade: number, note: string) =>
+  api<AdjudicationItem>(learning(slug, `adjudications/${id}/resolve/`), {
+    method: "POST",
+    body: JSON.stringify({ grade, note }),
+  });

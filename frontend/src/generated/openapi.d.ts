@@ -75,6 +75,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/dashboard/cases/{case_id}/history/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description Every change to a case, oldest first: who, when, what (before and after) and from which view; admins of the case's project. */
+        get: operations["dashboard_case_history"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/dashboard/projects/": {
         parameters: {
             query?: never;
@@ -1200,6 +1217,11 @@ export interface components {
             readonly created_at: string;
             /** Format: date-time */
             resolved_at?: string | null;
+            /** @description the champion's suggestion for the level (none on a blinded case) */
+            model_grade?: number | null;
+            model_version?: string | null;
+            /** @description the level's reference label now (after a resolve: the decision) */
+            reference_grade?: number | null;
         };
         /**
          * @description * `open` - Open
@@ -1314,6 +1336,30 @@ export interface components {
             time_spent_s: number;
             level_positions: components["schemas"]["LevelPositionsOutput"];
         };
+        CaseHistoryEntryOutput: {
+            /** Format: date-time */
+            at: string;
+            kind: components["schemas"]["CaseHistoryEntryOutputKindEnum"];
+            /** @description annotation: create, update or submit; reading: open or submit; level_position: its source (finder, model, reader); adjudication: open or resolve */
+            action: string;
+            /** @description the user, or the model version that placed a level */
+            actor: string | null;
+            level: string | null;
+            /** @description annotation: what the reader had on screen (LevelAnnotation.display); level_position: the study's modality */
+            view: string;
+            /** @description field -> [before, after] */
+            changes: {
+                [key: string]: unknown[];
+            };
+        };
+        /**
+         * @description * `annotation` - annotation
+         *     * `reading` - reading
+         *     * `level_position` - level_position
+         *     * `adjudication` - adjudication
+         * @enum {string}
+         */
+        CaseHistoryEntryOutputKindEnum: "annotation" | "reading" | "level_position" | "adjudication";
         CaseSummaryOutput: {
             id: number;
             project: string;
@@ -2380,6 +2426,63 @@ export interface operations {
             };
             /** @description Too many requests: failed logins for this username (locked out for a while), or a rate limit. */
             429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+        };
+    };
+    dashboard_case_history: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CaseHistoryEntryOutput"][];
+                };
+            };
+            /** @description The request is not valid: `fields` says what is wrong with which field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description Not signed in, or the token is wrong or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description Signed in, without the role this needs (or a session request without its CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description No such object, or not in your projects. */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
