@@ -22,6 +22,7 @@ from backend.learning.ml_bridge import REFORMAT_SPACING_MM
 from backend.learning.models import ModelVersion
 from backend.projects.models import Project
 from backend.projects.selectors import audit_entries_for_project
+from backend.reading.measurements import torg_pavlov_ratio
 from backend.reading.models import Assignment, Case, LevelAnnotation
 
 ANNOTATION_STATUSES = ("submitted",)
@@ -38,6 +39,7 @@ _ANNOTATION_FIELDS = {
     "grade": "grade",
     "box": "box",
     "note": "note",
+    "measurements": "measurements",
     "reader": "assignment__reader__username",
     "reader_experience": "assignment__reader__reader_profile__experience",
     "assignment_id": "assignment_id",
@@ -66,6 +68,10 @@ ANNOTATION_COLUMNS = (
     "binary",
     "box",
     "note",
+    "canal_ap_mm",
+    "body_ap_mm",
+    "torg_pavlov",
+    "measurements",
     "reader",
     "reader_experience",
     "assignment_id",
@@ -85,6 +91,10 @@ ANNOTATION_COLUMNS = (
 def _annotation_row(values: dict[str, Any]) -> dict[str, Any]:
     grade = values["grade"]
     values["binary"] = None if grade is None else grade >= 2
+    measurements = values["measurements"] or {}
+    values["canal_ap_mm"] = measurements.get("canal_ap", {}).get("mm")
+    values["body_ap_mm"] = measurements.get("body_ap", {}).get("mm")
+    values["torg_pavlov"] = torg_pavlov_ratio(measurements)
     return {column: values[column] for column in ANNOTATION_COLUMNS}
 
 

@@ -15,6 +15,7 @@ from backend.projects.permissions import IsProjectAdmin
 from backend.projects.selectors import project_get_for_user
 from backend.reading import allocation, label_import, selectors, services, worklist
 from backend.reading.level_positions import level_position_correct, level_positions_history
+from backend.reading.measurements import MEASURES, torg_pavlov_ratio
 from backend.reading.models import LevelAnnotation
 
 LEVEL_PARAMETER = OpenApiParameter(
@@ -26,17 +27,48 @@ LEVEL_PARAMETER = OpenApiParameter(
 )
 
 
+_POINT = {"type": "array", "items": {"type": "number"}, "minItems": 3, "maxItems": 3}
+_MEASURE = {
+    "type": "object",
+    "nullable": True,
+    "properties": {
+        "points": {"type": "array", "items": _POINT, "minItems": 2, "maxItems": 2},
+        "mm": {"type": "number", "readOnly": True, "description": "the distance between the points"},
+    },
+    "required": ["points"],
+}
+
+
+@extend_schema_field(
+    {
+        "type": "object",
+        "properties": {name: _MEASURE for name in MEASURES},
+        "additionalProperties": False,
+        "description": "caliper measurements (two points in patient mm each); null removes one, one left "
+        "out stays as it was",
+    }
+)
+class MeasurementsField(serializers.JSONField):
+    """The service checks the points and computes each length (invalid_measurement)."""
+
+
 class AnnotationOutput(serializers.Serializer):
     level = serializers.CharField()
     grade = serializers.IntegerField(allow_null=True)
     box = serializers.ListField(child=serializers.FloatField(), allow_null=True)
     note = serializers.CharField()
+    measurements = MeasurementsField()
+    torg_pavlov = serializers.SerializerMethodField(help_text="canal AP / body AP, when both are measured")
     version = serializers.IntegerField()
     display = serializers.ChoiceField(
         choices=LevelAnnotation.Display.choices,
         help_text="what the reader had on screen when the grade was last set",
     )
     updated_at = serializers.DateTimeField()
+
+    @extend_schema_field(serializers.FloatField(allow_null=True))
+    def get_torg_pavlov(self, annotation) -> float | None:
+        return torg_pavlov_ratio(annotation.measurements)
 
 
 class PlacedLevelOutput(serializers.Serializer):
@@ -223,6 +255,7 @@ class LevelInput(serializers.Serializer):
     grade = GradeField(required=False, allow_null=True)
     box = BoxField(required=False, allow_null=True)  # null: the reader cleared the ROI (x)
     note = serializers.CharField(required=False, allow_blank=True, max_length=5000)
+    measurements = MeasurementsField(required=False)
     display = serializers.ChoiceField(
         choices=services.CLIENT_DISPLAYS,
         default=LevelAnnotation.Display.SHOWN,
@@ -245,7 +278,9 @@ class LevelAnnotationApi(APIView):
         data.is_valid(raise_exception=True)
         case = selectors.case_get_for_reader(reader=request.user, case_id=case_id)
         assignment = services.assignment_open(case=case, reader=request.user)
-        fields = {k: v for k, v in data.validated_data.items() if k in ("grade", "box", "note")}
+        fields = {
+            k: v for k, v in data.validated_data.items() if k in ("grade", "box", "note", "measurements")
+        }
         level = level.replace("-", "/")
         annotation = services.level_annotation_save(
             assignment=assignment,

@@ -85,6 +85,11 @@ class LevelAnnotation(models.Model):
     )
     box = models.JSONField(null=True, blank=True, help_text="[x0, y0, x1, y1] in the CT sagittal reformat")
     note = models.TextField(blank=True)
+    measurements = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="caliper measurements: canal_ap, body_ap -> {points: two [x, y, z] patient mm, mm}",
+    )
     model_version_shown = models.CharField(
         max_length=64, blank=True, help_text="the champion whose suggestion for the level the view offered"
     )

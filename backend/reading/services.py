@@ -14,6 +14,7 @@ from backend.imaging.models import StudyPair
 from backend.projects.models import Allocation, AuditAction, Project
 from backend.projects.services import audit_record
 from backend.reading.allocation import case_allocations_deal
+from backend.reading.measurements import measurements_merge, measurements_valid
 from backend.reading.models import AnnotationEvent, Assignment, Case, CaseAllocation, LevelAnnotation
 from backend.reading.signals import assignment_submitted
 
@@ -154,6 +155,7 @@ def _snapshot(annotation: LevelAnnotation) -> dict[str, Any]:
         "grade": annotation.grade,
         "box": annotation.box,
         "note": annotation.note,
+        "measurements": annotation.measurements,
         "version": annotation.version,
         "display": annotation.display,
     }
@@ -209,6 +211,7 @@ def level_annotation_save(
     grade: Any = _UNSET,
     box: Any = _UNSET,
     note: Any = _UNSET,
+    measurements: Any = _UNSET,
     model_version_shown: str = "",
     display: str = LevelAnnotation.Display.SHOWN,
 ) -> LevelAnnotation:
@@ -243,6 +246,8 @@ def level_annotation_save(
         raise ApplicationError("grade must be an integer from 0 to 3.", code="invalid_grade")
     if box is not _UNSET:
         box = _valid_box(box)
+    if measurements is not _UNSET:
+        measurements_valid(measurements)  # refused before anything is read or written
     annotation = (
         LevelAnnotation.objects.select_for_update().filter(assignment=assignment, level=level).first()
     )
@@ -261,6 +266,8 @@ def level_annotation_save(
             )
         before, action = _snapshot(annotation), "update"
         annotation.version += 1
+    if measurements is not _UNSET:
+        annotation.measurements = measurements_merge(current=annotation.measurements, sent=measurements)
     for field, value in (("grade", grade), ("box", box), ("note", note)):
         if value is not _UNSET:
             setattr(annotation, field, value if field != "note" else str(value or ""))
