@@ -178,7 +178,7 @@ def test_a_second_reader_sees_none_of_the_first_readers_grades(live_server, page
         )
     second = reader_in(project, "dr-second")
     log_in(page, live_server, "dr-second")
-    assert page.get_by_test_id(f"case-row-{case.pk}").inner_text().endswith("new (next)")
+    assert page.get_by_test_id(f"case-row-{case.pk}").locator("td").nth(3).inner_text() == "new (next)"
 
     with page.expect_response(f"**/api/reading/cases/{case.pk}/") as response_info:
         page.keyboard.press("Enter")  # Enter on the worklist opens the next case
@@ -280,4 +280,49 @@ def test_a_reader_drags_the_current_level_line_down_the_spine(live_server, page,
     finder = LevelPosition.objects.filter(study=case.pair.ct_study, level="C3/4", source="finder").first()
     dragged = LevelPosition.objects.get(study=case.pair.ct_study, level="C3/4", source="reader")
     assert dragged.centre[2] < finder.centre[2] - 1.0, "dragged down: inferiorly"
+    assert not page.page_errors
+
+
+def test_a_caliper_on_the_ct_sagittal_is_stored_in_patient_mm(live_server, page, tmp_path):
+    import math
+
+    import numpy as np
+
+    from backend.imaging.models import Instance, Series
+
+    project, _ = synthetic_reading_project(tmp_path, patients=1, champion=False, image_size=128)
+    case = Case.objects.get(project=project)
+    reader_in(project, "dr-caliper")
+    log_in(page, live_server, "dr-caliper")
+    page.goto(f"{live_server.url}/read/{case.pk}")
+    wait_until_loaded(page)
+    page.wait_for_timeout(500)  # the volume's first render
+    canvas = page.locator("[data-testid=viewport-ctSagittal] canvas").first.bounding_box()
+    x0, y0 = canvas["x"] + canvas["width"] * 0.45, canvas["y"] + canvas["height"] * 0.5
+    with page.expect_response(lambda r: "/levels/" in r.url and r.request.method == "PUT") as saved:
+        page.keyboard.down("Control")
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move(x0 + 30, y0 + 5, steps=6)
+        page.mouse.move(x0 + 60, y0 + 10, steps=6)
+        page.mouse.up()
+        page.keyboard.up("Control")
+    assert saved.value.status == 200, saved.value.text()
+    canal = saved.value.json()["measurements"]["canal_ap"]
+    assert abs(canal["mm"] - math.dist(*canal["points"])) <= 0.1
+    # Patient space: inside the CT volume, on one sagittal plane (the same x), within the body's depth.
+    series = Series.objects.get(study=case.pair.ct_study)
+    corners = np.array(list(Instance.objects.filter(series=series).values_list("image_position", flat=True)))
+    spacing = [float(v) for v in series.pixel_spacing]  # row (y) and column (x) spacing
+    low = corners.min(axis=0)
+    high = corners.max(axis=0) + [series.columns * spacing[1], series.rows * spacing[0], 0]
+    for point in canal["points"]:
+        assert all(low[k] - 0.5 <= point[k] <= high[k] + 0.5 for k in range(3)), (point, low, high)
+    assert abs(canal["points"][0][0] - canal["points"][1][0]) < 0.5, "drawn on one sagittal plane"
+    assert canal["points"][1][1] > canal["points"][0][1] + 5, "dragged right: posteriorly (+y)"
+    assert 5 < canal["mm"] < 100
+    shown = page.get_by_test_id("measure-canal_ap").inner_text()
+    assert shown == f"{canal['mm']:.1f} mm"
+    stored = LevelAnnotation.objects.get(assignment__case=case, level=current_level(page))
+    assert stored.measurements["canal_ap"]["mm"] == canal["mm"]
     assert not page.page_errors

@@ -3,6 +3,7 @@
 // double mount and quick page changes never start it twice (the image loader's init purges the cache).
 import { init as coreInit } from "@cornerstonejs/core";
 import {
+  LengthTool,
   PanTool,
   RectangleROITool,
   StackScrollTool,
@@ -21,7 +22,7 @@ export function initCornerstone(): Promise<void> {
       await coreInit();
       await toolsInit();
       await dicomImageLoaderInit({ maxWebWorkers: Math.min(2, navigator.hardwareConcurrency || 1) });
-      for (const tool of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool, RectangleROITool]) addTool(tool);
+      for (const tool of [WindowLevelTool, PanTool, ZoomTool, StackScrollTool, RectangleROITool, LengthTool]) addTool(tool);
     })();
     started.catch(() => {
       started = null; // a later page may try again

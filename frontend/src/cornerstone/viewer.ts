@@ -15,6 +15,7 @@ import {
 } from "@cornerstonejs/core";
 import {
   Enums as ToolEnums,
+  LengthTool,
   PanTool,
   RectangleROITool,
   StackScrollTool,
@@ -56,6 +57,8 @@ export interface ViewerCallbacks {
   onBoxDrawn?: (box: Box) => void;
   /** The reader dragged the current level's line: by `mm` along the disc's normal (positive: up). */
   onLevelDragged?: (modality: "CT" | "MR", mm: number) => void;
+  /** A caliper (Ctrl + drag on the CT sagittal) was drawn: its two ends in patient mm. */
+  onCaliper?: (points: [Point3, Point3]) => void;
 }
 
 // Reformat geometry of model boxes (backend.reading.selectors.REFORMAT_SPACING_MM, ml.imaging).
@@ -175,9 +178,14 @@ export class ReadingViewer {
       group.setToolActive(StackScrollTool.toolName, { bindings: [{ mouseButton: Wheel }] });
     }
     stackGroup.setToolActive(WindowLevelTool.toolName, { bindings: [{ mouseButton: Primary }] });
-    // On the CT sagittal the left button draws the level's ROI box; shift + left sets the window.
+    // On the CT sagittal the left button draws the level's ROI box, ctrl + left a caliper, shift +
+    // left sets the window.
     sagittalGroup.addTool(RectangleROITool.toolName);
     sagittalGroup.setToolActive(RectangleROITool.toolName, { bindings: [{ mouseButton: Primary }] });
+    sagittalGroup.addTool(LengthTool.toolName);
+    sagittalGroup.setToolActive(LengthTool.toolName, {
+      bindings: [{ mouseButton: Primary, modifierKey: ToolEnums.KeyboardBindings.Ctrl }],
+    });
     sagittalGroup.setToolActive(WindowLevelTool.toolName, {
       bindings: [{ mouseButton: Primary, modifierKey: ToolEnums.KeyboardBindings.Shift }],
     });
@@ -428,6 +436,7 @@ export class ReadingViewer {
 
   private onRoiEvent(event: CustomEvent): void {
     const drawn = event.detail?.annotation as ToolTypes.Annotation | undefined;
+    if (drawn?.metadata?.toolName === LengthTool.toolName) return this.onCaliperEvent(event.type, drawn);
     if (!drawn || drawn.metadata?.toolName !== RectangleROITool.toolName || !this.ctGeometry) return;
     const points = drawn.data?.handles?.points as Point3[] | undefined;
     if (!points?.length || this.destroyed) return;
@@ -445,9 +454,23 @@ export class ReadingViewer {
     this.boxTimer = window.setTimeout(() => this.callbacks.onBoxDrawn?.(box), 300);
   }
 
+  /** A finished caliper goes to onCaliper (the world of a volume viewport is patient mm); one caliper
+   * per level stays drawn, the latest. */
+  private onCaliperEvent(type: string, drawn: ToolTypes.Annotation): void {
+    const points = drawn.data?.handles?.points as Point3[] | undefined;
+    if (type !== ToolEnums.Events.ANNOTATION_COMPLETED || points?.length !== 2 || this.destroyed) return;
+    for (const found of annotation.state.getAllAnnotations()) {
+      const older = found.metadata?.toolName === LengthTool.toolName && found.annotationUID !== drawn.annotationUID;
+      if (older) annotation.state.removeAnnotation(found.annotationUID!);
+    }
+    this.callbacks.onCaliper?.([[...points[0]] as Point3, [...points[1]] as Point3]);
+  }
+
   private clearRoi(keep?: string): void {
     for (const found of annotation.state.getAllAnnotations()) {
-      if (found.metadata?.toolName === RectangleROITool.toolName && found.annotationUID !== keep) {
+      const tool = found.metadata?.toolName;
+      if (tool === LengthTool.toolName && !keep) annotation.state.removeAnnotation(found.annotationUID!);
+      else if (tool === RectangleROITool.toolName && found.annotationUID !== keep) {
         annotation.state.removeAnnotation(found.annotationUID!);
       }
     }
@@ -462,7 +485,8 @@ export class ReadingViewer {
     this.listeners.forEach((remove) => remove());
     Object.values(this.svgs).forEach((svg) => svg?.remove());
     for (const found of annotation.state.getAllAnnotations()) {
-      if (found.metadata?.toolName === RectangleROITool.toolName) annotation.state.removeAnnotation(found.annotationUID!);
+      const tool = found.metadata?.toolName;
+      if (tool === RectangleROITool.toolName || tool === LengthTool.toolName) annotation.state.removeAnnotation(found.annotationUID!);
     }
     ToolGroupManager.destroyToolGroup(this.stackGroupId);
     ToolGroupManager.destroyToolGroup(this.sagittalGroupId);

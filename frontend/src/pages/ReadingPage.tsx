@@ -7,7 +7,7 @@ import { ApiError } from "../api";
 import type { Box } from "../cornerstone/viewer";
 import { HelpOverlay } from "../reading/HelpOverlay";
 import { LevelPanel } from "../reading/LevelPanel";
-import { CaseDetail, Display, fetchCase, submitCase } from "../reading/readingApi";
+import { CaseDetail, Display, MeasureName, Point3, fetchCase, submitCase } from "../reading/readingApi";
 import { startTimings, stamp } from "../reading/timings";
 import { draftsFrom, useLevelDrafts } from "../reading/useLevelDrafts";
 import { movedAlongNormal, type PlacedLevels, saveLevelPosition, STEP_MM } from "../reading/levelPositions";
@@ -78,7 +78,7 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
     [detail.suggestions.levels],
   );
   const displayOf = (name: string): Display => (!suggestionByLevel[name] ? "no_model" : showSuggestions ? "shown" : "hidden");
-  const { drafts, saveState, setGrade, setBox, setNote, flush } = useLevelDrafts(detail.id, initialDrafts, onMessage, displayOf);
+  const { drafts, saveState, setGrade, setBox, setMeasurement, setNote, flush } = useLevelDrafts(detail.id, initialDrafts, onMessage, displayOf);
   const firstOpen = Math.max(0, levels.findIndex((l) => initialDrafts[l].grade === null));
   const [current, setCurrent] = useState(firstOpen);
   const [help, setHelp] = useState(false);
@@ -105,7 +105,19 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
     [level, readOnly, setBox],
   );
   const onLevelDragged = (modality: "CT" | "MR", mm: number) => void moveLevel(modality, mm);
-  const { elements, viewer, slices, status, error } = useReadingViewer(detail, firstOpen, overlay, onBoxDrawn, onLevelDragged);
+  const [caliperTarget, setCaliperTarget] = useState<MeasureName>("canal_ap");
+  const onCaliper = (points: [Point3, Point3]) => {
+    if (readOnly) return onMessage("This case is submitted; its measurements can no longer change.", "info");
+    void setMeasurement(level, caliperTarget, points);
+  };
+  const { elements, viewer, slices, status, error } = useReadingViewer(
+    detail,
+    firstOpen,
+    overlay,
+    onBoxDrawn,
+    onLevelDragged,
+    onCaliper,
+  );
 
   // The levels' positions as this reader last saw them (their own corrections included).
   const [placed, setPlaced] = useState<PlacedLevels[]>(detail.level_positions.levels);
@@ -189,6 +201,7 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
       a: () => takeModelBox(),
       x: () => !readOnly && drafts[level].box && void setBox(level, null),
       n: () => noteRef.current?.focus(),
+      c: () => setCaliperTarget((target) => (target === "canal_ap" ? "body_ap" : "canal_ap")),
       s: () => void submit(),
       "?": () => setHelp((open) => !open),
     };
@@ -265,6 +278,9 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
           onNote={(note) => setNote(level, note)}
           onTakeModelBox={takeModelBox}
           onClearBox={() => void setBox(level, null)}
+          caliperTarget={caliperTarget}
+          onCaliperTarget={setCaliperTarget}
+          onClearMeasure={(name) => void setMeasurement(level, name, null)}
         />
         <div className="presets" role="group" aria-label="Window presets">
           <button onClick={() => viewer.current?.setPreset("ctBone")}>CT bone (w)</button>

@@ -2,7 +2,7 @@
 import type { RefObject } from "react";
 
 import type { Draft } from "./useLevelDrafts";
-import type { LevelSuggestion, Suggestions } from "./readingApi";
+import type { LevelSuggestion, MeasureName, Measurements, Suggestions } from "./readingApi";
 import { levelSlug } from "./readingApi";
 import { GRADE_NAMES } from "./shortcuts";
 
@@ -20,6 +20,57 @@ interface Props {
   onNote: (note: string) => void;
   onTakeModelBox: () => void;
   onClearBox: () => void;
+  caliperTarget: MeasureName;
+  onCaliperTarget: (name: MeasureName) => void;
+  onClearMeasure: (name: MeasureName) => void;
+}
+
+const MEASURE_NAMES: Record<MeasureName, string> = { canal_ap: "Canal AP", body_ap: "Body AP" };
+
+/** The level's calipers (Ctrl + drag on the CT sagittal measures the chosen one) and Torg-Pavlov. */
+function MeasurementLine(props: {
+  measurements: Measurements;
+  target: MeasureName;
+  readOnly: boolean;
+  onTarget: (name: MeasureName) => void;
+  onClear: (name: MeasureName) => void;
+}) {
+  const { measurements, target } = props;
+  const canal = measurements.canal_ap?.mm;
+  const body = measurements.body_ap?.mm;
+  return (
+    <div className="measurements" data-testid="measurements">
+      {(Object.keys(MEASURE_NAMES) as MeasureName[]).map((name) => (
+        <p key={name} className="measure">
+          <label>
+            <input
+              type="radio"
+              name="caliper-target"
+              checked={target === name}
+              disabled={props.readOnly}
+              onChange={() => props.onTarget(name)}
+            />{" "}
+            {MEASURE_NAMES[name]}:{" "}
+            <span data-testid={`measure-${name}`}>{measurements[name] ? `${measurements[name]!.mm.toFixed(1)} mm` : "—"}</span>
+          </label>
+          {measurements[name] && !props.readOnly && (
+            <button className="link" onClick={() => props.onClear(name)} title={`Remove the ${MEASURE_NAMES[name]} caliper`}>
+              remove
+            </button>
+          )}
+        </p>
+      ))}
+      <p className="hint">
+        Ctrl + drag on the CT sagittal measures the chosen one (c switches).
+        {canal && body ? (
+          <>
+            {" "}
+            Torg-Pavlov <strong data-testid="torg-pavlov">{(canal / body).toFixed(2)}</strong>
+          </>
+        ) : null}
+      </p>
+    </div>
+  );
 }
 
 function SuggestionLine({ suggestions, suggestion, show }: { suggestions: Suggestions; suggestion?: LevelSuggestion; show: boolean }) {
@@ -109,6 +160,13 @@ export function LevelPanel(props: Props) {
             Clear ROI (x)
           </button>
         </div>
+        <MeasurementLine
+          measurements={draft?.measurements ?? {}}
+          target={props.caliperTarget}
+          readOnly={readOnly}
+          onTarget={props.onCaliperTarget}
+          onClear={props.onClearMeasure}
+        />
         <label className="note">
           Note (n)
           <textarea

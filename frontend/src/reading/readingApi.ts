@@ -13,8 +13,17 @@ export type Box = [number, number, number, number];
  * for a blinded case and "no_model" where it has no suggestion, whatever is sent. */
 export type Display = "shown" | "hidden" | "no_model";
 
-export type Annotation = Omit<Schemas["AnnotationOutput"], "box" | "display" | "updated_at"> & {
+export type Point3 = [number, number, number];
+export type MeasureName = "canal_ap" | "body_ap";
+export interface Measure {
+  points: [Point3, Point3];
+  mm: number;
+}
+export type Measurements = Partial<Record<MeasureName, Measure>>;
+
+export type Annotation = Omit<Schemas["AnnotationOutput"], "box" | "display" | "updated_at" | "measurements"> & {
   box: Box | null;
+  measurements: Measurements;
   display?: Display | "blinded";
   updated_at?: string;
 };
@@ -51,7 +60,14 @@ export const fetchCase = (id: number) => api<CaseDetail>(`/api/reading/cases/${i
 export const saveLevel = (
   id: number,
   level: string,
-  body: { grade?: number | null; box?: Box | null; note?: string; version: number | null; display?: Display },
+  body: {
+    grade?: number | null;
+    box?: Box | null;
+    note?: string;
+    measurements?: Partial<Record<MeasureName, { points: [Point3, Point3] } | null>>;
+    version: number | null;
+    display?: Display;
+  },
 ) =>
   api<Annotation>(`/api/reading/cases/${id}/levels/${levelSlug(level)}/`, { method: "PUT", body: JSON.stringify(body) });
 

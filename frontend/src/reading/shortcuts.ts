@@ -16,6 +16,7 @@ export const SHORTCUTS: [keys: string, action: string][] = [
   ["h", "hide / show the model's suggestion"],
   ["a", "take the model's box as the level's ROI"],
   ["x", "clear the level's ROI"],
+  ["c", "switch the caliper between canal AP and vertebral body AP"],
   ["n", "write a note for the level (Esc leaves the note)"],
   ["s", "submit the case and open the next one"],
   ["?", "this help (Esc closes it)"],
@@ -24,6 +25,7 @@ export const SHORTCUTS: [keys: string, action: string][] = [
 export const MOUSE: [string, string][] = [
   ["wheel", "scroll the stack"],
   ["left drag", "window/level; on the CT sagittal: draw the level's ROI (Shift + drag: window/level)"],
+  ["Ctrl + left drag", "on the CT sagittal: a caliper (canal or body AP, c switches)"],
   ["right drag", "zoom"],
   ["middle drag", "pan"],
 ];

@@ -4,26 +4,31 @@
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import { ApiError } from "../api";
-import { Annotation, Box, Display, saveLevel } from "./readingApi";
+import { Annotation, Box, Display, MeasureName, Measurements, Point3, saveLevel } from "./readingApi";
 
 export interface Draft {
   grade: number | null;
   box: Box | null;
   note: string;
+  measurements: Measurements;
   version: number | null;
 }
 
 export type SaveState = "idle" | "saving" | "saved" | "error";
 
-type Fields = Partial<Pick<Draft, "grade" | "box" | "note">>;
+type Fields = Partial<Pick<Draft, "grade" | "box" | "note">> & {
+  measurements?: Partial<Record<MeasureName, { points: [Point3, Point3] } | null>>;
+};
 
-const EMPTY: Draft = { grade: null, box: null, note: "", version: null };
+const EMPTY: Draft = { grade: null, box: null, note: "", measurements: {}, version: null };
 const NOTE_DELAY_MS = 700;
 
 export function draftsFrom(levels: string[], annotations: Annotation[]): Record<string, Draft> {
   const drafts: Record<string, Draft> = {};
   for (const level of levels) drafts[level] = { ...EMPTY };
-  for (const a of annotations) drafts[a.level] = { grade: a.grade, box: a.box, note: a.note, version: a.version };
+  for (const a of annotations) {
+    drafts[a.level] = { grade: a.grade, box: a.box, note: a.note, measurements: a.measurements ?? {}, version: a.version };
+  }
   return drafts;
 }
 
@@ -58,13 +63,14 @@ export function useLevelDrafts(
         try {
           const version = current.current[level]?.version ?? null;
           const saved = await saveLevel(caseId, level, { ...fields, version, display: onScreen });
-          update(level, { version: saved.version });
+          // the server computes a caliper's length: its measurements are the ones to show
+          update(level, fields.measurements ? { version: saved.version, measurements: saved.measurements } : { version: saved.version });
           setSaveState("saved");
         } catch (caught) {
           setSaveState("error");
           if (caught instanceof ApiError && caught.status === 409 && caught.code === "stale") {
             const now = caught.detail.current as Draft | undefined;
-            if (now) update(level, { grade: now.grade, box: now.box, note: now.note, version: now.version });
+            if (now) update(level, { grade: now.grade, box: now.box, note: now.note, measurements: now.measurements ?? {}, version: now.version });
             onMessage(`${level} was changed elsewhere (another tab?); your edit was not saved. Its current values are loaded.`, "error");
           } else {
             onMessage(`${level} could not be saved: ${caught instanceof Error ? caught.message : String(caught)}`, "error");
@@ -94,6 +100,13 @@ export function useLevelDrafts(
       return save(level, { box });
     },
     [save, update],
+  );
+
+  /** A caliper measure of the level from two points (patient mm), or null to remove it. */
+  const setMeasurement = useCallback(
+    (level: string, name: MeasureName, points: [Point3, Point3] | null) =>
+      save(level, { measurements: { [name]: points ? { points } : null } }),
+    [save],
   );
 
   const setNote = useCallback(
@@ -130,5 +143,5 @@ export function useLevelDrafts(
     [caseId],
   );
 
-  return { drafts, saveState, setGrade, setBox, setNote, flush, pending };
+  return { drafts, saveState, setGrade, setBox, setMeasurement, setNote, flush, pending };
 }

@@ -6,7 +6,7 @@ import { fetchSeriesMetadata } from "../cornerstone/dicomweb";
 import { ReadingViewer, type Box, type LevelIndex, type ViewportKey } from "../cornerstone/viewer";
 import type { OverlayState } from "../cornerstone/overlay";
 import { discLine, type PlacedLevels } from "./levelPositions";
-import type { CaseDetail } from "./readingApi";
+import type { CaseDetail, Point3 } from "./readingApi";
 import { stamp, stampError } from "./timings";
 
 export type Slices = Partial<Record<ViewportKey, string>>;
@@ -30,6 +30,7 @@ export function useReadingViewer(
   overlay: OverlayState,
   onBoxDrawn: (box: Box) => void,
   onLevelDragged?: (modality: "CT" | "MR", mm: number) => void,
+  onCaliper?: (points: [Point3, Point3]) => void,
 ) {
   const elements = {
     ctAxial: useRef<HTMLDivElement>(null),
@@ -41,8 +42,8 @@ export function useReadingViewer(
   const [slices, setSlices] = useState<Slices>({});
   const [status, setStatus] = useState<"loading" | "ready" | "error">("loading");
   const [error, setError] = useState<string | null>(null);
-  const latest = useRef({ overlay, onBoxDrawn, onLevelDragged });
-  latest.current = { overlay, onBoxDrawn, onLevelDragged };
+  const latest = useRef({ overlay, onBoxDrawn, onLevelDragged, onCaliper });
+  latest.current = { overlay, onBoxDrawn, onLevelDragged, onCaliper };
 
   useEffect(() => {
     let cancelled = false;
@@ -83,6 +84,7 @@ export function useReadingViewer(
       onSlice: (key, index, count) => !cancelled && setSlices((s) => ({ ...s, [key]: `${index + 1}/${count}` })),
       onBoxDrawn: (box) => latest.current.onBoxDrawn(box),
       onLevelDragged: (modality, mm) => latest.current.onLevelDragged?.(modality, mm),
+      onCaliper: (points) => latest.current.onCaliper?.(points),
       onError: fail,
     })
       .then((made) => {
