@@ -326,3 +326,79 @@ def test_a_caliper_on_the_ct_sagittal_is_stored_in_patient_mm(live_server, page,
     stored = LevelAnnotation.objects.get(assignment__case=case, level=current_level(page))
     assert stored.measurements["canal_ap"]["mm"] == canal["mm"]
     assert not page.page_errors
+
+
+CENTRE_GREY = """(testId) => {
+  const canvas = document.querySelector(`[data-testid=${testId}] canvas`);
+  const ctx = canvas.getContext('2d');
+  const [w, h] = [canvas.width, canvas.height];
+  const data = ctx.getImageData(Math.floor(w / 2) - 2, Math.floor(h / 2) - 2, 5, 5).data;
+  let sum = 0;
+  for (let i = 0; i < data.length; i += 4) sum += data[i];
+  return sum / (data.length / 4);
+}"""
+
+
+def _grey(hu: float) -> float:
+    """A CT value as the bone window (L 400 / W 1800) draws it, 0-255."""
+    return min(max((hu - (400 - 900)) / 1800, 0.0), 1.0) * 255
+
+
+def test_the_disc_plane_view_shows_the_disc_at_the_level_centre(live_server, page, tmp_path):
+    import numpy as np
+    from scipy.ndimage import map_coordinates
+
+    from ml.imaging import load_ct_volume
+
+    project, manifest = synthetic_reading_project(tmp_path, patients=1, champion=False, image_size=128)
+    case = Case.objects.get(project=project)
+    patient = manifest["patients"][0]
+    truth = next(lv for lv in patient["levels"] if lv["level"] == "C5/6")
+    volume = load_ct_volume(sorted((tmp_path / "cohort" / patient["ct"]["path"]).glob("*.dcm")))
+
+    def hu_at(point) -> float:  # the generator's CT at a patient-space point
+        x, y, z = point
+        slice_index = np.interp(-z, -volume.z, np.arange(len(volume.z)))
+        row, col = (y - volume.y0) / volume.row_spacing, (x - volume.x0) / volume.col_spacing
+        return float(map_coordinates(volume.hu, [[slice_index], [row], [col]], order=1)[0])
+
+    centre, normal = np.array(truth["ct_disc_centre_mm"]), np.array(truth["ct_disc_normal"])
+    disc, bodies = hu_at(centre), [hu_at(centre + sign * 8.0 * normal) for sign in (1, -1)]
+    assert disc < min(bodies) - 100, "the phantom's disc is darker than the bodies around it"
+
+    reader_in(project, "dr-plane")
+    log_in(page, live_server, "dr-plane")
+    page.goto(f"{live_server.url}/read/{case.pk}")
+    wait_until_loaded(page)
+    for _ in range(3):
+        page.keyboard.press("j")  # C5/6
+    assert current_level(page) == "C5/6"
+    page.keyboard.press("o")
+    page.get_by_text("CT in C5/6's disc plane").wait_for()
+    page.wait_for_timeout(500)
+    shown = page.evaluate(CENTRE_GREY, "viewport-ctDisc")
+    assert abs(shown - _grey(disc)) < min(abs(shown - _grey(body)) for body in bodies), (shown, disc, bodies)
+    assert not page.page_errors
+
+
+def test_a_double_click_on_the_ct_sagittal_moves_the_ct_axial_there(live_server, page, tmp_path):
+    project, _ = synthetic_reading_project(tmp_path, patients=1, champion=False, image_size=128)
+    case = Case.objects.get(project=project)
+    reader_in(project, "dr-cursor")
+    log_in(page, live_server, "dr-cursor")
+    page.goto(f"{live_server.url}/read/{case.pk}")
+    wait_until_loaded(page)
+    page.wait_for_timeout(500)
+    canvas = page.locator("[data-testid=viewport-ctSagittal] canvas").first.bounding_box()
+    x = canvas["x"] + canvas["width"] / 2
+    slices = []
+    for share in (0.35, 0.65):
+        page.mouse.dblclick(x, canvas["y"] + canvas["height"] * share)
+        page.wait_for_timeout(300)
+        slices.append(int(page.get_by_test_id("slice-ctAxial").inner_text().split("/")[0]))
+    # The stack runs head to feet (ascending instance numbers): lower on the sagittal, a later slice.
+    assert slices[1] > slices[0] + 3, slices
+    assert not LevelAnnotation.objects.filter(assignment__case=case).exclude(box=None).exists(), (
+        "a double click draws no ROI"
+    )
+    assert not page.page_errors

@@ -1,6 +1,8 @@
 // The reading view's Cornerstone3D setup in one place, after the structure of Cornerstone3D's
-// examples: one rendering engine, CT and MR axial STACK viewports, a CT sagittal (ORTHOGRAPHIC,
-// from the CT series as a volume) and the MR sagittal series, two tool groups, and destroy().
+// examples: one rendering engine, CT and MR axial STACK viewports, a CT sagittal and a CT axial in
+// the current disc's plane (ORTHOGRAPHIC, from the CT series as a volume), the MR sagittal series,
+// two tool groups, and destroy(). A double click on a view sends the other views of its modality
+// to that point (the linked cursor).
 // Levels are synchronised by level: each stack has its own index and its own disc line per level (from
 // that study's level positions), since CT and MR do not share a frame of reference.
 import {
@@ -26,11 +28,18 @@ import {
   type Types as ToolTypes,
 } from "@cornerstonejs/tools";
 
+import { discPlaneCamera, type DiscPlane } from "./discPlane";
 import { initCornerstone } from "./init";
 import { registerStack, type SeriesMetadata } from "./dicomweb";
 import { LevelLines, drawOverlay, type OverlayState } from "./overlay";
 
-export type ViewportKey = "ctAxial" | "mrAxial" | "ctSagittal" | "mrSagittal";
+export type ViewportKey = "ctAxial" | "mrAxial" | "ctSagittal" | "mrSagittal" | "ctDisc";
+const VOLUME_VIEWS: ViewportKey[] = ["ctSagittal", "ctDisc"];
+// The linked cursor: views of one study (CT and MR share no frame of reference).
+const LINKED: ViewportKey[][] = [
+  ["ctAxial", "ctSagittal"],
+  ["mrAxial", "mrSagittal"],
+];
 export type Preset = "ctBone" | "ctSoft" | "mrAuto";
 export type Box = [number, number, number, number];
 
@@ -47,6 +56,8 @@ export interface LevelIndex {
   /** The level's disc line from its position; without one, where the level's axial image cuts the view. */
   ctLine?: LevelLines | null;
   mrLine?: LevelLines | null;
+  /** The level's disc plane on the CT (its position), for the disc-plane axial. */
+  ctPlane?: DiscPlane | null;
 }
 
 export interface ViewerCallbacks {
@@ -100,6 +111,7 @@ export class ReadingViewer {
   private readonly listeners: Array<() => void> = [];
   private stacks: Partial<Record<ViewportKey, string[]>> = {};
   private ctLines: (LevelLines | null)[] = [];
+  private ctPlanes: (DiscPlane | null)[] = [];
   private mrLines: (LevelLines | null)[] = [];
   private ctGeometry: { yFirst: number; zTop: number } | null = null;
   private overlay: OverlayState = { current: 0, labels: [], suggestionBox: null, readerBox: null, showSuggestions: true };
@@ -113,7 +125,13 @@ export class ReadingViewer {
     private readonly callbacks: ViewerCallbacks,
   ) {
     this.engine = new RenderingEngine(`reading-${this.id}`);
-    this.ids = { ctAxial: `ct-axial-${this.id}`, mrAxial: `mr-axial-${this.id}`, ctSagittal: `ct-sagittal-${this.id}`, mrSagittal: `mr-sagittal-${this.id}` };
+    this.ids = {
+      ctAxial: `ct-axial-${this.id}`,
+      mrAxial: `mr-axial-${this.id}`,
+      ctSagittal: `ct-sagittal-${this.id}`,
+      mrSagittal: `mr-sagittal-${this.id}`,
+      ctDisc: `ct-disc-${this.id}`,
+    };
   }
 
   /** Initialises Cornerstone (once per page) and enables the four viewports with their tools. */
@@ -131,12 +149,15 @@ export class ReadingViewer {
   private enable(): void {
     const { STACK, ORTHOGRAPHIC } = Enums.ViewportType;
     const background: Types.Point3 = [0, 0, 0];
+    const orientation = { ctSagittal: Enums.OrientationAxis.SAGITTAL, ctDisc: Enums.OrientationAxis.AXIAL };
     this.engine.setViewports(
       (Object.keys(this.ids) as ViewportKey[]).map((key) => ({
         viewportId: this.ids[key],
         element: this.elements[key],
-        type: key === "ctSagittal" ? ORTHOGRAPHIC : STACK,
-        defaultOptions: key === "ctSagittal" ? { orientation: Enums.OrientationAxis.SAGITTAL, background } : { background },
+        type: VOLUME_VIEWS.includes(key) ? ORTHOGRAPHIC : STACK,
+        defaultOptions: VOLUME_VIEWS.includes(key)
+          ? { orientation: orientation[key as "ctSagittal" | "ctDisc"], background }
+          : { background },
       })),
     );
     for (const key of Object.keys(this.ids) as ViewportKey[]) {
@@ -147,10 +168,13 @@ export class ReadingViewer {
       element.addEventListener(Enums.Events.IMAGE_RENDERED, rendered);
       const newImage = () => this.reportSlice(key);
       element.addEventListener(Enums.Events.STACK_NEW_IMAGE, newImage);
+      const pointAt = (event: MouseEvent) => this.linkCursor(key, event);
+      element.addEventListener("dblclick", pointAt);
       this.listeners.push(() => {
         element.removeEventListener("contextmenu", noMenu);
         element.removeEventListener(Enums.Events.IMAGE_RENDERED, rendered);
         element.removeEventListener(Enums.Events.STACK_NEW_IMAGE, newImage);
+        element.removeEventListener("dblclick", pointAt);
       });
       if (key === "ctSagittal" || key === "mrSagittal") {
         const svg = document.createElementNS("http://www.w3.org/2000/svg", "svg");
@@ -189,7 +213,7 @@ export class ReadingViewer {
     sagittalGroup.setToolActive(WindowLevelTool.toolName, {
       bindings: [{ mouseButton: Primary, modifierKey: ToolEnums.KeyboardBindings.Shift }],
     });
-    for (const key of ["ctAxial", "mrAxial", "mrSagittal"] as ViewportKey[]) stackGroup.addViewport(this.ids[key], this.engine.id);
+    for (const key of ["ctAxial", "mrAxial", "mrSagittal", "ctDisc"] as ViewportKey[]) stackGroup.addViewport(this.ids[key], this.engine.id);
     sagittalGroup.addViewport(this.ids.ctSagittal, this.engine.id);
   }
 
@@ -212,6 +236,7 @@ export class ReadingViewer {
       if (!imageIds.length) return [];
       this.stacks[key] = imageIds;
       if (key === "ctAxial") {
+        this.ctPlanes = levels.map((l) => l.ctPlane ?? null);
         this.ctLines = levels.map((l) => l.ctLine ?? levelLine(l.ct === null ? undefined : imageIds[l.ct]));
         this.ctGeometry = this.computeCtGeometry(imageIds);
       }
@@ -230,24 +255,48 @@ export class ReadingViewer {
     if (this.destroyed) return;
     this.redraw("mrSagittal");
     const everything: Promise<unknown>[] = [...mr, ...sag].map((id) => imageLoader.loadAndCacheImage(id));
-    if (ct.length) everything.push(this.loadCtVolume(ct));
+    if (ct.length) everything.push(this.loadCtVolume(ct, at.ctPlane ?? null));
     await Promise.all(everything);
     if (!this.destroyed) this.callbacks.onAllLoaded?.();
   }
 
-  private async loadCtVolume(imageIds: string[]): Promise<void> {
+  private async loadCtVolume(imageIds: string[], plane: DiscPlane | null): Promise<void> {
     const volume = await volumeLoader.createAndCacheVolume(this.volumeId, { imageIds });
     if (this.destroyed) return;
     const done = new Promise<void>((resolve) => {
       volume.load(() => resolve());
     });
-    const viewport = this.viewport("ctSagittal") as Types.IVolumeViewport;
-    await viewport.setVolumes([{ volumeId: this.volumeId }]);
-    if (this.destroyed) return;
     const { center, width } = PRESETS.ctBone;
-    viewport.setProperties({ voiRange: { lower: center - width / 2, upper: center + width / 2 } });
-    viewport.render();
+    for (const key of VOLUME_VIEWS) {
+      const viewport = this.viewport(key) as Types.IVolumeViewport;
+      await viewport.setVolumes([{ volumeId: this.volumeId }]);
+      if (this.destroyed) return;
+      viewport.setProperties({ voiRange: { lower: center - width / 2, upper: center + width / 2 } });
+      viewport.render();
+    }
+    this.showDiscPlane(plane);
     await done;
+  }
+
+  /** The disc-plane view through this disc (none placed: it stays where it is). */
+  private showDiscPlane(plane: DiscPlane | null | undefined): void {
+    const viewport = this.viewport("ctDisc") as Types.IVolumeViewport;
+    if (!plane || this.destroyed || !viewport.getActors().length) return;
+    viewport.setCamera(discPlaneCamera(plane));
+    viewport.render();
+  }
+
+  /** The double-clicked point: the other views of the same study go to it. */
+  private linkCursor(key: ViewportKey, event: MouseEvent): void {
+    const group = LINKED.find((keys) => keys.includes(key));
+    if (!group || this.destroyed) return;
+    const rect = this.elements[key].getBoundingClientRect();
+    const world = this.viewport(key).canvasToWorld([event.clientX - rect.left, event.clientY - rect.top]) as Point3;
+    for (const other of group) {
+      const viewport = this.viewport(other);
+      const ready = VOLUME_VIEWS.includes(other) ? (viewport as Types.IVolumeViewport).getActors().length > 0 : Boolean(this.stacks[other]);
+      if (other !== key && ready) (viewport as Types.IStackViewport).jumpToWorld(world);
+    }
   }
 
   private computeCtGeometry(ct: string[]): { yFirst: number; zTop: number } | null {
@@ -262,7 +311,7 @@ export class ReadingViewer {
   private onRendered(key: ViewportKey): void {
     if (!this.firstSeen.has(key)) {
       const viewport = this.viewport(key);
-      const hasImage = key === "ctSagittal" ? true : Boolean((viewport as Types.IStackViewport).getCornerstoneImage?.());
+      const hasImage = VOLUME_VIEWS.includes(key) ? true : Boolean((viewport as Types.IStackViewport).getCornerstoneImage?.());
       if (hasImage) {
         this.firstSeen.add(key);
         this.callbacks.onFirstImage?.(key);
@@ -274,7 +323,7 @@ export class ReadingViewer {
 
   private reportSlice(key: ViewportKey): void {
     const ids = this.stacks[key];
-    if (!ids || key === "ctSagittal") return;
+    if (!ids || VOLUME_VIEWS.includes(key)) return;
     this.callbacks.onSlice?.(key, this.stackViewport(key).getCurrentImageIdIndex(), ids.length);
   }
 
@@ -282,6 +331,7 @@ export class ReadingViewer {
   goToLevel(level: LevelIndex): void {
     if (level.ct !== null && this.stacks.ctAxial) void this.stackViewport("ctAxial").setImageIdIndex(level.ct);
     if (level.mr !== null && this.stacks.mrAxial) void this.stackViewport("mrAxial").setImageIdIndex(level.mr);
+    this.showDiscPlane(level.ctPlane);
   }
 
   /** A level moved (a reader's correction): its lines redrawn and both axial stacks sent to it. */
@@ -289,6 +339,7 @@ export class ReadingViewer {
     const stackLine = (key: "ctAxial" | "mrAxial", at: number | null) =>
       levelLine(at === null ? undefined : this.stacks[key]?.[at]);
     this.ctLines[index] = level.ctLine ?? stackLine("ctAxial", level.ct);
+    this.ctPlanes[index] = level.ctPlane ?? null;
     this.mrLines[index] = level.mrLine ?? stackLine("mrAxial", level.mr);
     this.goToLevel(level);
     this.redraw("ctSagittal");
@@ -330,21 +381,24 @@ export class ReadingViewer {
       this.stackViewport("ctAxial").setProperties({ voiRange });
       this.viewport("ctAxial").render();
     }
-    const sagittal = this.viewport("ctSagittal") as Types.IVolumeViewport;
-    if (sagittal.getActors().length) {
-      sagittal.setProperties({ voiRange });
-      sagittal.render();
+    for (const key of VOLUME_VIEWS) {
+      const volume = this.viewport(key) as Types.IVolumeViewport;
+      if (volume.getActors().length) {
+        volume.setProperties({ voiRange });
+        volume.render();
+      }
     }
   }
 
   resetView(): void {
     for (const key of Object.keys(this.ids) as ViewportKey[]) {
       const viewport = this.viewport(key);
-      if (key === "ctSagittal" ? (viewport as Types.IVolumeViewport).getActors().length : this.stacks[key]) {
+      if (VOLUME_VIEWS.includes(key) ? (viewport as Types.IVolumeViewport).getActors().length : this.stacks[key]) {
         viewport.resetCamera();
         viewport.render();
       }
     }
+    this.showDiscPlane(this.ctPlanes[this.overlay.current]);
   }
 
   /** What the sagittal overlays show: level lines, the current level, the model's and the reader's box. */
@@ -440,16 +494,20 @@ export class ReadingViewer {
     if (!drawn || drawn.metadata?.toolName !== RectangleROITool.toolName || !this.ctGeometry) return;
     const points = drawn.data?.handles?.points as Point3[] | undefined;
     if (!points?.length || this.destroyed) return;
-    if (this.liveRoi !== drawn.annotationUID) {
-      this.clearRoi(drawn.annotationUID); // one box per level: a new one replaces the last
-      this.liveRoi = drawn.annotationUID ?? null;
-    }
     const { yFirst, zTop } = this.ctGeometry;
     const cols = points.map((p) => (p[1] - yFirst) / REFORMAT_SPACING_MM);
     const rows = points.map((p) => (zTop - p[2]) / REFORMAT_SPACING_MM);
     const round = (v: number) => Math.max(0, Math.round(v * 100) / 100);
     const box: Box = [round(Math.min(...cols)), round(Math.min(...rows)), round(Math.max(...cols)), round(Math.max(...rows))];
-    if (box[2] <= box[0] || box[3] <= box[1]) return;
+    if (box[2] <= box[0] || box[3] <= box[1]) {
+      // a click, not a drag (a double click points the linked cursor): no box, the last one stays
+      if (event.type === ToolEnums.Events.ANNOTATION_COMPLETED) annotation.state.removeAnnotation(drawn.annotationUID!);
+      return;
+    }
+    if (this.liveRoi !== drawn.annotationUID) {
+      this.clearRoi(drawn.annotationUID); // one box per level: a new one replaces the last
+      this.liveRoi = drawn.annotationUID ?? null;
+    }
     window.clearTimeout(this.boxTimer);
     this.boxTimer = window.setTimeout(() => this.callbacks.onBoxDrawn?.(box), 300);
   }

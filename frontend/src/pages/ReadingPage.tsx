@@ -82,6 +82,7 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
   const firstOpen = Math.max(0, levels.findIndex((l) => initialDrafts[l].grade === null));
   const [current, setCurrent] = useState(firstOpen);
   const [help, setHelp] = useState(false);
+  const [discPlane, setDiscPlane] = useState(false); // the CT axial cell: the acquired axial or the disc's plane
   const [submitting, setSubmitting] = useState(false);
   const noteRef = useRef<HTMLTextAreaElement>(null);
   const elapsed = useVisibleTime();
@@ -126,7 +127,7 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
       const next = Math.min(levels.length - 1, Math.max(0, index));
       setCurrent(next);
       const p = placed[next];
-      if (p) viewer.current?.goToLevel({ ct: p.ct_index, mr: p.mr_index });
+      if (p) viewer.current?.goToLevel(levelIndex(p));
     },
     [placed, levels.length, viewer],
   );
@@ -201,6 +202,7 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
       a: () => takeModelBox(),
       x: () => !readOnly && drafts[level].box && void setBox(level, null),
       n: () => noteRef.current?.focus(),
+      o: () => setDiscPlane((shown) => !shown),
       c: () => setCaliperTarget((target) => (target === "canal_ap" ? "body_ap" : "canal_ap")),
       s: () => void submit(),
       "?": () => setHelp((open) => !open),
@@ -225,13 +227,34 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
     void setBox(level, box);
   }
 
+  const view = (key: keyof typeof elements, hidden = false) => (
+    <div
+      className={hidden ? "viewport hidden" : "viewport"}
+      ref={elements[key]}
+      data-testid={`viewport-${key}`}
+      data-slice={slices[key] ?? ""}
+      aria-hidden={hidden}
+    />
+  );
   const cell = (key: keyof typeof elements, title: string) => (
     <figure className="viewport-cell">
-      <div className="viewport-wrap">
-        <div className="viewport" ref={elements[key]} data-testid={`viewport-${key}`} data-slice={slices[key] ?? ""} />
-      </div>
+      <div className="viewport-wrap">{view(key)}</div>
       <figcaption>
         {title} <span data-testid={`slice-${key}`}>{slices[key] ?? ""}</span>
+      </figcaption>
+    </figure>
+  );
+  // The CT axial cell holds the acquired axial and the disc-plane reformat; o switches (both stay
+  // laid out, so that Cornerstone keeps their size).
+  const ctAxialCell = (
+    <figure className="viewport-cell">
+      <div className="viewport-wrap">
+        {view("ctAxial", discPlane)}
+        {view("ctDisc", !discPlane)}
+      </div>
+      <figcaption>
+        {discPlane ? `CT in ${level}'s disc plane (o: acquired axial)` : "CT axial (o: disc plane)"}{" "}
+        <span data-testid="slice-ctAxial">{discPlane ? "" : slices.ctAxial ?? ""}</span>
       </figcaption>
     </figure>
   );
@@ -239,7 +262,7 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
   return (
     <main className="reading" data-testid="reading-view" data-case={detail.id} data-status={status}>
       <section className="viewports">
-        {cell("ctAxial", "CT axial")}
+        {ctAxialCell}
         {cell("mrAxial", "MR axial T2")}
         {cell("ctSagittal", "CT sagittal")}
         {cell("mrSagittal", "MR sagittal T2")}

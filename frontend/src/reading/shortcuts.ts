@@ -10,6 +10,7 @@ export const SHORTCUTS: [keys: string, action: string][] = [
   ["e", "CT soft-tissue window (L 40 / W 400)"],
   ["m", "MR auto window (the image's range)"],
   ["r", "reset zoom and pan"],
+  ["o", "CT axial: the acquired slices or the current disc's own plane"],
   ["[ / ]", "move the current level's line up / down 1 mm on the CT (yours only)"],
   ["{ / }", "the same on the MR"],
   ["p / Shift + p", "place the current level at the CT / MR axial image shown (a level not found)"],
@@ -26,6 +27,7 @@ export const MOUSE: [string, string][] = [
   ["wheel", "scroll the stack"],
   ["left drag", "window/level; on the CT sagittal: draw the level's ROI (Shift + drag: window/level)"],
   ["Ctrl + left drag", "on the CT sagittal: a caliper (canal or body AP, c switches)"],
+  ["double click", "the other views of the same study go to that point (linked cursor)"],
   ["right drag", "zoom"],
   ["middle drag", "pan"],
 ];

@@ -19,6 +19,7 @@ export function levelIndex(placed: PlacedLevels): LevelIndex {
   return {
     ct: placed.ct_index,
     mr: placed.mr_index,
+    ctPlane: ct ? { centre: ct.centre, normal: ct.normal } : null,
     ctLine: ct && placed.ct_source === ct.source ? discLine(ct) : null,
     mrLine: mr && placed.mr_source === mr.source ? discLine(mr) : null,
   };
@@ -37,6 +38,7 @@ export function useReadingViewer(
     mrAxial: useRef<HTMLDivElement>(null),
     ctSagittal: useRef<HTMLDivElement>(null),
     mrSagittal: useRef<HTMLDivElement>(null),
+    ctDisc: useRef<HTMLDivElement>(null),
   };
   const viewer = useRef<ReadingViewer | null>(null);
   const [slices, setSlices] = useState<Slices>({});
@@ -65,6 +67,7 @@ export function useReadingViewer(
     const found = {
       ctAxial: elements.ctAxial.current!, mrAxial: elements.mrAxial.current!,
       ctSagittal: elements.ctSagittal.current!, mrSagittal: elements.mrSagittal.current!,
+      ctDisc: elements.ctDisc.current!,
     };
     const fail = (message: string) => {
       if (cancelled) return;
