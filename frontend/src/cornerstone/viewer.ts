@@ -24,12 +24,11 @@ import {
   ToolGroupManager,
   WindowLevelTool,
   ZoomTool,
-  annotation,
-  type Types as ToolTypes,
 } from "@cornerstonejs/tools";
 
 import { discPlaneCamera, type DiscPlane } from "./discPlane";
 import { initCornerstone } from "./init";
+import { SagittalDrawings, type Box } from "./sagittalDrawings";
 import { registerStack, type SeriesMetadata } from "./dicomweb";
 import { LevelLines, drawOverlay, type OverlayState } from "./overlay";
 
@@ -41,7 +40,7 @@ const LINKED: ViewportKey[][] = [
   ["mrAxial", "mrSagittal"],
 ];
 export type Preset = "ctBone" | "ctSoft" | "mrAuto";
-export type Box = [number, number, number, number];
+export type { Box };
 
 /** The three series' metadata, each being fetched (null: the case has no such series). */
 export interface ViewerSeries {
@@ -72,8 +71,6 @@ export interface ViewerCallbacks {
   onCaliper?: (points: [Point3, Point3]) => void;
 }
 
-// Reformat geometry of model boxes (backend.reading.selectors.REFORMAT_SPACING_MM, ml.imaging).
-const REFORMAT_SPACING_MM = 0.5;
 const PRESETS = { ctBone: { center: 400, width: 1800 }, ctSoft: { center: 40, width: 400 } };
 let counter = 0;
 
@@ -115,8 +112,7 @@ export class ReadingViewer {
   private mrLines: (LevelLines | null)[] = [];
   private ctGeometry: { yFirst: number; zTop: number } | null = null;
   private overlay: OverlayState = { current: 0, labels: [], suggestionBox: null, readerBox: null, showSuggestions: true };
-  private liveRoi: string | null = null;
-  private boxTimer = 0;
+  private drawings: SagittalDrawings;
   private destroyed = false;
   private firstSeen = new Set<ViewportKey>();
 
@@ -125,6 +121,13 @@ export class ReadingViewer {
     private readonly callbacks: ViewerCallbacks,
   ) {
     this.engine = new RenderingEngine(`reading-${this.id}`);
+    this.drawings = new SagittalDrawings({
+      geometry: () => this.ctGeometry,
+      viewport: () => this.viewport("ctSagittal") as Types.IVolumeViewport,
+      isDestroyed: () => this.destroyed,
+      onBoxDrawn: (box) => this.callbacks.onBoxDrawn?.(box),
+      onCaliper: (points) => this.callbacks.onCaliper?.(points),
+    });
     this.ids = {
       ctAxial: `ct-axial-${this.id}`,
       mrAxial: `mr-axial-${this.id}`,
@@ -184,7 +187,7 @@ export class ReadingViewer {
       }
     }
     this.setUpTools();
-    const onRoi = (event: Event) => this.onRoiEvent(event as CustomEvent);
+    const onRoi = (event: Event) => this.drawings.onAnnotationEvent(event as CustomEvent);
     for (const name of [ToolEnums.Events.ANNOTATION_COMPLETED, ToolEnums.Events.ANNOTATION_MODIFIED]) {
       eventTarget.addEventListener(name, onRoi);
       this.listeners.push(() => eventTarget.removeEventListener(name, onRoi));
@@ -405,7 +408,7 @@ export class ReadingViewer {
   setOverlay(next: Partial<OverlayState>): void {
     const levelChanged = next.current !== undefined && next.current !== this.overlay.current;
     this.overlay = { ...this.overlay, ...next };
-    if (levelChanged) this.clearRoi();
+    if (levelChanged) this.drawings.clear();
     this.redraw("ctSagittal");
     this.redraw("mrSagittal");
   }
@@ -422,8 +425,8 @@ export class ReadingViewer {
       lines,
       toCanvas,
       state: this.overlay,
-      boxToCorners: key === "ctSagittal" ? (box) => this.boxCorners(box) : null,
-      showReaderBox: this.liveRoi === null,
+      boxToCorners: key === "ctSagittal" ? (box) => this.drawings.boxCorners(box) : null,
+      showReaderBox: !this.drawings.drawing,
       draggable: Boolean(this.callbacks.onLevelDragged),
     });
     const grip = svg.querySelector<SVGLineElement>(".level-grip");
@@ -475,77 +478,12 @@ export class ReadingViewer {
     });
   }
 
-  /** A reformat box [x0, y0, x1, y1] (columns anterior to posterior, rows down from the top slice) in world. */
-  private boxCorners(box: Box): [Point3, Point3] | null {
-    if (!this.ctGeometry) return null;
-    const camera = this.viewport("ctSagittal").getCamera();
-    const x = camera.focalPoint?.[0] ?? 0;
-    const { yFirst, zTop } = this.ctGeometry;
-    const s = REFORMAT_SPACING_MM;
-    return [
-      [x, yFirst + box[0] * s, zTop - box[1] * s],
-      [x, yFirst + box[2] * s, zTop - box[3] * s],
-    ];
-  }
-
-  private onRoiEvent(event: CustomEvent): void {
-    const drawn = event.detail?.annotation as ToolTypes.Annotation | undefined;
-    if (drawn?.metadata?.toolName === LengthTool.toolName) return this.onCaliperEvent(event.type, drawn);
-    if (!drawn || drawn.metadata?.toolName !== RectangleROITool.toolName || !this.ctGeometry) return;
-    const points = drawn.data?.handles?.points as Point3[] | undefined;
-    if (!points?.length || this.destroyed) return;
-    const { yFirst, zTop } = this.ctGeometry;
-    const cols = points.map((p) => (p[1] - yFirst) / REFORMAT_SPACING_MM);
-    const rows = points.map((p) => (zTop - p[2]) / REFORMAT_SPACING_MM);
-    const round = (v: number) => Math.max(0, Math.round(v * 100) / 100);
-    const box: Box = [round(Math.min(...cols)), round(Math.min(...rows)), round(Math.max(...cols)), round(Math.max(...rows))];
-    if (box[2] <= box[0] || box[3] <= box[1]) {
-      // a click, not a drag (a double click points the linked cursor): no box, the last one stays
-      if (event.type === ToolEnums.Events.ANNOTATION_COMPLETED) annotation.state.removeAnnotation(drawn.annotationUID!);
-      return;
-    }
-    if (this.liveRoi !== drawn.annotationUID) {
-      this.clearRoi(drawn.annotationUID); // one box per level: a new one replaces the last
-      this.liveRoi = drawn.annotationUID ?? null;
-    }
-    window.clearTimeout(this.boxTimer);
-    this.boxTimer = window.setTimeout(() => this.callbacks.onBoxDrawn?.(box), 300);
-  }
-
-  /** A finished caliper goes to onCaliper (the world of a volume viewport is patient mm); one caliper
-   * per level stays drawn, the latest. */
-  private onCaliperEvent(type: string, drawn: ToolTypes.Annotation): void {
-    const points = drawn.data?.handles?.points as Point3[] | undefined;
-    if (type !== ToolEnums.Events.ANNOTATION_COMPLETED || points?.length !== 2 || this.destroyed) return;
-    for (const found of annotation.state.getAllAnnotations()) {
-      const older = found.metadata?.toolName === LengthTool.toolName && found.annotationUID !== drawn.annotationUID;
-      if (older) annotation.state.removeAnnotation(found.annotationUID!);
-    }
-    this.callbacks.onCaliper?.([[...points[0]] as Point3, [...points[1]] as Point3]);
-  }
-
-  private clearRoi(keep?: string): void {
-    for (const found of annotation.state.getAllAnnotations()) {
-      const tool = found.metadata?.toolName;
-      if (tool === LengthTool.toolName && !keep) annotation.state.removeAnnotation(found.annotationUID!);
-      else if (tool === RectangleROITool.toolName && found.annotationUID !== keep) {
-        annotation.state.removeAnnotation(found.annotationUID!);
-      }
-    }
-    if (!keep) this.liveRoi = null;
-    if (!this.destroyed && (this.viewport("ctSagittal") as Types.IVolumeViewport).getActors().length) this.viewport("ctSagittal").render();
-  }
-
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    window.clearTimeout(this.boxTimer);
+    this.drawings.destroy();
     this.listeners.forEach((remove) => remove());
     Object.values(this.svgs).forEach((svg) => svg?.remove());
-    for (const found of annotation.state.getAllAnnotations()) {
-      const tool = found.metadata?.toolName;
-      if (tool === RectangleROITool.toolName || tool === LengthTool.toolName) annotation.state.removeAnnotation(found.annotationUID!);
-    }
     ToolGroupManager.destroyToolGroup(this.stackGroupId);
     ToolGroupManager.destroyToolGroup(this.sagittalGroupId);
     this.engine.destroy();
