@@ -109,6 +109,8 @@ export class ReadingViewer {
   private stacks: Partial<Record<ViewportKey, string[]>> = {};
   private ctLines: (LevelLines | null)[] = [];
   private ctPlanes: (DiscPlane | null)[] = [];
+  private volumeReady = false;
+  private discPlaneShown = false;
   private mrLines: (LevelLines | null)[] = [];
   private ctGeometry: { yFirst: number; zTop: number } | null = null;
   private overlay: OverlayState = { current: 0, labels: [], suggestionBox: null, readerBox: null, showSuggestions: true };
@@ -269,16 +271,30 @@ export class ReadingViewer {
     const done = new Promise<void>((resolve) => {
       volume.load(() => resolve());
     });
+    const viewport = this.viewport("ctSagittal") as Types.IVolumeViewport;
+    await viewport.setVolumes([{ volumeId: this.volumeId }]);
+    if (this.destroyed) return;
     const { center, width } = PRESETS.ctBone;
-    for (const key of VOLUME_VIEWS) {
-      const viewport = this.viewport(key) as Types.IVolumeViewport;
+    viewport.setProperties({ voiRange: { lower: center - width / 2, upper: center + width / 2 } });
+    viewport.render();
+    this.volumeReady = true;
+    if (this.discPlaneShown) void this.setDiscPlaneShown(true, plane);
+    await done;
+  }
+
+  /** The disc-plane view on or off; it takes the CT volume only when first shown (the case opens
+   * without it). */
+  async setDiscPlaneShown(shown: boolean, plane?: DiscPlane | null): Promise<void> {
+    this.discPlaneShown = shown;
+    const viewport = this.viewport("ctDisc") as Types.IVolumeViewport;
+    if (!shown || !this.volumeReady || this.destroyed) return;
+    if (!viewport.getActors().length) {
       await viewport.setVolumes([{ volumeId: this.volumeId }]);
       if (this.destroyed) return;
+      const { center, width } = PRESETS.ctBone;
       viewport.setProperties({ voiRange: { lower: center - width / 2, upper: center + width / 2 } });
-      viewport.render();
     }
-    this.showDiscPlane(plane);
-    await done;
+    this.showDiscPlane(plane === undefined ? this.ctPlanes[this.overlay.current] : plane);
   }
 
   /** The disc-plane view through this disc (none placed: it stays where it is). */

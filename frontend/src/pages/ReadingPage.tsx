@@ -119,6 +119,9 @@ function ReadingWorkspace({ detail }: { detail: CaseDetail }) {
     onLevelDragged,
     onCaliper,
   );
+  useEffect(() => {
+    void viewer.current?.setDiscPlaneShown(discPlane);
+  }, [discPlane, viewer]);
 
   // The levels' positions as this reader last saw them (their own corrections included).
   const [placed, setPlaced] = useState<PlacedLevels[]>(detail.level_positions.levels);
