@@ -107,6 +107,10 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # The worklist's and dashboard's short queries have plan costs above PostgreSQL's JIT threshold:
+    # compiling them took 600 of 980 ms of a worklist page at 50,000 cases (benchmarks/volume.py).
+    DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Web, worker and beat share the file: wait for locks instead of failing, and let
     # readers proceed while one process writes.

@@ -45,7 +45,7 @@ class ModelVersionListApi(APIView):
     @extend_schema(operation_id="learning_model_versions", responses={200: ModelVersionOutput(many=True)})
     def get(self, request: Request, slug: str) -> Response:
         project = _project(request, slug, role=Role.READER)
-        versions = project.model_versions.select_related("project")
+        versions = project.model_versions.select_related("project").defer(selectors.SNAPSHOT)
         is_admin = project_role_for_user(project=project, user=request.user) == Role.ADMIN
         output = ModelVersionOutput if is_admin else ModelVersionReaderOutput
         return Response(output(versions, many=True).data)

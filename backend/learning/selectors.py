@@ -14,9 +14,13 @@ from backend.projects.models import Project
 from backend.projects.selectors import project_role_for_user
 from backend.reading.models import Assignment
 
+# A version's training snapshot holds every label it was trained on (megabytes at scale): reads that do
+# not show it leave it in the database.
+SNAPSHOT = "training_snapshot"
+
 
 def champion_get(*, project: Project) -> ModelVersion | None:
-    return project.model_versions.filter(status=ModelVersion.Status.CHAMPION).first()
+    return project.model_versions.filter(status=ModelVersion.Status.CHAMPION).defer(SNAPSHOT).first()
 
 
 def champion_lineage(*, project: Project) -> list[int]:
@@ -37,8 +41,10 @@ def champion_lineage(*, project: Project) -> list[int]:
 
 def promotion_history(*, project: Project):
     """Every promotion and rollback of the project's champion, newest first."""
-    return project.promotions.select_related("version__project", "replaced__project", "by").order_by(
-        "-at", "-pk"
+    return (
+        project.promotions.select_related("version__project", "replaced__project", "by")
+        .defer(f"version__{SNAPSHOT}", f"replaced__{SNAPSHOT}")
+        .order_by("-at", "-pk")
     )
 
 
@@ -87,7 +93,11 @@ def reference_set_cases(*, project: Project):
 
 
 def training_runs_for_project(*, project: Project):
-    return project.training_runs.select_related("model_version", "project").order_by("-created_at")
+    return (
+        project.training_runs.select_related("model_version__project", "project")
+        .defer(f"model_version__{SNAPSHOT}")
+        .order_by("-created_at")
+    )
 
 
 def kappa_series(

@@ -173,8 +173,9 @@ class WorklistApi(APIView):
         query.is_valid(raise_exception=True)
         filters = worklist.WorklistFilters(**query.validated_data)
         paginator = WorklistPagination()
-        page = paginator.paginate_queryset(
-            worklist.worklist_cases(reader=request.user, filters=filters), request, view=self
+        ids = worklist.worklist_cases(reader=request.user, filters=filters).values_list("pk", flat=True)
+        page = worklist.worklist_page(
+            reader=request.user, case_ids=paginator.paginate_queryset(ids, request, view=self)
         )
         upcoming = selectors.worklist_next(reader=request.user, project_slug=filters.project)
         return Response(

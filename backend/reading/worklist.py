@@ -1,5 +1,6 @@
-"""The reader's worklist as one query: their status per case, filters, sorts and pages in SQL, so that
-a project of 100,000 cases answers a page as fast as one of ten."""
+"""The reader's worklist: their status per case (a join to their own assignment), filters, sorts and
+pages in SQL over narrow rows, then the page's cases in full, so that a project of 100,000 cases
+answers a page about as fast as one of ten."""
 
 from dataclasses import dataclass
 
@@ -7,10 +8,13 @@ from django.db.models import Case as SqlCase
 from django.db.models import (
     CharField,
     Exists,
+    F,
+    FilteredRelation,
     IntegerField,
     Max,
     Min,
     OuterRef,
+    Q,
     QuerySet,
     Subquery,
     Value,
@@ -42,8 +46,8 @@ class WorklistFilters:
 
 
 def _my_status(reader) -> Coalesce:
-    mine = Assignment.objects.filter(case=OuterRef("pk"), reader=reader).values("status")[:1]
-    return Coalesce(Subquery(mine, output_field=CharField()), Value("new"))
+    """The reader's status on the case, through a join to their own assignment (at most one)."""
+    return Coalesce(F("mine__status"), Value("new"), output_field=CharField())
 
 
 def _grade_spread() -> Subquery:
@@ -63,9 +67,13 @@ def _grade_spread() -> Subquery:
 
 
 def worklist_cases(*, reader, filters: WorklistFilters) -> QuerySet[Case]:
-    """The reader's cases, each with `my_status`; `disagreement` is known only on cases the reader has
-    submitted (before that, what colleagues graded is hidden from them)."""
-    cases = cases_readable(reader=reader).annotate(my_status=_my_status(reader))
+    """The reader's cases, filtered and in order, narrow rows to count and page (`worklist_page`
+    then loads a page's cases in full)."""
+    cases = cases_readable(reader=reader).annotate(
+        mine=FilteredRelation("assignments", condition=Q(assignments__reader=reader)),
+        my_status=_my_status(reader),
+        status_rank=SqlCase(When(my_status="draft", then=0), When(my_status="new", then=1), default=2),
+    )
     if filters.project:
         cases = cases.filter(project__slug=filters.project)
     if filters.status:
@@ -74,15 +82,26 @@ def worklist_cases(*, reader, filters: WorklistFilters) -> QuerySet[Case]:
         cases = cases.filter(in_reference_set=filters.reference)
     if filters.search:
         cases = cases.filter(pair__patient__patient_id__icontains=filters.search)
-    cases = cases.annotate(
-        disagreement=SqlCase(When(my_status="submitted", then=_grade_spread()), default=None),
-        status_rank=SqlCase(When(my_status="draft", then=0), When(my_status="new", then=1), default=2),
-    )
     if filters.disagreement is not None:
-        cases = cases.filter(disagreement__gte=filters.disagreement)
-    return cases.select_related("project", "pair__ct_study", "pair__mr_study", "pair__patient").order_by(
-        *SORTS[filters.sort]
+        cases = cases.filter(my_status="submitted").annotate(spread=_grade_spread())
+        cases = cases.filter(spread__gte=filters.disagreement)
+    return cases.order_by(*SORTS[filters.sort])
+
+
+def worklist_page(*, reader, case_ids: list[int]) -> list[Case]:
+    """The page's cases in full, in the page's order, each with `my_status` and `disagreement`
+    (known only on cases the reader has submitted: before that, what colleagues graded is hidden)."""
+    found = (
+        Case.objects.filter(pk__in=case_ids)
+        .annotate(
+            mine=FilteredRelation("assignments", condition=Q(assignments__reader=reader)),
+            my_status=_my_status(reader),
+        )
+        .annotate(disagreement=SqlCase(When(my_status="submitted", then=_grade_spread()), default=None))
+        .select_related("project", "pair__ct_study", "pair__mr_study", "pair__patient")
     )
+    by_id = {case.pk: case for case in found}
+    return [by_id[pk] for pk in case_ids if pk in by_id]
 
 
 def worklist_counts(*, reader, project: str | None = None) -> dict[str, int]:

@@ -137,3 +137,35 @@ def test_readers_who_disagree_open_their_item_even_when_the_model_and_a_senior_a
     reference_labels_update(project=project)
     label = ReferenceLabel.objects.get(case=case, level="C5/6")
     assert (label.grade, label.source, label.n_readers) == (2, "adjudicated", 2)
+
+
+def test_the_model_lists_cost_the_same_queries_however_many_versions(project):
+    """Found by benchmarks/volume.py: each training run read its version's project again, and every
+    list read each version's training snapshot (megabytes at scale)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from backend.learning.models import TrainingRun
+
+    admin = _client(_member(project, experience="senior", role="admin"))
+
+    def runs(count: int) -> None:
+        start = ModelVersion.objects.filter(project=project).count()
+        for number in range(start + 1, start + count + 1):
+            version = ModelVersion.objects.create(
+                project=project,
+                number=number,
+                status="challenger",
+                training_snapshot={"grades": {"x": [1] * 50}},
+            )
+            TrainingRun.objects.create(project=project, model_version=version, status="succeeded")
+
+    counts = []
+    for added in (1, 4):
+        runs(added)
+        with CaptureQueriesContext(connection) as queries:
+            for what in ("training-runs/", "model-versions/", "promotions/"):
+                assert admin.get(f"/api/learning/projects/{SLUG}/{what}").status_code == 200
+        counts.append(len(queries.captured_queries))
+        assert not any("training_snapshot" in q["sql"] for q in queries.captured_queries)
+    assert counts[0] == counts[1], counts
