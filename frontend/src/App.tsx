@@ -1,4 +1,4 @@
-import { Suspense, lazy, useEffect, useState } from "react";
+import { type ReactNode, Suspense, lazy, useEffect, useState } from "react";
 import { Link, Navigate, Route, Routes, useNavigate } from "react-router-dom";
 
 import { ApiError, Me, fetchMe, fetchMyProjects, logout } from "./api";
@@ -15,6 +15,12 @@ if (window.location.pathname.startsWith("/read/")) void loadReadingPage();
 const DashboardPage = lazy(() => import("./pages/DashboardPage").then((m) => ({ default: m.DashboardPage })));
 const AdjudicationPage = lazy(() => import("./pages/AdjudicationPage").then((m) => ({ default: m.AdjudicationPage })));
 const CaseHistoryPage = lazy(() => import("./pages/CaseHistoryPage").then((m) => ({ default: m.CaseHistoryPage })));
+
+/** A lazily loaded page for a signed-in user (anyone else goes to the login page). */
+function SignedIn({ me, loading, children }: { me: Me | null; loading: string; children: ReactNode }) {
+  if (!me) return <Navigate to="/login" />;
+  return <Suspense fallback={<p className="loading">{loading}</p>}>{children}</Suspense>;
+}
 
 export function App() {
   const [me, setMe] = useState<Me | null | undefined>(undefined);
@@ -80,49 +86,33 @@ export function App() {
         <Route
           path="/read/:id"
           element={
-            me ? (
-              <Suspense fallback={<p className="loading">Loading the reading view…</p>}>
-                <ReadingPage />
-              </Suspense>
-            ) : (
-              <Navigate to="/login" />
-            )
+            <SignedIn me={me} loading="Loading the reading view…">
+              <ReadingPage />
+            </SignedIn>
           }
         />
         <Route
           path="/dashboard"
           element={
-            me ? (
-              <Suspense fallback={<p className="loading">Loading the dashboard…</p>}>
-                <DashboardPage />
-              </Suspense>
-            ) : (
-              <Navigate to="/login" />
-            )
+            <SignedIn me={me} loading="Loading the dashboard…">
+              <DashboardPage />
+            </SignedIn>
           }
         />
         <Route
           path="/adjudication"
           element={
-            me ? (
-              <Suspense fallback={<p className="loading">Loading the adjudication queue…</p>}>
-                <AdjudicationPage />
-              </Suspense>
-            ) : (
-              <Navigate to="/login" />
-            )
+            <SignedIn me={me} loading="Loading the adjudication queue…">
+              <AdjudicationPage />
+            </SignedIn>
           }
         />
         <Route
           path="/cases/:id/history"
           element={
-            me ? (
-              <Suspense fallback={<p className="loading">Loading the history…</p>}>
-                <CaseHistoryPage />
-              </Suspense>
-            ) : (
-              <Navigate to="/login" />
-            )
+            <SignedIn me={me} loading="Loading the history…">
+              <CaseHistoryPage />
+            </SignedIn>
           }
         />
         <Route path="*" element={<Navigate to={me ? "/worklist" : "/login"} />} />

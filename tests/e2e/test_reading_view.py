@@ -36,6 +36,20 @@ def current_level(page) -> str:
     return page.get_by_test_id("current-level").get_attribute("data-level")
 
 
+def one_case_project(tmp_path):
+    """One synthetic patient (128 px) as one case, no model."""
+    project, manifest = synthetic_reading_project(tmp_path, patients=1, champion=False, image_size=128)
+    return project, Case.objects.get(project=project), manifest
+
+
+def open_case(live_server, page, project, case, username: str) -> None:
+    """A new reader of the project opens the case and waits for its images."""
+    reader_in(project, username)
+    log_in(page, live_server, username)
+    page.goto(f"{live_server.url}/read/{case.pk}")
+    wait_until_loaded(page)
+
+
 def test_a_reader_grades_a_case_by_keyboard_and_the_next_case_opens(live_server, page, tmp_path):
     project, manifest = synthetic_reading_project(tmp_path, patients=2)
     reader = reader_in(project, "dr-ito")
@@ -217,13 +231,9 @@ LINE_Y = """(level) => {
 def test_a_reader_moves_a_level_line_with_the_keyboard_and_places_a_missing_one(live_server, page, tmp_path):
     from backend.reading.models import LevelPosition
 
-    project, _ = synthetic_reading_project(tmp_path, patients=1, champion=False, image_size=128)
-    case = Case.objects.get(project=project)
+    project, case, _ = one_case_project(tmp_path)
     LevelPosition.objects.filter(study=case.pair.ct_study, level="C7/T1").delete()  # one the finder missed
-    reader_in(project, "dr-lines")
-    log_in(page, live_server, "dr-lines")
-    page.goto(f"{live_server.url}/read/{case.pk}")
-    wait_until_loaded(page)
+    open_case(live_server, page, project, case, "dr-lines")
     page.wait_for_function(f"({LINE_Y})('C2/3') !== null")
     before = page.evaluate(LINE_Y, "C2/3")
 
@@ -254,12 +264,8 @@ def test_a_reader_moves_a_level_line_with_the_keyboard_and_places_a_missing_one(
 def test_a_reader_drags_the_current_level_line_down_the_spine(live_server, page, tmp_path):
     from backend.reading.models import LevelPosition
 
-    project, _ = synthetic_reading_project(tmp_path, patients=1, champion=False, image_size=128)
-    case = Case.objects.get(project=project)
-    reader_in(project, "dr-drag")
-    log_in(page, live_server, "dr-drag")
-    page.goto(f"{live_server.url}/read/{case.pk}")
-    wait_until_loaded(page)
+    project, case, _ = one_case_project(tmp_path)
+    open_case(live_server, page, project, case, "dr-drag")
     page.keyboard.press("j")  # C3/4
     grip = page.locator("[data-testid=viewport-ctSagittal] ~ svg [data-testid=level-grip]")
     if grip.count() == 0:
@@ -290,12 +296,8 @@ def test_a_caliper_on_the_ct_sagittal_is_stored_in_patient_mm(live_server, page,
 
     from backend.imaging.models import Instance, Series
 
-    project, _ = synthetic_reading_project(tmp_path, patients=1, champion=False, image_size=128)
-    case = Case.objects.get(project=project)
-    reader_in(project, "dr-caliper")
-    log_in(page, live_server, "dr-caliper")
-    page.goto(f"{live_server.url}/read/{case.pk}")
-    wait_until_loaded(page)
+    project, case, _ = one_case_project(tmp_path)
+    open_case(live_server, page, project, case, "dr-caliper")
     page.wait_for_timeout(500)  # the volume's first render
     canvas = page.locator("[data-testid=viewport-ctSagittal] canvas").first.bounding_box()
     x0, y0 = canvas["x"] + canvas["width"] * 0.45, canvas["y"] + canvas["height"] * 0.5
@@ -350,8 +352,7 @@ def test_the_disc_plane_view_shows_the_disc_at_the_level_centre(live_server, pag
 
     from ml.imaging import load_ct_volume
 
-    project, manifest = synthetic_reading_project(tmp_path, patients=1, champion=False, image_size=128)
-    case = Case.objects.get(project=project)
+    project, case, manifest = one_case_project(tmp_path)
     patient = manifest["patients"][0]
     truth = next(lv for lv in patient["levels"] if lv["level"] == "C5/6")
     volume = load_ct_volume(sorted((tmp_path / "cohort" / patient["ct"]["path"]).glob("*.dcm")))
@@ -366,10 +367,7 @@ def test_the_disc_plane_view_shows_the_disc_at_the_level_centre(live_server, pag
     disc, bodies = hu_at(centre), [hu_at(centre + sign * 8.0 * normal) for sign in (1, -1)]
     assert disc < min(bodies) - 100, "the phantom's disc is darker than the bodies around it"
 
-    reader_in(project, "dr-plane")
-    log_in(page, live_server, "dr-plane")
-    page.goto(f"{live_server.url}/read/{case.pk}")
-    wait_until_loaded(page)
+    open_case(live_server, page, project, case, "dr-plane")
     for _ in range(3):
         page.keyboard.press("j")  # C5/6
     assert current_level(page) == "C5/6"
@@ -382,12 +380,8 @@ def test_the_disc_plane_view_shows_the_disc_at_the_level_centre(live_server, pag
 
 
 def test_a_double_click_on_the_ct_sagittal_moves_the_ct_axial_there(live_server, page, tmp_path):
-    project, _ = synthetic_reading_project(tmp_path, patients=1, champion=False, image_size=128)
-    case = Case.objects.get(project=project)
-    reader_in(project, "dr-cursor")
-    log_in(page, live_server, "dr-cursor")
-    page.goto(f"{live_server.url}/read/{case.pk}")
-    wait_until_loaded(page)
+    project, case, _ = one_case_project(tmp_path)
+    open_case(live_server, page, project, case, "dr-cursor")
     page.wait_for_timeout(500)
     canvas = page.locator("[data-testid=viewport-ctSagittal] canvas").first.bounding_box()
     x = canvas["x"] + canvas["width"] / 2
