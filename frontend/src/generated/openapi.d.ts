@@ -1276,6 +1276,24 @@ export interface components {
             grade: number | null;
             box: number[] | null;
             note: string;
+            /** @description caliper measurements (two points in patient mm each); null removes one, one left out stays as it was */
+            measurements: {
+                canal_ap?: {
+                    points: number[][];
+                    /** @description the distance between the points */
+                    readonly mm?: number;
+                } | null;
+                body_ap?: {
+                    points: number[][];
+                    /** @description the distance between the points */
+                    readonly mm?: number;
+                } | null;
+            };
+            /**
+             * Format: double
+             * @description canal AP / body AP, when both are measured
+             */
+            readonly torg_pavlov: number | null;
             version: number;
             /**
              * @description what the reader had on screen when the grade was last set
@@ -1652,6 +1670,19 @@ export interface components {
             /** @description [x0, y0, x1, y1] with x0 < x1 and y0 < y1, pixels of the CT sagittal reformat; null clears it */
             box?: number[] | null;
             note?: string;
+            /** @description caliper measurements (two points in patient mm each); null removes one, one left out stays as it was */
+            measurements?: {
+                canal_ap?: {
+                    points: number[][];
+                    /** @description the distance between the points */
+                    readonly mm?: number;
+                } | null;
+                body_ap?: {
+                    points: number[][];
+                    /** @description the distance between the points */
+                    readonly mm?: number;
+                } | null;
+            };
             /**
              * @description the level's model suggestion as the view shows it: shown, hidden by the reader (h) or none; the server records blinded for a blinded case and no_model where it has no suggestion
              *
