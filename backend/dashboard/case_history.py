@@ -4,7 +4,7 @@
 from backend.learning.models import AdjudicationItem
 from backend.reading.models import AnnotationEvent, Assignment, Case, LevelPosition
 
-ANNOTATED = ("grade", "box", "note")
+ANNOTATED = ("grade", "box", "note", "measurements")
 
 
 def _changed(before: dict | None, after: dict) -> dict:

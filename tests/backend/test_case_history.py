@@ -22,6 +22,11 @@ def test_an_admin_sees_every_change_to_a_case_in_order(project):  # noqa: F811
         format="json",
     )
     assert changed.status_code == 200, changed.content
+    caliper = {"canal_ap": {"points": [[0.0, 10.0, -40.0], [0.0, 21.0, -40.0]]}}
+    measured = first.put(
+        f"/api/reading/cases/{case.pk}/levels/C4-5/", {"version": 1, "measurements": caliper}, format="json"
+    )
+    assert measured.status_code == 200, measured.content
     placed = first.put(
         f"/api/reading/cases/{case.pk}/levels/C5-6/position/",
         {"modality": "CT", "centre": [0.0, 1.0, -40.0]},
@@ -46,6 +51,10 @@ def test_an_admin_sees_every_change_to_a_case_in_order(project):  # noqa: F811
     update = next(e for e in mine if e["kind"] == "annotation" and e["action"] == "update")
     assert update["level"] == "C5/6" and update["view"] == "no_model"
     assert update["changes"] == {"grade": [0, 1], "note": ["", "osteophyte"]}
+    caliper_entry = next(
+        e for e in mine if e["kind"] == "annotation" and e["level"] == "C4/5" and e["action"] == "update"
+    )
+    assert caliper_entry["changes"]["measurements"][1]["canal_ap"]["mm"] == 11.0
     correction = next(e for e in mine if e["kind"] == "level_position")
     assert (correction["action"], correction["level"], correction["view"]) == ("reader", "C5/6", "CT")
     assert sum(1 for e in mine if e["kind"] == "annotation" and e["action"] == "submit") == 6
