@@ -25,16 +25,17 @@ def _point(value: Any, *, name: str) -> list[float]:
     return [round(float(v), 3) for v in value]
 
 
-def measurements_valid(value: Any) -> dict[str, dict]:
-    """{"canal_ap": {"points": [p, q]}, "body_ap": ...} -> the same with each length ("mm") computed,
-    leaving out a measure sent as null. Anything else: 400 invalid_measurement."""
+def measurements_valid(value: Any) -> dict[str, dict | None]:
+    """{"canal_ap": {"points": [p, q]}, "body_ap": ...} -> the same with each length ("mm") computed;
+    a measure sent as null stays null (it is to be removed). Anything else: 400 invalid_measurement."""
     if not isinstance(value, dict) or set(value) - set(MEASURES):
         raise ApplicationError(
             f"measurements must be an object with the keys {', '.join(MEASURES)}.", code="invalid_measurement"
         )
-    found: dict[str, dict] = {}
+    found: dict[str, dict | None] = {}
     for name, measure in value.items():
         if measure is None:
+            found[name] = None
             continue
         points = measure.get("points") if isinstance(measure, dict) else None
         if not isinstance(points, list) or len(points) != 2:
@@ -58,8 +59,8 @@ def torg_pavlov_ratio(measurements: dict | None) -> float | None:
     return None
 
 
-def measurements_merge(*, current: dict, sent: Any) -> dict:
-    """The level's measurements after a save that sent `sent`: its measures replace (null: remove)
-    the current ones; those it leaves out stay."""
-    kept = {name: measure for name, measure in (current or {}).items() if name not in sent}
-    return {**kept, **measurements_valid(sent)}
+def measurements_merge(*, current: dict, changes: dict[str, dict | None]) -> dict:
+    """The level's measurements after a save of `changes` (from measurements_valid): each measure it
+    names replaces the current one (null: removes it); those it leaves out stay."""
+    merged = {**(current or {}), **changes}
+    return {name: measure for name, measure in merged.items() if measure is not None}

@@ -247,7 +247,7 @@ def level_annotation_save(
     if box is not _UNSET:
         box = _valid_box(box)
     if measurements is not _UNSET:
-        measurements_valid(measurements)  # refused before anything is read or written
+        measurements = measurements_valid(measurements)
     annotation = (
         LevelAnnotation.objects.select_for_update().filter(assignment=assignment, level=level).first()
     )
@@ -267,7 +267,7 @@ def level_annotation_save(
         before, action = _snapshot(annotation), "update"
         annotation.version += 1
     if measurements is not _UNSET:
-        annotation.measurements = measurements_merge(current=annotation.measurements, sent=measurements)
+        annotation.measurements = measurements_merge(current=annotation.measurements, changes=measurements)
     for field, value in (("grade", grade), ("box", box), ("note", note)):
         if value is not _UNSET:
             setattr(annotation, field, value if field != "note" else str(value or ""))
