@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Case as SqlCase
 from django.db.models import (
     CharField,
-    Exists,
+    Count,
     F,
     FilteredRelation,
     IntegerField,
@@ -45,9 +45,13 @@ class WorklistFilters:
     sort: str = "priority"
 
 
-def _my_status(reader) -> Coalesce:
-    """The reader's status on the case, through a join to their own assignment (at most one)."""
-    return Coalesce(F("mine__status"), Value("new"), output_field=CharField())
+def _with_my_status(cases: QuerySet[Case], reader) -> QuerySet[Case]:
+    """The cases with `my_status`: the reader's status on each, through a join to their own
+    assignment (at most one; none is "new")."""
+    return cases.annotate(
+        mine=FilteredRelation("assignments", condition=Q(assignments__reader=reader)),
+        my_status=Coalesce(F("mine__status"), Value("new"), output_field=CharField()),
+    )
 
 
 def _grade_spread() -> Subquery:
@@ -69,9 +73,7 @@ def _grade_spread() -> Subquery:
 def worklist_cases(*, reader, filters: WorklistFilters) -> QuerySet[Case]:
     """The reader's cases, filtered and in order, narrow rows to count and page (`worklist_page`
     then loads a page's cases in full)."""
-    cases = cases_readable(reader=reader).annotate(
-        mine=FilteredRelation("assignments", condition=Q(assignments__reader=reader)),
-        my_status=_my_status(reader),
+    cases = _with_my_status(cases_readable(reader=reader), reader).annotate(
         status_rank=SqlCase(When(my_status="draft", then=0), When(my_status="new", then=1), default=2),
     )
     if filters.project:
@@ -92,11 +94,7 @@ def worklist_page(*, reader, case_ids: list[int]) -> list[Case]:
     """The page's cases in full, in the page's order, each with `my_status` and `disagreement`
     (known only on cases the reader has submitted: before that, what colleagues graded is hidden)."""
     found = (
-        Case.objects.filter(pk__in=case_ids)
-        .annotate(
-            mine=FilteredRelation("assignments", condition=Q(assignments__reader=reader)),
-            my_status=_my_status(reader),
-        )
+        _with_my_status(Case.objects.filter(pk__in=case_ids), reader)
         .annotate(disagreement=SqlCase(When(my_status="submitted", then=_grade_spread()), default=None))
         .select_related("project", "pair__ct_study", "pair__mr_study", "pair__patient")
     )
@@ -106,11 +104,8 @@ def worklist_page(*, reader, case_ids: list[int]) -> list[Case]:
 
 def worklist_counts(*, reader, project: str | None = None) -> dict[str, int]:
     """How many of the reader's cases they have submitted, and how many remain."""
-    cases = cases_readable(reader=reader)
+    cases = _with_my_status(cases_readable(reader=reader), reader)
     if project:
         cases = cases.filter(project__slug=project)
-    submitted = Assignment.objects.filter(
-        case=OuterRef("pk"), reader=reader, status=Assignment.Status.SUBMITTED
-    )
-    total, done = cases.count(), cases.filter(Exists(submitted)).count()
-    return {"done": done, "remaining": total - done}
+    counts = cases.aggregate(total=Count("pk"), done=Count("pk", filter=Q(my_status="submitted")))
+    return {"done": counts["done"], "remaining": counts["total"] - counts["done"]}

@@ -17,6 +17,7 @@ from backend.common.tasks import task_send
 from backend.imaging.models import Instance
 from backend.learning import ml_bridge
 from backend.learning.models import ModelVersion, ReferenceLabel, TrainingRun
+from backend.learning.selectors import champion_get
 from backend.learning.services.gate import model_version_gate
 from backend.learning.services.registry import model_version_number_next
 from backend.projects.models import AuditAction, Project
@@ -144,7 +145,7 @@ def _training_studies(*, project: Project) -> list[dict]:
         "series__study_id", "file"
     ):
         files[study_id].append(str(Path(settings.MEDIA_ROOT) / path))
-    champion = project.model_versions.filter(status=ModelVersion.Status.CHAMPION).first()
+    champion = champion_get(project=project)
     positions = level_positions_for_training(
         study_ids=list(by_study), model_version=champion.label if champion else ""
     )
