@@ -16,6 +16,14 @@ const DashboardPage = lazy(() => import("./pages/DashboardPage").then((m) => ({ 
 const AdjudicationPage = lazy(() => import("./pages/AdjudicationPage").then((m) => ({ default: m.AdjudicationPage })));
 const CaseHistoryPage = lazy(() => import("./pages/CaseHistoryPage").then((m) => ({ default: m.CaseHistoryPage })));
 
+// The pages loaded on demand, each in its own chunk.
+const LAZY_PAGES = [
+  { path: "/read/:id", what: "the reading view", Page: ReadingPage },
+  { path: "/dashboard", what: "the dashboard", Page: DashboardPage },
+  { path: "/adjudication", what: "the adjudication queue", Page: AdjudicationPage },
+  { path: "/cases/:id/history", what: "the history", Page: CaseHistoryPage },
+];
+
 /** A lazily loaded page for a signed-in user (anyone else goes to the login page). */
 function SignedIn({ me, loading, children }: { me: Me | null; loading: string; children: ReactNode }) {
   if (!me) return <Navigate to="/login" />;
@@ -83,38 +91,17 @@ export function App() {
       <Routes>
         <Route path="/login" element={me ? <Navigate to="/worklist" /> : <LoginPage onLogin={setMe} />} />
         <Route path="/worklist" element={me ? <WorklistPage me={me} /> : <Navigate to="/login" />} />
-        <Route
-          path="/read/:id"
-          element={
-            <SignedIn me={me} loading="Loading the reading view…">
-              <ReadingPage />
-            </SignedIn>
-          }
-        />
-        <Route
-          path="/dashboard"
-          element={
-            <SignedIn me={me} loading="Loading the dashboard…">
-              <DashboardPage />
-            </SignedIn>
-          }
-        />
-        <Route
-          path="/adjudication"
-          element={
-            <SignedIn me={me} loading="Loading the adjudication queue…">
-              <AdjudicationPage />
-            </SignedIn>
-          }
-        />
-        <Route
-          path="/cases/:id/history"
-          element={
-            <SignedIn me={me} loading="Loading the history…">
-              <CaseHistoryPage />
-            </SignedIn>
-          }
-        />
+        {LAZY_PAGES.map(({ path, what, Page }) => (
+          <Route
+            key={path}
+            path={path}
+            element={
+              <SignedIn me={me} loading={`Loading ${what}…`}>
+                <Page />
+              </SignedIn>
+            }
+          />
+        ))}
         <Route path="*" element={<Navigate to={me ? "/worklist" : "/login"} />} />
       </Routes>
     </>

@@ -72,6 +72,10 @@ export interface ViewerCallbacks {
 }
 
 const PRESETS = { ctBone: { center: 400, width: 1800 }, ctSoft: { center: 40, width: 400 } };
+const voiRangeOf = (preset: keyof typeof PRESETS) => {
+  const { center, width } = PRESETS[preset];
+  return { lower: center - width / 2, upper: center + width / 2 };
+};
 let counter = 0;
 
 type Point3 = Types.Point3;
@@ -109,7 +113,6 @@ export class ReadingViewer {
   private stacks: Partial<Record<ViewportKey, string[]>> = {};
   private ctLines: (LevelLines | null)[] = [];
   private ctPlanes: (DiscPlane | null)[] = [];
-  private volumeReady = false;
   private discPlaneShown = false;
   private mrLines: (LevelLines | null)[] = [];
   private ctGeometry: { yFirst: number; zTop: number } | null = null;
@@ -226,6 +229,12 @@ export class ReadingViewer {
     return this.engine.getViewport(this.ids[key]);
   }
 
+  /** Whether a view shows images: a volume view once it has the CT volume, a stack once it has its series. */
+  private shows(key: ViewportKey): boolean {
+    if (VOLUME_VIEWS.includes(key)) return (this.viewport(key) as Types.IVolumeViewport).getActors().length > 0;
+    return Boolean(this.stacks[key]);
+  }
+
   private stackViewport(key: ViewportKey): Types.IStackViewport {
     return this.engine.getViewport(this.ids[key]) as Types.IStackViewport;
   }
@@ -260,12 +269,12 @@ export class ReadingViewer {
     if (this.destroyed) return;
     this.redraw("mrSagittal");
     const everything: Promise<unknown>[] = [...mr, ...sag].map((id) => imageLoader.loadAndCacheImage(id));
-    if (ct.length) everything.push(this.loadCtVolume(ct, at.ctPlane ?? null));
+    if (ct.length) everything.push(this.loadCtVolume(ct));
     await Promise.all(everything);
     if (!this.destroyed) this.callbacks.onAllLoaded?.();
   }
 
-  private async loadCtVolume(imageIds: string[], plane: DiscPlane | null): Promise<void> {
+  private async loadCtVolume(imageIds: string[]): Promise<void> {
     const volume = await volumeLoader.createAndCacheVolume(this.volumeId, { imageIds });
     if (this.destroyed) return;
     const done = new Promise<void>((resolve) => {
@@ -274,33 +283,30 @@ export class ReadingViewer {
     const viewport = this.viewport("ctSagittal") as Types.IVolumeViewport;
     await viewport.setVolumes([{ volumeId: this.volumeId }]);
     if (this.destroyed) return;
-    const { center, width } = PRESETS.ctBone;
-    viewport.setProperties({ voiRange: { lower: center - width / 2, upper: center + width / 2 } });
+    viewport.setProperties({ voiRange: voiRangeOf("ctBone") });
     viewport.render();
-    this.volumeReady = true;
-    if (this.discPlaneShown) void this.setDiscPlaneShown(true, plane);
+    if (this.discPlaneShown) void this.setDiscPlaneShown(true);
     await done;
   }
 
   /** The disc-plane view on or off; it takes the CT volume only when first shown (the case opens
    * without it). */
-  async setDiscPlaneShown(shown: boolean, plane?: DiscPlane | null): Promise<void> {
+  async setDiscPlaneShown(shown: boolean): Promise<void> {
     this.discPlaneShown = shown;
-    const viewport = this.viewport("ctDisc") as Types.IVolumeViewport;
-    if (!shown || !this.volumeReady || this.destroyed) return;
-    if (!viewport.getActors().length) {
+    if (!shown || !this.shows("ctSagittal") || this.destroyed) return;
+    if (!this.shows("ctDisc")) {
+      const viewport = this.viewport("ctDisc") as Types.IVolumeViewport;
       await viewport.setVolumes([{ volumeId: this.volumeId }]);
       if (this.destroyed) return;
-      const { center, width } = PRESETS.ctBone;
-      viewport.setProperties({ voiRange: { lower: center - width / 2, upper: center + width / 2 } });
+      viewport.setProperties({ voiRange: voiRangeOf("ctBone") });
     }
-    this.showDiscPlane(plane === undefined ? this.ctPlanes[this.overlay.current] : plane);
+    this.showDiscPlane(this.ctPlanes[this.overlay.current]);
   }
 
   /** The disc-plane view through this disc (none placed: it stays where it is). */
   private showDiscPlane(plane: DiscPlane | null | undefined): void {
-    const viewport = this.viewport("ctDisc") as Types.IVolumeViewport;
-    if (!plane || this.destroyed || !viewport.getActors().length) return;
+    if (!plane || this.destroyed || !this.shows("ctDisc")) return;
+    const viewport = this.viewport("ctDisc");
     viewport.setCamera(discPlaneCamera(plane));
     viewport.render();
   }
@@ -312,9 +318,7 @@ export class ReadingViewer {
     const rect = this.elements[key].getBoundingClientRect();
     const world = this.viewport(key).canvasToWorld([event.clientX - rect.left, event.clientY - rect.top]) as Point3;
     for (const other of group) {
-      const viewport = this.viewport(other);
-      const ready = VOLUME_VIEWS.includes(other) ? (viewport as Types.IVolumeViewport).getActors().length > 0 : Boolean(this.stacks[other]);
-      if (other !== key && ready) (viewport as Types.IStackViewport).jumpToWorld(world);
+      if (other !== key && this.shows(other)) (this.viewport(other) as Types.IStackViewport).jumpToWorld(world);
     }
   }
 
@@ -394,28 +398,20 @@ export class ReadingViewer {
       }
       return;
     }
-    const { center, width } = PRESETS[preset];
-    const voiRange = { lower: center - width / 2, upper: center + width / 2 };
-    if (this.stacks.ctAxial) {
-      this.stackViewport("ctAxial").setProperties({ voiRange });
-      this.viewport("ctAxial").render();
-    }
-    for (const key of VOLUME_VIEWS) {
-      const volume = this.viewport(key) as Types.IVolumeViewport;
-      if (volume.getActors().length) {
-        volume.setProperties({ voiRange });
-        volume.render();
-      }
+    const voiRange = voiRangeOf(preset);
+    for (const key of ["ctAxial", ...VOLUME_VIEWS] as ViewportKey[]) {
+      if (!this.shows(key)) continue;
+      const viewport = this.viewport(key) as Types.IStackViewport | Types.IVolumeViewport;
+      viewport.setProperties({ voiRange });
+      viewport.render();
     }
   }
 
   resetView(): void {
     for (const key of Object.keys(this.ids) as ViewportKey[]) {
-      const viewport = this.viewport(key);
-      if (VOLUME_VIEWS.includes(key) ? (viewport as Types.IVolumeViewport).getActors().length : this.stacks[key]) {
-        viewport.resetCamera();
-        viewport.render();
-      }
+      if (!this.shows(key)) continue;
+      this.viewport(key).resetCamera();
+      this.viewport(key).render();
     }
     this.showDiscPlane(this.ctPlanes[this.overlay.current]);
   }
@@ -433,7 +429,7 @@ export class ReadingViewer {
     const svg = this.svgs[key];
     if (!svg || this.destroyed) return;
     const viewport = this.viewport(key);
-    const ready = key === "ctSagittal" ? (viewport as Types.IVolumeViewport).getActors().length > 0 : Boolean(this.stacks.mrSagittal);
+    const ready = this.shows(key);
     const toCanvas = (p: Point3) => viewport.worldToCanvas(p) as [number, number];
     const lines = key === "ctSagittal" ? this.ctLines : this.mrLines;
     drawOverlay(svg, {
