@@ -22,7 +22,7 @@ class TrainConfig:
     init_from: str | None = None  # warm start both stages from an earlier checkpoint of the same networks
     min_detector_steps: int = 0  # small cohorts: more epochs, so the detector still sees enough batches
     min_classifier_steps: int = 0
-    classifier: str = "small_cnn_max"
+    classifier: str = "auto"  # a registry name (ml.models.CLASSIFIERS), or AUTO_CLASSIFIER
     roi_crop: str = "physical"  # how a box becomes the classifier's crop (ml.data.ROI_CROPS)
     roi_windows: tuple[tuple[float, float], ...] = ROI_WINDOWS  # the crop's channels: (centre, width) HU
     classifier_epochs: int = 32
@@ -46,6 +46,22 @@ class TrainConfig:
     @property
     def roi(self) -> RoiInput:
         return RoiInput(crop=self.roi_crop, windows=self.roi_windows)
+
+
+# "auto": the canal-profile model while a project has few labels, the CNN once it has enough. The
+# profile model measures the canal and learns only the mapping to a grade, so a hundred labels teach
+# it; the CNN learns the measuring too and overtakes it with several hundred levels.
+AUTO_CLASSIFIER = "auto"
+FEW_LABELS_CLASSIFIER, MANY_LABELS_CLASSIFIER = "canal_profile", "small_cnn_max"
+CNN_FROM_TRAINING_LEVELS = 600
+
+
+def resolve_classifier(config: "TrainConfig", *, training_levels: int) -> "TrainConfig":
+    """The config with a registry name for its classifier ("auto" chosen by the labels at hand)."""
+    if config.classifier != AUTO_CLASSIFIER:
+        return config
+    many = training_levels >= CNN_FROM_TRAINING_LEVELS
+    return replace(config, classifier=MANY_LABELS_CLASSIFIER if many else FEW_LABELS_CLASSIFIER)
 
 
 PRESETS: dict[str, dict] = {

@@ -28,7 +28,7 @@ from ml.checkpoint import (
     resume_save,
     save_checkpoint,
 )
-from ml.config import TrainConfig
+from ml.config import TrainConfig, resolve_classifier
 from ml.data import DetectionDataset, ROIDataset, detection_collate
 from ml.engine import (
     ema_with_warmup,
@@ -75,6 +75,7 @@ def train(
     started = time.perf_counter()
 
     data, split = data or load_data(config, progress)
+    config = resolve_classifier(config, training_levels=len(data.roi_samples(split["train"])))
 
     detector_state, detector_metrics = _train_detector(config, data, split, device, amp, out, progress)
     detector = build_detector(config.detector)

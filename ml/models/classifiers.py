@@ -10,6 +10,8 @@ import torch
 import torchvision.models as tvm
 from torch import nn
 
+from ml.models.canal_profile import CanalProfileNet
+
 NUM_GRADES = 4
 HEAD_DROPOUT = 0.3
 
@@ -90,6 +92,8 @@ def _timm(name: str, head: str) -> Callable[[int], nn.Module]:
 CLASSIFIERS: dict[str, Callable[[int], nn.Module]] = {
     "small_cnn_max": lambda num_classes=NUM_GRADES: SmallCNN(num_classes, max_pool=True),  # the default
     "small_cnn": lambda num_classes=NUM_GRADES: SmallCNN(num_classes),  # the default before 2026-11-27
+    # measures the canal's width first, then learns: a project's first hundred labels (fast preset)
+    "canal_profile": lambda num_classes=NUM_GRADES: CanalProfileNet(num_classes),
     # the paper's best four
     "efficientnet_b0": _tv(tvm.efficientnet_b0, "classifier"),
     "densenet121": _tv(tvm.densenet121, "classifier"),

@@ -59,7 +59,7 @@ def test_new_ct_studies_wait_for_a_champion_then_get_suggestions(project, checkp
     version = model_version_register(project=project, checkpoint=path)
     assert (version.number, version.status) == (1, "challenger") and version.config[
         "classifier"
-    ] == "small_cnn_max"
+    ] == "canal_profile"  # "auto" with few labels
     model_version_promote(version=version)
     result = preannotation_requests_process()
     assert result["done"] == 3 and result["failed"] == 0
