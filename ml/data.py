@@ -88,6 +88,7 @@ class StudyRecord:
     reader_experience: dict[str, str] = field(default_factory=dict)
     # level -> (the canal's centre at the level in patient mm, its source: one of POSITION_SOURCES)
     positions: dict[str, tuple[list[float], str]] = field(default_factory=dict)
+    canal_ap_mm: dict[str, float] = field(default_factory=dict)  # level -> a known canal AP diameter
 
 
 # Where a graded level's crop comes from, best first: the reader's box, the level position a reader
@@ -115,6 +116,9 @@ def load_synthetic_cohort(root: str | Path) -> list[StudyRecord]:
                 ct_files=sorted((root / patient["ct"]["path"]).glob("*.dcm")),
                 grades={lv["level"]: lv["grade"] for lv in patient["levels"]},
                 boxes={lv["level"]: lv["roi_sagittal"] for lv in patient["levels"]},
+                canal_ap_mm={
+                    lv["level"]: lv["canal_ap_mm"] for lv in patient["levels"] if "canal_ap_mm" in lv
+                },
                 reader_grades=dict(readers),
                 reader_experience=experience,
             )

@@ -14,6 +14,7 @@ import torch
 
 from ml import LEVELS
 from ml.acquisition import entropy, mutual_information
+from ml.canal_ap import CanalApEstimator, canal_features
 from ml.checkpoint import CHECKPOINT_FORMAT, load_checkpoint
 from ml.data import RoiInput, crop_roi, to_channels
 from ml.engine import detect_levels, enable_mc_dropout
@@ -33,6 +34,7 @@ class LevelPrediction:
     entropy: float
     mutual_information: float | None = None
     canal: list[float] | None = None  # the box's centre in patient mm: the canal's centre at the level
+    canal_ap_mm: float | None = None  # the model's caliper reading of the canal's AP diameter (ml.canal_ap)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -53,6 +55,7 @@ class Predictor:
         self.classifier = build_classifier(bundle["classifier"]["name"])
         self.classifier.load_state_dict(bundle["classifier"]["state"])
         self.classifier.to(self.device).eval()
+        self.canal_ap = CanalApEstimator.from_dict(bundle.get("canal_ap"))
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, *, device: str | None = None) -> "Predictor":
@@ -79,6 +82,7 @@ class Predictor:
         crops = torch.from_numpy(
             np.stack([crop_roi(image, found[level][0], roi=self.roi) for level in levels])
         ).to(self.device)
+        diameters = self.canal_ap.predict(canal_features(crops))
         self.classifier.eval()
         probabilities = torch.softmax(self.classifier(crops).float(), dim=1).cpu().numpy()
         information = None
@@ -103,6 +107,7 @@ class Predictor:
                 significant=bool(probabilities[k][2:].sum() >= self.binary_threshold),
                 entropy=round(float(entropy(probabilities[k])), 5),
                 mutual_information=None if information is None else round(float(information[k]), 5),
+                canal_ap_mm=round(float(diameters[k]), 2),
             )
             for k, level in enumerate(levels)
         ]

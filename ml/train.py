@@ -20,6 +20,7 @@ from torch.optim.swa_utils import AveragedModel
 from torch.utils.data import DataLoader
 
 from ml import LEVELS
+from ml.canal_ap import canal_ap_fit
 from ml.checkpoint import (
     CHECKPOINT_FORMAT,
     CLASS_NAMES,
@@ -87,6 +88,7 @@ def train(
     classifier.load_state_dict(classifier_state)
     classifier.to(device)
 
+    canal_ap, canal_ap_metrics = canal_ap_fit(data, split, config.roi)
     threshold = binary_threshold_on(classifier, data, split["val"], device, amp=amp, roi=config.roi)
     test = evaluate_split(
         detector,
@@ -111,7 +113,8 @@ def train(
             "history": classifier_history,
             "binary_threshold": threshold,
         },
-        "metrics": {"test": test},
+        "canal_ap": canal_ap.as_dict(),
+        "metrics": {"test": test, "canal_ap": canal_ap_metrics},
         "train_seconds": round(time.perf_counter() - started, 1),
     }
     save_checkpoint(bundle, out / "model.pt")
@@ -122,6 +125,7 @@ def train(
         "roi_sources": data.roi_source_counts(split["train"]),
         "detector": detector_metrics,
         "test": test,
+        "canal_ap": canal_ap_metrics,
     }
     (out / "result.json").write_text(json.dumps(result, indent=1))
     return result

@@ -63,7 +63,7 @@ def train_on_studies(
     """Train both stages on the platform's labels.
 
     Each study: {"key", "ct_files", "grades": {level: grade}, "boxes": {level: box}, "positions":
-    {level: (canal centre, source)}}; a graded level with neither is cropped where the finder places
+    {level: (canal centre, source)}, "canal_ap_mm": {level: a reader's caliper}}; a graded level with neither is cropped where the finder places
     it. With `detector_checkpoint`, that detector is reused. With
     `init_from` (the champion) both networks start from its weights.
     """
@@ -79,6 +79,7 @@ def train_on_studies(
             grades=s["grades"],
             boxes=s["boxes"],
             positions=s.get("positions", {}),
+            canal_ap_mm=s.get("canal_ap_mm", {}),
         )
         for s in studies
     ]

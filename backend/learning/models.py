@@ -89,6 +89,9 @@ class LevelPrediction(models.Model):
     binary_probability = models.FloatField()
     entropy = models.FloatField()
     mutual_information = models.FloatField(null=True, blank=True)
+    canal_ap_mm = models.FloatField(
+        null=True, blank=True, help_text="the model's own reading of the canal's AP diameter at the level"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

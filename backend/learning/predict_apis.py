@@ -26,6 +26,9 @@ class PredictedLevelOutput(serializers.Serializer):
         child=serializers.FloatField(), help_text="[x0, y0, x1, y1], CT sagittal reformat"
     )
     box_score = serializers.FloatField(help_text="0 when the box was interpolated from its neighbours")
+    canal_ap_mm = serializers.FloatField(
+        allow_null=True, help_text="the model's reading of the canal's antero-posterior diameter (mm)"
+    )
 
 
 class PredictionOutput(serializers.Serializer):

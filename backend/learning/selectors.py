@@ -75,6 +75,7 @@ def study_suggestions(*, project: Project, study_id: int) -> dict:
             "box": p.box,
             "probabilities": p.probabilities,
             "binary_probability": p.binary_probability,
+            "canal_ap_mm": p.canal_ap_mm,
         }
         for p in predictions
     ]

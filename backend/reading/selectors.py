@@ -1,5 +1,8 @@
 """Reads of the reading app. A reader only ever sees their own annotations."""
 
+import statistics
+from collections import defaultdict
+
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 
 from backend.accounts.models import Role
@@ -9,7 +12,7 @@ from backend.common.levels import LEVELS
 from backend.projects.models import Allocation, Project
 from backend.projects.selectors import project_get_for_user
 from backend.reading.level_positions import level_positions_for_reader
-from backend.reading.models import Assignment, Case, CaseAllocation
+from backend.reading.models import Assignment, Case, CaseAllocation, LevelAnnotation
 from backend.reading.suggestions import study_suggestions, suggestion_label
 
 
@@ -197,4 +200,22 @@ def case_level_positions(*, case: Case, reader=None) -> dict:
         "mr_axial_series_uid": mr_axial[0].series_uid if mr_axial else None,
         "mr_sagittal_series_uid": mr_sagittal[0].series_uid if mr_sagittal else None,
         "levels": levels,
+    }
+
+
+def canal_ap_for_training(*, study_ids: list[int]) -> dict[int, dict[str, float]]:
+    """Per CT study and level, the canal AP diameter its readers measured (the median of their
+    submitted calipers), which teaches the model's own canal measurement."""
+    measured: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    rows = LevelAnnotation.objects.filter(
+        assignment__case__pair__ct_study_id__in=study_ids,
+        assignment__status=Assignment.Status.SUBMITTED,
+        measurements__has_key="canal_ap",
+    ).values_list("assignment__case__pair__ct_study_id", "level", "measurements")
+    for study_id, level, measurements in rows:
+        if mm := (measurements.get("canal_ap") or {}).get("mm"):
+            measured[study_id][level].append(float(mm))
+    return {
+        study_id: {level: statistics.median(values) for level, values in levels.items()}
+        for study_id, levels in measured.items()
     }

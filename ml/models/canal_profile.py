@@ -44,55 +44,55 @@ def _run_through(inside: torch.Tensor, column: int) -> torch.Tensor:
     return (right + left) * inside[..., column]
 
 
+CANAL_FEATURES = [
+    f"{name}_{cutoff:g}hu"
+    for cutoff in CANAL_CUTOFFS_HU
+    for name in ("disc_narrowest_mm", "disc_p10_mm", "disc_median_mm", "median_mm", "widest_mm")
+] + ["disc_csf_share"]
+CANAL_AP_FEATURE = CANAL_FEATURES.index("disc_p10_mm_45hu")  # alone, the best single estimate of canal AP
+
+
+def canal_measure(x: torch.Tensor, *, canal_channel: int = 1) -> torch.Tensor:
+    """(batch, CANAL_FEATURES) of a batch of classifier crops (ROI_WINDOWS channels): per cut-off the
+    narrowest, 10th-percentile and median width in the disc band, the median and widest width of the
+    crop (mm), and the CSF share of the canal in the disc band."""
+    centre_hu, width_hu = ROI_WINDOWS[canal_channel]
+    hu = x[:, canal_channel : canal_channel + 1].float() * width_hu + (centre_hu - width_hu / 2)
+    hu = F.conv2d(F.pad(hu, (2, 2, 2, 2), mode="replicate"), _gaussian_kernel().to(hu.device))[:, 0]
+    rows = hu.shape[1] // 2
+    band = slice(max(0, rows - DISC_BAND_HALF_ROWS), rows + DISC_BAND_HALF_ROWS)
+    centre = hu.shape[2] // 2
+    features = []
+    for cutoff in CANAL_CUTOFFS_HU:
+        inside = (hu < cutoff).float()
+        runs = [_run_through(inside, centre + d) for d in CENTRE_SEARCH_PX if 0 <= centre + d < hu.shape[2]]
+        widths = torch.stack(runs).amax(0) * REFORMAT_SPACING_MM
+        disc = widths[:, band]
+        features += [
+            disc.amin(1),
+            disc.quantile(0.1, dim=1),
+            disc.median(1).values,
+            widths.median(1).values,
+            widths.amax(1),
+        ]
+    canal = (hu[:, band] < CANAL_CUTOFFS_HU[1]).float()
+    csf = ((hu[:, band] < CSF_CUTOFF_HU).float() * canal).sum((1, 2)) / canal.sum((1, 2)).clamp(min=1)
+    return torch.stack([*features, csf], 1)
+
+
 class CanalProfileNet(nn.Module):
     """Canal widths per row (fixed) -> standardised summary features -> a small head behind dropout."""
 
     def __init__(self, num_classes: int = 4, *, hidden: int = 32, canal_channel: int = 1) -> None:
         super().__init__()
-        centre, width = ROI_WINDOWS[canal_channel]
         self.canal_channel = canal_channel
-        self.hu_low, self.hu_width = centre - width / 2, width
-        self.register_buffer("smoothing", _gaussian_kernel(), persistent=False)
-        features = len(CANAL_CUTOFFS_HU) * 5 + 1
+        features = len(CANAL_FEATURES)
         self.norm = nn.BatchNorm1d(features)
         self.body = nn.Sequential(nn.Linear(features, hidden), nn.ReLU(inplace=True))
         self.head = nn.Sequential(nn.Dropout(0.3), nn.Linear(hidden, num_classes))
 
-    def measure(self, x: torch.Tensor) -> torch.Tensor:
-        """(batch, features): per cut-off the narrowest, 10th-percentile and median width in the disc
-        band, the median and widest width of the crop (mm), and the CSF share of the canal there."""
-        hu = x[:, self.canal_channel : self.canal_channel + 1].float() * self.hu_width + self.hu_low
-        hu = F.conv2d(F.pad(hu, (2, 2, 2, 2), mode="replicate"), self.smoothing)[:, 0]
-        rows = hu.shape[1] // 2
-        band = slice(max(0, rows - DISC_BAND_HALF_ROWS), rows + DISC_BAND_HALF_ROWS)
-        centre = hu.shape[2] // 2
-        features = []
-        for cutoff in CANAL_CUTOFFS_HU:
-            inside = (hu < cutoff).float()
-            widths = (
-                torch.stack(
-                    [
-                        _run_through(inside, centre + d)
-                        for d in CENTRE_SEARCH_PX
-                        if 0 <= centre + d < hu.shape[2]
-                    ]
-                ).amax(0)
-                * REFORMAT_SPACING_MM
-            )
-            disc = widths[:, band]
-            features += [
-                disc.amin(1),
-                disc.quantile(0.1, dim=1),
-                disc.median(1).values,
-                widths.median(1).values,
-                widths.amax(1),
-            ]
-        canal = (hu[:, band] < CANAL_CUTOFFS_HU[1]).float()
-        csf = ((hu[:, band] < CSF_CUTOFF_HU).float() * canal).sum((1, 2)) / canal.sum((1, 2)).clamp(min=1)
-        return torch.stack([*features, csf], 1)
-
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.measure(x)
+        features = canal_measure(x, canal_channel=self.canal_channel)
         if (
             self.training and len(features) == 1
         ):  # a lone sample has no batch statistics: use the running ones

@@ -41,6 +41,7 @@ def champion_from_manifest(*, project: Project, manifest: dict, number: int = 1)
                     grade=level["grade"],
                     binary_probability=sum(probabilities[2:]),
                     entropy=0.6,
+                    canal_ap_mm=level["canal_ap_mm"],
                 )
             )
     LevelPrediction.objects.bulk_create(predictions)

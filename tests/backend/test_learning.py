@@ -67,6 +67,7 @@ def test_new_ct_studies_wait_for_a_champion_then_get_suggestions(project, checkp
     levels = LevelPrediction.objects.filter(model_version=version, study=ct)
     assert sorted(levels.values_list("level", flat=True)) == ["C2/3", "C3/4", "C4/5", "C5/6", "C6/7", "C7/T1"]
     assert all(abs(sum(p.probabilities) - 1) < 1e-3 for p in levels)
+    assert all(p.canal_ap_mm is not None and p.canal_ap_mm >= 0 for p in levels)
 
 
 def test_reading_view_gets_suggestions_and_records_the_version_shown(project, checkpoint):

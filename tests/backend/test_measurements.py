@@ -77,3 +77,21 @@ def test_bad_measurements_are_refused_and_change_nothing(project, measurements):
     annotation = LevelAnnotation.objects.get(level="C5/6")
     assert (annotation.grade, annotation.version) == (2, saved["version"])
     assert annotation.measurements == saved["measurements"]
+
+
+def test_submitted_calipers_teach_the_models_canal_measurement_and_drafts_do_not(project):  # noqa: F811
+    from backend.reading.selectors import canal_ap_for_training
+
+    case = Case.objects.order_by("pk").first()
+    lengths = []
+    for k, offset in enumerate((0.0, 2.0, 3.0)):  # three readers: two submit, the last keeps a draft
+        client, _ = reader_client(project)
+        points = [CANAL[0], [CANAL[1][0], CANAL[1][1] + offset, CANAL[1][2]]]
+        _put(client, case, {"grade": 1, "measurements": {"canal_ap": {"points": points}}})
+        if k < 2:
+            lengths.append(math.dist(*points))
+            for level in ("C2-3", "C3-4", "C4-5", "C6-7", "C7-T1"):
+                client.put(f"/api/reading/cases/{case.pk}/levels/{level}/", {"grade": 0}, format="json")
+            assert client.post(f"/api/reading/cases/{case.pk}/submit/", {}, format="json").status_code == 200
+    known = canal_ap_for_training(study_ids=[case.pair.ct_study_id])
+    assert known == {case.pair.ct_study_id: {"C5/6": pytest.approx(sum(lengths) / 2, abs=0.01)}}

@@ -97,10 +97,16 @@ def test_a_reader_grades_a_case_by_keyboard_and_the_next_case_opens(live_server,
     assert f"grade {truth['C5/6']['grade']}" in page.get_by_test_id("suggestion").inner_text()
     assert "85% confidence" in page.get_by_test_id("suggestion").inner_text()
     assert page.get_by_test_id("suggestion-box").count() == 1
+    # beside the reader's canal caliper, the model's own reading of the canal
+    assert (
+        page.get_by_test_id("model-canal-ap").inner_text().strip()
+        == f"(model {truth['C5/6']['canal_ap_mm']:.1f} mm)"
+    )
     page.keyboard.press("h")
     assert (
         page.get_by_test_id("suggestion").count() == 0 and page.get_by_test_id("suggestion-box").count() == 0
     )
+    assert page.get_by_test_id("model-canal-ap").count() == 0
     page.keyboard.press("h")
     page.keyboard.press("a")  # the model's box becomes the reader's ROI at C5/6
     page.get_by_test_id("reader-box").wait_for()

@@ -9,7 +9,7 @@ from ml.config import CNN_FROM_TRAINING_LEVELS, preset, resolve_classifier
 from ml.data import ROI_WINDOWS, to_channels
 from ml.imaging import REFORMAT_SPACING_MM
 from ml.models import build_classifier
-from ml.models.canal_profile import CanalProfileNet
+from ml.models.canal_profile import canal_measure
 
 ROWS, COLS = 48, 64
 
@@ -26,8 +26,7 @@ def sagittal_crop(*, canal_mm: float, disc_canal_mm: float, canal_hu: float = 8.
 
 
 def measured(*crops: np.ndarray) -> torch.Tensor:
-    model = CanalProfileNet().eval()
-    return model.measure(torch.from_numpy(np.stack([to_channels(c, ROI_WINDOWS) for c in crops])))
+    return canal_measure(torch.from_numpy(np.stack([to_channels(c, ROI_WINDOWS) for c in crops])))
 
 
 @pytest.mark.parametrize(("canal", "at_disc"), [(14.0, 13.0), (12.0, 6.0), (10.0, 3.0)])

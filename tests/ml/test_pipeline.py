@@ -87,7 +87,9 @@ def test_postprocessing_keeps_one_box_per_level_in_anatomical_order():
     assert filled["C3/4"][1] == 0.0 and filled["C2/3"][0][1] < filled["C3/4"][0][1] < filled["C5/6"][0][1]
 
 
-@pytest.mark.parametrize("name", ["small_cnn_max", "small_cnn"])  # the CNN "auto" picks, and the one before it
+@pytest.mark.parametrize(
+    "name", ["small_cnn_max", "small_cnn"]
+)  # the CNN "auto" picks, and the one before it
 def test_classifier_loss_falls_on_a_fixed_batch(name):
     torch.manual_seed(0)
     model = build_classifier(name)
@@ -282,8 +284,12 @@ def test_smoke_training_writes_a_complete_checkpoint(smoke_model):
     bundle = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
     assert bundle["format"] == "spine-stenosis-pipeline/1"
     assert bundle["class_names"] == ["0", "1", "2", "3"] and bundle["levels"] == list(LEVELS)
-    assert bundle["config"]["classifier"] == "canal_profile"  # "auto" resolved: a dozen patients are few labels
+    assert (
+        bundle["config"]["classifier"] == "canal_profile"
+    )  # "auto" resolved: a dozen patients are few labels
     assert set(bundle["split"]) == {"train", "val", "test"}
+    assert result["canal_ap"]["test_levels"] == 6  # the test patient's known diameters were scored
+    assert bundle["canal_ap"]["fitted_on"] == result["canal_ap"]["fitted_on_levels"]
     assert bundle["detector"]["state"] and bundle["classifier"]["state"]
     for task in ("4grade", "binary"):
         assert 0 <= result["test"][task]["accuracy"] <= 1
@@ -371,6 +377,7 @@ def test_predictor_on_a_study_without_manifest(tiny_cohort, smoke_model):
         assert lv.grade == int(np.argmax(lv.probabilities))
         assert lv.entropy == pytest.approx(float(entropy(np.array(lv.probabilities))), abs=1e-3)
         assert lv.mutual_information is not None and lv.mutual_information >= -1e-6
+        assert lv.canal_ap_mm is not None and 0 <= lv.canal_ap_mm <= 32  # the crop is 32 mm deep
         assert len(lv.box) == 4 and lv.box[0] < lv.box[2] and lv.box[1] < lv.box[3]
         # the box's centre in patient mm (the canal at the level) maps back onto the box's centre
         around = roi_box_around(reformat, lv.canal)

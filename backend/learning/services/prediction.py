@@ -54,6 +54,7 @@ def study_predict(*, project: Project, study: Study) -> dict:
                 "entropy": p.entropy,
                 "box": p.box,
                 "box_score": p.box_score,
+                "canal_ap_mm": p.canal_ap_mm,
             }
             for p in predictions
         ],

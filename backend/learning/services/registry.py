@@ -178,6 +178,7 @@ def study_preannotate(*, study: Study, version: ModelVersion) -> list[LevelPredi
                     binary_probability=p.binary_probability,
                     entropy=p.entropy,
                     mutual_information=p.mutual_information,
+                    canal_ap_mm=p.canal_ap_mm,
                 )
             )
         LevelPrediction.objects.bulk_create(rows)

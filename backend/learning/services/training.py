@@ -24,6 +24,7 @@ from backend.projects.models import AuditAction, Project
 from backend.projects.services import audit_record
 from backend.reading.level_positions import level_positions_for_training
 from backend.reading.models import LevelPosition
+from backend.reading.selectors import canal_ap_for_training
 
 logger = logging.getLogger(__name__)
 
@@ -149,8 +150,15 @@ def _training_studies(*, project: Project) -> list[dict]:
     positions = level_positions_for_training(
         study_ids=list(by_study), model_version=champion.label if champion else ""
     )
+    canal_ap = canal_ap_for_training(study_ids=list(by_study))
     return [
-        {"key": f"study-{sid}", "ct_files": sorted(files[sid]), "positions": positions.get(sid, {}), **v}
+        {
+            "key": f"study-{sid}",
+            "ct_files": sorted(files[sid]),
+            "positions": positions.get(sid, {}),
+            "canal_ap_mm": canal_ap.get(sid, {}),
+            **v,
+        }
         for sid, v in sorted(by_study.items())
     ]
 

@@ -1919,6 +1919,11 @@ export interface components {
              * @description 0 when the box was interpolated from its neighbours
              */
             box_score: number;
+            /**
+             * Format: double
+             * @description the model's reading of the canal's antero-posterior diameter (mm)
+             */
+            canal_ap_mm: number | null;
         };
         PredictionOutput: {
             model_version: string;

@@ -30,6 +30,7 @@ const MEASURE_NAMES: Record<MeasureName, string> = { canal_ap: "Canal AP", body_
 /** The level's calipers (Ctrl + drag on the CT sagittal measures the chosen one) and Torg-Pavlov. */
 function MeasurementLine(props: {
   measurements: Measurements;
+  modelCanalMm: number | null; // the model's own canal AP reading, where suggestions may show
   target: MeasureName;
   readOnly: boolean;
   onTarget: (name: MeasureName) => void;
@@ -52,6 +53,12 @@ function MeasurementLine(props: {
             />{" "}
             {MEASURE_NAMES[name]}:{" "}
             <span data-testid={`measure-${name}`}>{measurements[name] ? `${measurements[name]!.mm.toFixed(1)} mm` : "—"}</span>
+            {name === "canal_ap" && props.modelCanalMm != null && (
+              <span className="hint" data-testid="model-canal-ap">
+                {" "}
+                (model {props.modelCanalMm.toFixed(1)} mm)
+              </span>
+            )}
           </label>
           {measurements[name] && !props.readOnly && (
             <button className="link" onClick={() => props.onClear(name)} title={`Remove the ${MEASURE_NAMES[name]} caliper`}>
@@ -162,6 +169,7 @@ export function LevelPanel(props: Props) {
         </div>
         <MeasurementLine
           measurements={draft?.measurements ?? {}}
+          modelCanalMm={showSuggestions && !suggestions.blinded ? (suggestion?.canal_ap_mm ?? null) : null}
           target={props.caliperTarget}
           readOnly={readOnly}
           onTarget={props.onCaliperTarget}

@@ -35,6 +35,7 @@ export interface LevelSuggestion {
   box: Box | null;
   probabilities: number[];
   binary_probability: number;
+  canal_ap_mm?: number | null; // the model's reading of the canal's AP diameter
 }
 
 export interface Suggestions {
