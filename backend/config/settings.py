@@ -298,8 +298,6 @@ INGEST_ASYNC_BYTES = int(os.environ.get("INGEST_ASYNC_BYTES", str(50 * 1024 * 10
 # processes while the job's own process writes the database (0: never).
 INGEST_PROCESSES = int(os.environ.get("INGEST_PROCESSES", str(min(4, os.cpu_count() or 1))))
 INGEST_PROCESSES_MIN_FILES = int(os.environ.get("INGEST_PROCESSES_MIN_FILES", "400"))
-# The zips of one upload expand to at most this many bytes, in this many files, and to at most this
-# many times their compressed size; a zip bomb is refused (413/400) before it fills the disk.
 # The DICOM C-STORE SCP (`manage.py dicom_scp --project SLUG`): a PACS or modality sends to this AE.
 DICOM_SCP_AE = os.environ.get("DICOM_SCP_AE", "SPINE")
 DICOM_SCP_HOST = os.environ.get("DICOM_SCP_HOST", "127.0.0.1")
@@ -308,6 +306,16 @@ DICOM_SCP_PORT = int(os.environ.get("DICOM_SCP_PORT", "11112"))
 DICOM_SCP_ALLOWED_AES = [
     a.strip() for a in os.environ.get("DICOM_SCP_ALLOWED_AES", "").split(",") if a.strip()
 ]
+# Where results go back: dimse://AE_TITLE@host:port (C-STORE) or an http(s) DICOMweb root (STOW-RS);
+# empty: nothing is sent. A finalised case's SRs are pushed there; a failed push is retried
+# RESULTS_PUSH_RETRIES times, RESULTS_PUSH_BACKOFF_S apart at first and doubling (at most an hour).
+RESULTS_DESTINATION = os.environ.get("RESULTS_DESTINATION", "")
+RESULTS_PUSH_RETRIES = int(os.environ.get("RESULTS_PUSH_RETRIES", "6"))
+RESULTS_PUSH_BACKOFF_S = float(os.environ.get("RESULTS_PUSH_BACKOFF_S", "30"))
+# The PACS an admin finds studies on and retrieves them from (C-FIND, C-GET): dimse://AE_TITLE@host:port.
+PACS_PEER = os.environ.get("PACS_PEER", "")
+# The zips of one upload expand to at most this many bytes, in this many files, and to at most this
+# many times their compressed size; a zip bomb is refused (413/400) before it fills the disk.
 INGEST_ZIP_MAX_BYTES = int(os.environ.get("INGEST_ZIP_MAX_BYTES", str(20 * 1024**3)))
 INGEST_ZIP_MAX_MEMBERS = int(os.environ.get("INGEST_ZIP_MAX_MEMBERS", "100000"))
 INGEST_ZIP_MAX_RATIO = float(os.environ.get("INGEST_ZIP_MAX_RATIO", "100"))

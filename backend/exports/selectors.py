@@ -376,3 +376,11 @@ def audit_export_rows(*, project: Project, action: str | None = None) -> Iterato
     )
     for entry in entries.iterator(chunk_size=2000):
         yield {**entry, "actor": entry["actor_username"], "target": entry["target_repr"]}
+
+
+def result_pushes_for_project(*, project: Project, status: str | None = None):
+    """The project's SR pushes, newest first, with their case and reader."""
+    from backend.exports.models import ResultPush
+
+    pushes = ResultPush.objects.filter(case__project=project).select_related("assignment__reader")
+    return pushes.filter(status=status) if status else pushes

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from backend.exports import apis
+from backend.exports import apis, push_apis
 
 urlpatterns = [
     path(
@@ -26,4 +26,10 @@ urlpatterns = [
         name="exports-reader-performance",
     ),
     path("cases/<int:case_id>/sr.dcm", apis.CaseStructuredReportApi.as_view(), name="exports-case-sr"),
+    path("cases/<int:case_id>/push/", push_apis.CaseResultPushApi.as_view(), name="exports-case-push"),
+    path(
+        "projects/<slug:slug>/pushes/",
+        push_apis.ProjectResultPushesApi.as_view(),
+        name="exports-result-pushes",
+    ),
 ]

@@ -11,6 +11,7 @@ from backend.common.exceptions import ApplicationError
 from backend.common.schema import errors
 from backend.imaging import selectors, services
 from backend.imaging.models import IngestJob, StudyPair
+from backend.imaging.retrieve import pacs_retrieve_start
 from backend.imaging.tasks import ingest_job
 from backend.projects.permissions import IsProjectAdmin
 
@@ -32,6 +33,7 @@ class IngestJobOutput(serializers.ModelSerializer):
             "failed",
             "errors",
             "deidentify",
+            "query",
             "created_at",
             "finished_at",
         ]
@@ -86,6 +88,36 @@ class UploadApi(APIView):
             return Response(IngestJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
         services.ingest_job_run(job=job)
         return Response(IngestJobOutput(job).data, status=status.HTTP_201_CREATED)
+
+
+class PacsRetrieveInput(serializers.Serializer):
+    project = serializers.SlugField(help_text="a project you are an admin of")
+    accession_number = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    patient_id = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+
+
+class PacsRetrieveApi(APIView):
+    """Retrieve studies from the PACS (PACS_PEER) by accession number or patient id: C-FIND, then C-GET,
+    then ingest into the project as one job (202): follow it at /api/imaging/ingest-jobs/<id>/."""
+
+    permission_classes = [IsProjectAdmin]
+
+    @extend_schema(
+        operation_id="imaging_pacs_retrieve",
+        request=PacsRetrieveInput,
+        responses={202: IngestJobOutput, **errors(404, 409)},
+    )
+    def post(self, request: Request) -> Response:
+        data = PacsRetrieveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        project = selectors.upload_project_for_user(user=request.user, slug=data.validated_data["project"])
+        job = pacs_retrieve_start(
+            project=project,
+            user=request.user,
+            accession_number=data.validated_data["accession_number"],
+            patient_id=data.validated_data["patient_id"],
+        )
+        return Response(IngestJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 class IngestJobApi(APIView):

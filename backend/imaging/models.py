@@ -104,6 +104,7 @@ class IngestJob(models.Model):
         UPLOAD = "upload", "Upload"
         STOW = "stow", "STOW-RS"
         DIMSE = "dimse", "DICOM C-STORE"
+        PACS = "pacs", "PACS retrieve (C-FIND, C-GET)"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -125,6 +126,9 @@ class IngestJob(models.Model):
     failed = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)  # [{"file": ..., "code": ..., "message": ...}]
     deidentify = models.BooleanField(default=False)
+    query = models.JSONField(
+        default=dict, blank=True, help_text="a PACS retrieve: what was asked of which PACS"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 

@@ -94,6 +94,8 @@ class AuditAction(models.TextChoices):
     EXPORT_DOWNLOAD = "export.download", "Export downloaded"
     ALLOCATION_SET = "allocation.set", "Reader allocation changed"
     LABELS_IMPORT = "labels.import", "Labels imported"
+    RESULTS_PUSH = "results.push", "Results sent to the PACS"
+    PACS_RETRIEVE = "pacs.retrieve", "Study retrieved from the PACS"
 
 
 class AuditEntry(models.Model):

@@ -156,6 +156,10 @@ MATRIX: dict[str, list[Call]] = {
     "projects-audit": [Call("get", project_admin_role(200))],
     # Imaging: lists are everyone's own (filtered); uploads and pairs are for admins of the project.
     "imaging-upload": [Call("post", project_admins(201), body=_upload)],
+    # No PACS is configured in the suite: an admin's retrieve answers 409 no_pacs.
+    "imaging-pacs-retrieve": [
+        Call("post", project_admins(409), body={"project": "spine", "accession_number": "A-1"}),
+    ],
     "imaging-ingest-job": [
         Call("get", by_role(401, 404, 404, 404, 404, 200, 200))
     ],  # its maker, the project's admins
@@ -229,6 +233,11 @@ MATRIX: dict[str, list[Call]] = {
     "exports-case-sr": [
         Call("get", by_role(401, 403, 403, 403, 404, 200, 200), params={"case_id": "read_case_id"}),
     ],
+    # Results to the PACS: the suite configures no destination, so an admin's push answers 409 no_destination.
+    "exports-case-push": [
+        Call("post", by_role(401, 403, 403, 403, 404, 409, 409), params={"case_id": "read_case_id"}),
+    ],
+    "exports-result-pushes": [Call("get", project_admins(200))],
     # The dashboard: admins of a project; the list and the workers for an admin of any project.
     "dashboard-projects": [Call("get", by_role(401, 403, 403, 403, 200, 200, 200))],
     "dashboard-workers": [Call("get", by_role(401, 403, 403, 403, 200, 200, 200))],

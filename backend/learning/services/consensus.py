@@ -8,6 +8,7 @@ from django.utils import timezone
 from backend.accounts.models import Experience
 from backend.common.exceptions import ApplicationError
 from backend.learning.models import AdjudicationItem, LevelPrediction, ModelVersion, ReferenceLabel
+from backend.learning.signals import reference_labels_updated
 from backend.projects.models import Project
 from backend.reading.allocation import case_adjudicators_deal
 from backend.reading.models import Case, LevelAnnotation
@@ -160,4 +161,5 @@ def adjudication_resolve(*, item: AdjudicationItem, user, grade: int, note: str 
             "frozen": case.in_reference_set,
         },
     )
+    reference_labels_updated.send(sender=Project, project=case.project)
     return item

@@ -9,12 +9,14 @@ from backend.learning.services.consensus import reference_labels_update
 from backend.learning.services.priorities import case_priorities_update
 from backend.learning.services.registry import preannotation_requests_process
 from backend.learning.services.training import training_run_maybe_start
+from backend.learning.signals import reference_labels_updated
 from backend.projects.models import Project
 
 
 def project_labels_submitted(*, project: Project, queue_training: bool = True) -> dict:
     """After submitted readings: reference labels, disagreements, agreement, maybe a training."""
     labels = reference_labels_update(project=project)
+    reference_labels_updated.send(sender=Project, project=project)
     snapshot_rows = kappa_snapshot_maybe(project=project)
     run = training_run_maybe_start(project=project, queue=queue_training)
     return {**labels, "kappa_rows": snapshot_rows, "training_run": run.pk if run else None}

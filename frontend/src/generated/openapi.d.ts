@@ -295,6 +295,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/exports/cases/{case_id}/push/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** @description Send the case's SRs (one per submitted reading) to RESULTS_DESTINATION now; a worker sends them and retries with backoff. 409 without a destination or a submitted reading. */
+        post: operations["exports_case_push"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/exports/cases/{case_id}/sr.dcm": {
         parameters: {
             query?: never;
@@ -397,6 +414,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/exports/projects/{slug}/pushes/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description The project's SR pushes to the PACS, newest first (at most 500): status, attempts and the destination's last answer. */
+        get: operations["exports_result_pushes"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/exports/projects/{slug}/reader-performance.csv": {
         parameters: {
             query?: never;
@@ -478,6 +512,26 @@ export interface paths {
         head?: never;
         /** @description Pair a CT study with another MR study, or with none (an admin of every project of the CT study). */
         patch: operations["imaging_pair_update"];
+        trace?: never;
+    };
+    "/api/imaging/retrieve/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * @description Retrieve studies from the PACS (PACS_PEER) by accession number or patient id: C-FIND, then C-GET,
+         *     then ingest into the project as one job (202): follow it at /api/imaging/ingest-jobs/<id>/.
+         */
+        post: operations["imaging_pacs_retrieve"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
     "/api/imaging/studies/": {
@@ -1190,9 +1244,11 @@ export interface components {
          *     * `export.download` - Export downloaded
          *     * `allocation.set` - Reader allocation changed
          *     * `labels.import` - Labels imported
+         *     * `results.push` - Results sent to the PACS
+         *     * `pacs.retrieve` - Study retrieved from the PACS
          * @enum {string}
          */
-        ActionEnum: "member.add" | "member.role" | "member.remove" | "model.promote" | "model.rollback" | "training.start" | "training.retry" | "reference_set.move" | "pair.override" | "export.download" | "allocation.set" | "labels.import";
+        ActionEnum: "member.add" | "member.role" | "member.remove" | "model.promote" | "model.rollback" | "training.start" | "training.retry" | "reference_set.move" | "pair.override" | "export.download" | "allocation.set" | "labels.import" | "results.push" | "pacs.retrieve";
         ActiveTrainingOutput: {
             id: number;
             status: string;
@@ -1550,6 +1606,8 @@ export interface components {
             failed?: number;
             errors?: unknown;
             deidentify?: boolean;
+            /** @description a PACS retrieve: what was asked of which PACS */
+            query?: unknown;
             /** Format: date-time */
             readonly created_at: string;
             /** Format: date-time */
@@ -1560,9 +1618,10 @@ export interface components {
          *     * `upload` - Upload
          *     * `stow` - STOW-RS
          *     * `dimse` - DICOM C-STORE
+         *     * `pacs` - PACS retrieve (C-FIND, C-GET)
          * @enum {string}
          */
-        IngestJobOutputSourceEnum: "folder" | "upload" | "stow" | "dimse";
+        IngestJobOutputSourceEnum: "folder" | "upload" | "stow" | "dimse" | "pacs";
         /**
          * @description * `queued` - Queued
          *     * `running` - Running
@@ -1825,6 +1884,12 @@ export interface components {
              */
             role: components["schemas"]["RoleEnum"];
         };
+        PacsRetrieveInputRequest: {
+            /** @description a project you are an admin of */
+            project: string;
+            accession_number?: string;
+            patient_id?: string;
+        };
         PaginatedAuditEntryOutputList: {
             /** @example 123 */
             count: number;
@@ -2057,6 +2122,39 @@ export interface components {
             status: string;
             trigger: string;
         };
+        ResultPushOutput: {
+            readonly id: number;
+            case: number;
+            reader: string;
+            destination: string;
+            trigger: components["schemas"]["ResultPushOutputTriggerEnum"];
+            status?: components["schemas"]["ResultPushOutputStatusEnum"];
+            /** Format: int64 */
+            attempts?: number;
+            last_error?: string;
+            /** @description the SR's SOP Instance UID */
+            sop_uid?: string;
+            /** Format: date-time */
+            readonly created_at: string;
+            /** Format: date-time */
+            readonly updated_at: string;
+            /** Format: date-time */
+            sent_at?: string | null;
+        };
+        /**
+         * @description * `pending` - Pending
+         *     * `retrying` - Retrying
+         *     * `sent` - Sent
+         *     * `failed` - Failed
+         * @enum {string}
+         */
+        ResultPushOutputStatusEnum: "pending" | "retrying" | "sent" | "failed";
+        /**
+         * @description * `finalised` - Case finalised
+         *     * `admin` - Admin
+         * @enum {string}
+         */
+        ResultPushOutputTriggerEnum: "finalised" | "admin";
         /**
          * @description * `reader` - Reader
          *     * `admin` - Admin
@@ -2142,7 +2240,7 @@ export interface components {
             readonly id: number;
             project: string;
             status?: components["schemas"]["TrainingRunOutputStatusEnum"];
-            trigger?: components["schemas"]["TriggerEnum"];
+            trigger?: components["schemas"]["TrainingRunOutputTriggerEnum"];
             /**
              * Format: int64
              * @description submitted training levels it was started for
@@ -2182,7 +2280,7 @@ export interface components {
          *     * `schedule` - Schedule
          * @enum {string}
          */
-        TriggerEnum: "manual" | "threshold" | "schedule";
+        TrainingRunOutputTriggerEnum: "manual" | "threshold" | "schedule";
         UploadInputRequest: {
             files: string[];
             /** @description a project you are an admin of (a platform admin may leave it out) */
@@ -3221,6 +3319,63 @@ export interface operations {
             };
         };
     };
+    exports_case_push: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                case_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResultPushOutput"][];
+                };
+            };
+            /** @description The request is not valid: `fields` says what is wrong with which field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description Not signed in, or the token is wrong or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description Signed in, without the role this needs (or a session request without its CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description No such object, or not in your projects. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+        };
+    };
     exports_case_sr: {
         parameters: {
             query?: {
@@ -3406,7 +3561,7 @@ export interface operations {
     exports_audit_csv: {
         parameters: {
             query?: {
-                action?: "allocation.set" | "export.download" | "labels.import" | "member.add" | "member.remove" | "member.role" | "model.promote" | "model.rollback" | "pair.override" | "reference_set.move" | "training.retry" | "training.start";
+                action?: "allocation.set" | "export.download" | "labels.import" | "member.add" | "member.remove" | "member.role" | "model.promote" | "model.rollback" | "pacs.retrieve" | "pair.override" | "reference_set.move" | "results.push" | "training.retry" | "training.start";
             };
             header?: never;
             path: {
@@ -3538,6 +3693,65 @@ export interface operations {
                 };
                 content: {
                     "text/csv": string;
+                };
+            };
+            /** @description The request is not valid: `fields` says what is wrong with which field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description Not signed in, or the token is wrong or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description Signed in, without the role this needs (or a session request without its CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description No such object, or not in your projects. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+        };
+    };
+    exports_result_pushes: {
+        parameters: {
+            query?: {
+                status?: "failed" | "pending" | "retrying" | "sent";
+            };
+            header?: never;
+            path: {
+                slug: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ResultPushOutput"][];
                 };
             };
             /** @description The request is not valid: `fields` says what is wrong with which field. */
@@ -3794,6 +4008,83 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["PairOutput"];
+                };
+            };
+            /** @description The request is not valid: `fields` says what is wrong with which field. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description Not signed in, or the token is wrong or expired. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description Signed in, without the role this needs (or a session request without its CSRF token). */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description No such object, or not in your projects. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description The object's state does not allow this now (the error's code says why). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description The body's media type is not one this operation reads. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+        };
+    };
+    imaging_pacs_retrieve: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PacsRetrieveInputRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IngestJobOutput"];
                 };
             };
             /** @description The request is not valid: `fields` says what is wrong with which field. */
@@ -5088,8 +5379,10 @@ export interface operations {
                  *     * `export.download` - Export downloaded
                  *     * `allocation.set` - Reader allocation changed
                  *     * `labels.import` - Labels imported
+                 *     * `results.push` - Results sent to the PACS
+                 *     * `pacs.retrieve` - Study retrieved from the PACS
                  */
-                action?: "member.add" | "member.role" | "member.remove" | "model.promote" | "model.rollback" | "training.start" | "training.retry" | "reference_set.move" | "pair.override" | "export.download" | "allocation.set" | "labels.import";
+                action?: "member.add" | "member.role" | "member.remove" | "model.promote" | "model.rollback" | "training.start" | "training.retry" | "reference_set.move" | "pair.override" | "export.download" | "allocation.set" | "labels.import" | "results.push" | "pacs.retrieve";
                 /** @description Number of results to return per page. */
                 limit?: number;
                 /** @description The initial index from which to return the results. */
