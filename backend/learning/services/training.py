@@ -131,6 +131,22 @@ def training_run_retry(*, run: TrainingRun, actor=None) -> TrainingRun:
     return training_run_start(project=run.project, trigger=run.trigger, retry_of=run, actor=actor)
 
 
+def detector_learns_again(*, studies: list[dict], has_champion: bool) -> bool:
+    """Whether a training teaches the detector again rather than reusing the champion's: when its
+    targets are whole, a reader's box at every level or no reader's box or corrected position
+    anywhere (the finder then places every level, and each new study teaches it more). With some
+    levels placed by readers and others not, the champion's detector is reused."""
+
+    def reader_placed(study: dict) -> bool:
+        return bool(study["boxes"]) or any(src == "reader" for _, src in study["positions"].values())
+
+    return (
+        not has_champion
+        or all(len(s["boxes"]) == len(LEVELS) for s in studies)
+        or not any(reader_placed(s) for s in studies)
+    )
+
+
 def _training_studies(*, project: Project) -> list[dict]:
     """Per read CT study of the training pool: its files, reference grades, boxes and the level
     positions readers corrected (levels with neither are placed by the finder inside ml)."""
@@ -222,9 +238,7 @@ def training_run_execute(*, run_id: int, worker: str = "") -> TrainingRun:
                 code="too_few_labels",
             )
         champion = project.model_versions.filter(status=ModelVersion.Status.CHAMPION).first()
-        # Without a box at every level the champion's detector is reused; before any champion the
-        # detector learns from the boxes and corrected positions there are (or the finder's).
-        all_boxes = all(len(s["boxes"]) == len(LEVELS) for s in studies) or champion is None
+        all_boxes = detector_learns_again(studies=studies, has_champion=champion is not None)
         progress = _Progress(run)
         out = Path(settings.MODELS_DIR) / project.slug / f"v{number}"
         result = ml_bridge.train_on_studies(
