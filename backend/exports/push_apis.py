@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 from backend.accounts.models import Role
 from backend.common.exceptions import ApplicationError
 from backend.common.inputs import QueryInput
+from backend.common.schema import errors
 from backend.exports import push, selectors
 from backend.exports.models import ResultPush
 from backend.projects.permissions import IsProjectAdmin
@@ -45,7 +46,7 @@ class CaseResultPushApi(APIView):
     @extend_schema(
         operation_id="exports_case_push",
         request=None,
-        responses={202: ResultPushOutput(many=True)},
+        responses={202: ResultPushOutput(many=True), **errors(404, 409)},
         description="Send the case's SRs (one per submitted reading) to RESULTS_DESTINATION now; a worker "
         "sends them and retries with backoff. 409 without a destination or a submitted reading.",
     )

@@ -92,8 +92,10 @@ class UploadApi(APIView):
 
 class PacsRetrieveInput(serializers.Serializer):
     project = serializers.SlugField(help_text="a project you are an admin of")
-    accession_number = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
-    patient_id = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+    by = serializers.ChoiceField(choices=["accession_number", "patient_id"], help_text="what value names")
+    value = serializers.RegexField(
+        r"^[^\\*?\x00]{1,64}$", help_text="an exact accession number or patient id (no wildcards)"
+    )
 
 
 class PacsRetrieveApi(APIView):
@@ -105,18 +107,14 @@ class PacsRetrieveApi(APIView):
     @extend_schema(
         operation_id="imaging_pacs_retrieve",
         request=PacsRetrieveInput,
-        responses={202: IngestJobOutput, **errors(404, 409)},
+        responses={202: IngestJobOutput, **errors(400, 404, 409)},
     )
     def post(self, request: Request) -> Response:
         data = PacsRetrieveInput(data=request.data)
         data.is_valid(raise_exception=True)
         project = selectors.upload_project_for_user(user=request.user, slug=data.validated_data["project"])
-        job = pacs_retrieve_start(
-            project=project,
-            user=request.user,
-            accession_number=data.validated_data["accession_number"],
-            patient_id=data.validated_data["patient_id"],
-        )
+        query = {data.validated_data["by"]: data.validated_data["value"]}
+        job = pacs_retrieve_start(project=project, user=request.user, **query)
         return Response(IngestJobOutput(job).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -227,25 +227,33 @@ def test_a_study_found_by_accession_number_is_pulled_from_orthanc_intact(queued,
     orthanc.upload(files)
     admin, _ = _admin(project)
     assert (
-        admin.post("/api/imaging/retrieve/", {"project": "pacs"}, format="json").json()["error"]["code"]
-        == "empty_query"
+        admin.post(
+            "/api/imaging/retrieve/", {"project": "pacs", "by": "patient_id", "value": "A*"}, format="json"
+        ).status_code
+        == 400
     )
     with override_settings(PACS_PEER=""):
         answer = admin.post(
-            "/api/imaging/retrieve/", {"project": "pacs", "accession_number": "X"}, format="json"
+            "/api/imaging/retrieve/",
+            {"project": "pacs", "by": "accession_number", "value": "X"},
+            format="json",
         )
         assert (answer.status_code, answer.json()["error"]["code"]) == (409, "no_pacs")
 
     with override_settings(PACS_PEER=orthanc.peer):
         response = admin.post(
-            "/api/imaging/retrieve/", {"project": "pacs", "accession_number": "ACC-PULL-7"}, format="json"
+            "/api/imaging/retrieve/",
+            {"project": "pacs", "by": "accession_number", "value": "ACC-PULL-7"},
+            format="json",
         )
         assert response.status_code == 202, response.content
         job_id = response.json()["id"]
         assert queued.call_args.args == ("imaging.pacs_retrieve", job_id)
         job = pacs_retrieve_run(job_id=job_id)
         missing = admin.post(
-            "/api/imaging/retrieve/", {"project": "pacs", "accession_number": "NO-SUCH"}, format="json"
+            "/api/imaging/retrieve/",
+            {"project": "pacs", "by": "accession_number", "value": "NO-SUCH"},
+            format="json",
         ).json()["id"]
         not_found = pacs_retrieve_run(job_id=missing)
 

@@ -158,7 +158,9 @@ MATRIX: dict[str, list[Call]] = {
     "imaging-upload": [Call("post", project_admins(201), body=_upload)],
     # No PACS is configured in the suite: an admin's retrieve answers 409 no_pacs.
     "imaging-pacs-retrieve": [
-        Call("post", project_admins(409), body={"project": "spine", "accession_number": "A-1"}),
+        Call(
+            "post", project_admins(409), body={"project": "spine", "by": "accession_number", "value": "A-1"}
+        ),
     ],
     "imaging-ingest-job": [
         Call("get", by_role(401, 404, 404, 404, 404, 200, 200))

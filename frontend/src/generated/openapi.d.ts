@@ -1396,6 +1396,12 @@ export interface components {
             mean_labels_to_target: number | null;
             curves: components["schemas"]["BenchmarkCurveOutput"][];
         };
+        /**
+         * @description * `accession_number` - accession_number
+         *     * `patient_id` - patient_id
+         * @enum {string}
+         */
+        ByEnum: "accession_number" | "patient_id";
         CaseDetail: {
             id: number;
             status: string;
@@ -1887,8 +1893,15 @@ export interface components {
         PacsRetrieveInputRequest: {
             /** @description a project you are an admin of */
             project: string;
-            accession_number?: string;
-            patient_id?: string;
+            /**
+             * @description what value names
+             *
+             *     * `accession_number` - accession_number
+             *     * `patient_id` - patient_id
+             */
+            by: components["schemas"]["ByEnum"];
+            /** @description an exact accession number or patient id (no wildcards) */
+            value: string;
         };
         PaginatedAuditEntryOutputList: {
             /** @example 123 */
@@ -3367,6 +3380,15 @@ export interface operations {
             };
             /** @description No such object, or not in your projects. */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOutput"];
+                };
+            };
+            /** @description The object's state does not allow this now (the error's code says why). */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
